@@ -1,0 +1,246 @@
+"""Typed run configurations, their validation, and the three scale profiles.
+
+A run is fully described by a :class:`RunConfig` (world + model + training + seed). Every field is validated
+*before* any work starts, and every error names the parameter, the offending value and what is allowed, so
+that a bad papermill ``-p`` fails at once instead of after minutes of training.
+
+Profiles (``smoke`` / ``default`` / ``paper``) fix the *scale* (world size, model size, steps); the scientific
+knobs (parallel fraction, associations, overlap, markers) are set by the notebooks and the CLI on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from crosslingual.scripts import SCRIPTS
+
+
+class ConfigError(ValueError):
+    """A parameter is invalid; the message names it, its value and the allowed range."""
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False,
+                 hi_open: bool = False, integer: bool = False) -> None:
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise ConfigError(f"{name}={value!r} must be {kind} in {_fmt_range(lo, hi, lo_open, hi_open)}")
+    too_low = value <= lo if lo_open else value < lo
+    too_high = value >= hi if hi_open else value > hi
+    if too_low or too_high:
+        raise ConfigError(f"{name}={value!r} is out of range: allowed {_fmt_range(lo, hi, lo_open, hi_open)}")
+
+
+def _fmt_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    return f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(repr, allowed))}")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} must be a boolean (True or False)")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The synthetic multilingual world (science.md section 1)."""
+
+    n_entities: int = 200
+    n_relations: int = 8
+    n_values: int = 20
+    n_languages: int = 2
+    scripts: tuple[str, ...] = ()  # empty: the first n_languages distinct scripts
+    parallel_fraction: float = 0.3
+    language_association: float = 0.5  # b; 1/K means no association
+    attribute_association: float = 0.0  # lambda
+    entity_overlap: float = 0.0  # share of entity names identical across languages
+    value_overlap: float = 1.0  # share of value names identical across languages
+    language_marker: bool = False
+    shared_function_words: bool = False
+    code_switching: float = 0.0
+    world_seed: int = 0
+
+    def validate(self) -> None:
+        _check_range("n_entities", self.n_entities, 2, 100_000, integer=True)
+        _check_range("n_relations", self.n_relations, 1, 1_000, integer=True)
+        _check_range("n_values", self.n_values, 2, 10_000, integer=True)
+        _check_range("n_languages", self.n_languages, 2, len(SCRIPTS), integer=True)
+        if self.scripts:
+            if len(self.scripts) != self.n_languages:
+                raise ConfigError(f"scripts={self.scripts!r} must list one script per language "
+                                  f"(n_languages={self.n_languages})")
+            for s in self.scripts:
+                _check_choice("scripts", s, tuple(SCRIPTS))
+        _check_range("parallel_fraction", self.parallel_fraction, 0.0, 1.0, hi_open=True)
+        k = self.n_languages
+        _check_range("language_association", self.language_association, 1.0 / k, 1.0)
+        _check_range("attribute_association", self.attribute_association, 0.0, 1.0)
+        if self.attribute_association > 0 and self.n_values < k:
+            raise ConfigError(f"attribute_association={self.attribute_association} needs n_values >= n_languages "
+                              f"(got n_values={self.n_values}, n_languages={k})")
+        _check_range("entity_overlap", self.entity_overlap, 0.0, 1.0)
+        _check_range("value_overlap", self.value_overlap, 0.0, 1.0)
+        _check_bool("language_marker", self.language_marker)
+        _check_bool("shared_function_words", self.shared_function_words)
+        _check_range("code_switching", self.code_switching, 0.0, 1.0)
+        _check_range("world_seed", self.world_seed, 0, 2**31 - 1, integer=True)
+
+    @property
+    def resolved_scripts(self) -> tuple[str, ...]:
+        return self.scripts or tuple(list(SCRIPTS)[: self.n_languages])
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A small decoder-only Transformer (``gpt``: LayerNorm + GELU; ``llama``: RMSNorm + SwiGLU, no biases)."""
+
+    arch: str = "gpt"
+    n_layers: int = 2
+    d_model: int = 64
+    n_heads: int = 4
+    d_mlp: int = 256
+    tie_embeddings: bool = False
+
+    def validate(self) -> None:
+        _check_choice("arch", self.arch, ("gpt", "llama"))
+        _check_range("n_layers", self.n_layers, 1, 64, integer=True)
+        _check_range("d_model", self.d_model, 8, 8192, integer=True)
+        _check_range("n_heads", self.n_heads, 1, 128, integer=True)
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
+        _check_range("d_mlp", self.d_mlp, 8, 65_536, integer=True)
+        _check_bool("tie_embeddings", self.tie_embeddings)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """AdamW with linear warm-up, evaluation at log-spaced checkpoints."""
+
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1.0
+    warmup_steps: int = 100
+    loss: str = "answer"  # "answer": value token only; "full": every next-token prediction
+    n_checkpoints: int = 24
+    n_eval: int = 512  # queries per accuracy split
+    n_unification: int = 256  # facts whose representations are compared across languages
+
+    def validate(self) -> None:
+        _check_range("steps", self.steps, 1, 10_000_000, integer=True)
+        _check_range("batch_size", self.batch_size, 1, 65_536, integer=True)
+        _check_range("lr", self.lr, 0.0, 1.0, lo_open=True)
+        _check_range("weight_decay", self.weight_decay, 0.0, 100.0)
+        _check_range("warmup_steps", self.warmup_steps, 0, self.steps, integer=True)
+        _check_choice("loss", self.loss, ("answer", "full"))
+        _check_range("n_checkpoints", self.n_checkpoints, 2, 1000, integer=True)
+        _check_range("n_eval", self.n_eval, 1, 1_000_000, integer=True)
+        _check_range("n_unification", self.n_unification, 4, 100_000, integer=True)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results. Its hash names the run directory."""
+
+    world: WorldConfig = field(default_factory=WorldConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0  # model initialisation and batch order
+
+    def validate(self) -> "RunConfig":
+        _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        self.world.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        w = dict(d["world"])
+        w["scripts"] = tuple(w.get("scripts", ()))
+        return cls(world=WorldConfig(**w), model=ModelConfig(**d["model"]), train=TrainConfig(**d["train"]),
+                   seed=d["seed"])
+
+    def hash(self) -> str:
+        """Short content hash of the full resolved config (plus the result-format version)."""
+        payload = json.dumps({"config": self.to_dict(), "format": RESULT_FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+# Bumped whenever training or metric code changes what a run stores, so stale runs are never reused.
+RESULT_FORMAT_VERSION = 1
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # Wiring only: a run takes a few seconds.
+    "smoke": dict(n_entities=40, n_relations=4, n_values=8, n_layers=1, d_model=32, n_heads=2, d_mlp=64,
+                  steps=60, batch_size=32, warmup_steps=10, n_checkpoints=6, n_eval=64, n_unification=32),
+    # The rendered book: calibrated in book/method.md to <= 40 s per run on one CPU core.
+    "default": dict(),
+    # Larger worlds and models for a GPU; same code paths.
+    "paper": dict(n_entities=1000, n_relations=16, n_values=50, n_layers=4, d_model=256, n_heads=8, d_mlp=1024,
+                  steps=20_000, batch_size=512, warmup_steps=500, n_checkpoints=40, n_eval=2048,
+                  n_unification=512),
+}
+
+_SECTIONS = {"world": WorldConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _field_owner() -> dict[str, str]:
+    owner: dict[str, str] = {}
+    for section, cls in _SECTIONS.items():
+        for f in fields(cls):
+            owner[f.name] = section
+    return owner
+
+
+def make_config(profile: str = "default", **overrides: Any) -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a profile plus flat overrides.
+
+    Field names are unique across sections, so ``make_config("smoke", parallel_fraction=0.5, d_model=32)``
+    needs no nesting. Unknown names are errors (a typo must not silently fall back to a default).
+    """
+    _check_choice("profile", profile, tuple(PROFILES))
+    owner = _field_owner()
+    values: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    seed = 0
+    for name, value in {**PROFILES[profile], **overrides}.items():
+        if name == "seed":
+            seed = value
+        elif name in owner:
+            if name == "scripts" and isinstance(value, (list, str)):
+                value = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+            values[owner[name]][name] = value
+        else:
+            known = ", ".join(sorted([*owner, "seed"]))
+            raise ConfigError(f"unknown parameter {name!r}; known parameters: {known}")
+    cfg = RunConfig(world=WorldConfig(**values["world"]), model=ModelConfig(**values["model"]),
+                    train=TrainConfig(**values["train"]), seed=seed)
+    return cfg.validate()
+
+
+def check_count(name: str, value: Any, lo: int, hi: int) -> int:
+    """Validate a notebook-level integer parameter such as ``seeds``."""
+    _check_range(name, value, lo, hi, integer=True)
+    return int(value)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` picks CUDA when present; an explicit ``cuda`` without a GPU is an error, never a fallback."""
+    import torch
+
+    _check_choice("device", device, ("auto", "cpu", "cuda"))
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' was requested but no CUDA GPU is available; use 'cpu' or 'auto'")
+    return device

@@ -1,0 +1,55 @@
+"""The house style: one seaborn theme, colour-blind-safe palettes, and the few plot types the book reuses."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+PALETTE = "colorblind"
+SEQUENTIAL = "viridis"
+
+
+def set_theme() -> None:
+    """Call once per notebook: sizes are chosen to stay readable at the book's column width."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9,
+                  rc={"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (7.0, 3.6),
+                      "axes.titlesize": "medium", "legend.frameon": False})
+
+
+def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
+    ax.axhline(level, color="0.4", linestyle=":", linewidth=1.2, zorder=0)
+    ax.annotate(label, xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                textcoords="offset points", ha="right", va="bottom", fontsize="small", color="0.3")
+
+
+def training_axis(ax: plt.Axes) -> None:
+    """Checkpoints are log-spaced, so steps go on a symlog axis (step 0 stays visible)."""
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("training step")
+
+
+def curves(data: pd.DataFrame, ax: plt.Axes, *, hue: str, y: str = "value", title: str = "",
+           ylabel: str = "", chance: float | None = None, palette: str | list | None = PALETTE) -> plt.Axes:
+    """Mean over seeds with a 95% bootstrap band (``data`` has one row per seed x step x hue level)."""
+    sns.lineplot(data=data, x="step", y=y, hue=hue, errorbar=("ci", 95), n_boot=1000, seed=0, ax=ax,
+                 palette=palette, marker="o", markersize=3, linewidth=1.4)
+    training_axis(ax)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    if chance is not None:
+        chance_line(ax, chance)
+    return ax
+
+
+def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "") -> plt.Axes:
+    """Cosine matrix with fact-major rows; thin lines separate facts so K x K blocks stand out."""
+    sns.heatmap(matrix, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar=False,
+                xticklabels=False, yticklabels=False)
+    n = matrix.shape[0]
+    for i in range(0, n + 1, n_languages):
+        ax.axhline(i, color="white", linewidth=0.3)
+        ax.axvline(i, color="white", linewidth=0.3)
+    ax.set_title(title)
+    return ax

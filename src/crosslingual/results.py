@@ -1,0 +1,31 @@
+"""Tables over many stored runs: metrics joined with the config fields that distinguish the runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+
+from crosslingual.runs import Run
+
+
+def flat_config(run: Run) -> dict:
+    """The run's config as one flat dict (field names are unique across sections)."""
+    cfg = run.config
+    return {"seed": cfg.seed, **asdict(cfg.world), **asdict(cfg.model), **asdict(cfg.train)}
+
+
+def metrics_table(runs: list[Run], labels: list[str] = ("seed",)) -> pd.DataFrame:
+    """Concatenated long-format metrics of ``runs``, with the given config fields and the run hash as columns."""
+    frames = []
+    for run in runs:
+        flat = flat_config(run)
+        frames.append(run.metrics.assign(run=run.path.name, **{k: flat[k] for k in labels}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def final_scalars(table: pd.DataFrame) -> pd.DataFrame:
+    """Global metrics at each run's last checkpoint, one row per run and one column per metric."""
+    last = table[(table.layer == -1) & (table.step == table.groupby("run").step.transform("max"))]
+    index = [c for c in table.columns if c not in ("step", "metric", "layer", "position", "value")]
+    return last.pivot_table(index=index, columns="metric", values="value").reset_index()

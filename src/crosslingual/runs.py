@@ -1,0 +1,185 @@
+"""The run store: one directory per run, named by the hash of its full config.
+
+    runs/<hash>/config.json          the resolved config (and the hash it came from)
+    runs/<hash>/metrics.parquet      one row per checkpoint x metric x layer x position
+    runs/<hash>/checkpoints/step_XXXXXXX.safetensors   model weights at every evaluated step
+    runs/<hash>/state.safetensors    model + optimiser state of the last checkpoint (resume; removed when done)
+    runs/<hash>/DONE                 written last: wall time, device, versions
+
+Every file is written to a temporary name and renamed, so a reader never sees a partial file, and a killed
+run resumes from its last checkpoint. A lock file (with stale-lock recovery by pid) keeps two processes from
+training the same run. Nothing is ever unpickled: weights are safetensors, tables are parquet, the rest JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from crosslingual.config import RunConfig, resolve_device
+from crosslingual.model import Transformer
+from crosslingual.world import World
+
+DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
+
+
+def runs_root() -> Path:
+    """``$CROSSLINGUAL_RUNS``, else ``runs/`` in the enclosing crosslingual checkout, else a user cache."""
+    env = os.environ.get("CROSSLINGUAL_RUNS")
+    if env:
+        return Path(env).expanduser().resolve()
+    for parent in [Path.cwd(), *Path.cwd().parents]:
+        if (parent / "_toc.yml").exists() and (parent / "src" / "crosslingual").is_dir():
+            return parent / "runs"
+    return Path.home() / ".cache" / "crosslingual" / "runs"
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True)))
+
+
+@contextmanager
+def run_lock(directory: Path, poll_s: float = 0.5) -> Iterator[None]:
+    """Exclusive lock on a run directory; a lock left by a dead process on this host is taken over."""
+    lock = directory / "lock"
+    me = f"{socket.gethostname()} {os.getpid()}"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, me.encode())
+            os.close(fd)
+            break
+        except FileExistsError:
+            if (directory / DONE).exists() or _lock_is_stale(lock):
+                lock.unlink(missing_ok=True)
+                continue
+            time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_is_stale(lock: Path) -> bool:
+    try:
+        host, pid = lock.read_text().split()
+    except (OSError, ValueError):
+        return False  # being written right now
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class Run:
+    """A finished run, read back from the store."""
+
+    path: Path
+
+    @cached_property
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(json.loads((self.path / "config.json").read_text())["config"])
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path / METRICS)
+
+    @cached_property
+    def info(self) -> dict:
+        return json.loads((self.path / DONE).read_text())
+
+    @cached_property
+    def world(self) -> World:
+        return World(self.config.world)
+
+    @property
+    def steps(self) -> list[int]:
+        return sorted(int(p.stem.split("_")[1]) for p in (self.path / "checkpoints").glob("step_*.safetensors"))
+
+    def load_model(self, step: int | None = None, device: str = "cpu") -> Transformer:
+        """The model at ``step`` (default: the last), in eval mode."""
+        step = self.steps[-1] if step is None else step
+        weights = load_file(self.path / "checkpoints" / f"step_{step:07d}.safetensors", device=device)
+        model = Transformer(self.config.model, len(self.world.vocab), self.world.seq_len)
+        model.load_state_dict(weights)
+        return model.to(device).eval()
+
+    def scalar(self, metric: str, step: int | None = None) -> float:
+        """A global (layer-free) metric at ``step`` (default: the last checkpoint)."""
+        m = self.metrics
+        m = m[(m.metric == metric) & (m.layer == -1)]
+        return float(m[m.step == (m.step.max() if step is None else step)].value.iloc[0])
+
+
+def run_dir(cfg: RunConfig, root: Path | None = None) -> Path:
+    return (root or runs_root()) / cfg.hash()
+
+
+def is_done(cfg: RunConfig, root: Path | None = None) -> bool:
+    return (run_dir(cfg, root) / DONE).exists()
+
+
+def get_or_train(cfg: RunConfig, *, device: str = "auto", progress: bool = True, root: Path | None = None) -> Run:
+    """Return the finished run for ``cfg``, training it (or resuming it) only if the store lacks it."""
+    from crosslingual.train import Trainer  # the store is importable without the training stack
+
+    cfg.validate()
+    directory = run_dir(cfg, root)
+    if (directory / DONE).exists():
+        return Run(directory)
+    device = resolve_device(device)
+    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        if (directory / DONE).exists():  # someone else finished it while we waited
+            return Run(directory)
+        write_json(directory / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict()})
+        (directory / "checkpoints").mkdir(exist_ok=True)
+        trainer = Trainer(cfg, device)
+        rows: list[dict] = []
+        if (directory / STATE).exists() and (directory / PARTIAL).exists():
+            trainer.load_state_tensors(load_file(directory / STATE))
+            partial = pd.read_parquet(directory / PARTIAL)
+            rows = partial[partial.step <= trainer.step].to_dict("records")
+        start = time.perf_counter()
+
+        def on_checkpoint(tr: Trainer, new_rows: list[dict]) -> None:
+            rows.extend(new_rows)
+            weights = {k: v.detach().cpu().contiguous() for k, v in tr.model.state_dict().items()}
+            _atomic(directory / "checkpoints" / f"step_{tr.step:07d}.safetensors", lambda p: save_file(weights, p))
+            _atomic(directory / PARTIAL, lambda p: pd.DataFrame(rows).to_parquet(p))
+            if tr.step < cfg.train.steps:
+                _atomic(directory / STATE, lambda p: save_file(tr.state_tensors(), p))
+
+        trainer.fit(on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
+        _atomic(directory / METRICS, lambda p: pd.DataFrame(rows).to_parquet(p))
+        write_json(directory / DONE, {
+            "wall_seconds_this_process": round(time.perf_counter() - start, 2), "device": device,
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+        for leftover in (STATE, PARTIAL):
+            (directory / leftover).unlink(missing_ok=True)
+    return Run(directory)

@@ -1,0 +1,117 @@
+"""Training: AdamW with linear warm-up and cosine decay, evaluation at log-spaced checkpoints.
+
+The hot path has no per-example Python: the whole tokenised corpus is one tensor on the device and a batch is
+an index gather. Batch indices for step ``s`` come from a generator seeded by ``(seed, s)``, so a run resumed
+from any checkpoint sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from crosslingual.config import RunConfig
+from crosslingual.evaluate import EvalData, evaluate
+from crosslingual.model import Transformer
+from crosslingual.world import World
+
+
+def checkpoint_steps(steps: int, n: int) -> list[int]:
+    """Step 0 plus about ``n - 1`` log-spaced steps ending at ``steps`` (duplicates from rounding removed)."""
+    return [0, *sorted({int(round(s)) for s in np.geomspace(1, steps, n - 1)})]
+
+
+def learning_rate(cfg: RunConfig, step: int) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to 10% of it at the last step."""
+    t = cfg.train
+    if step < t.warmup_steps:
+        return t.lr * (step + 1) / t.warmup_steps
+    progress = (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps)
+    return t.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+class Trainer:
+    """One run: world, model, optimiser and evaluation data on one device."""
+
+    def __init__(self, cfg: RunConfig, device: str = "cpu"):
+        self.cfg = cfg.validate()
+        self.device = torch.device(device)
+        self.world = World(cfg.world)
+        self.corpus = torch.as_tensor(self.world.train.tokens, device=self.device)
+        self.eval_data = EvalData.build(self.world, cfg.train, self.device)
+        self.model = Transformer(cfg.model, len(self.world.vocab), self.world.seq_len).init_weights(cfg.seed)
+        self.model.to(self.device)
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-8)
+        self.step = 0
+        self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
+
+    def batch(self, step: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+        idx = torch.randint(len(self.corpus), (self.cfg.train.batch_size,), generator=g)
+        return self.corpus[idx.to(self.device)]
+
+    def loss(self, tokens: torch.Tensor) -> torch.Tensor:
+        logits = self.model(tokens[:, :-1])
+        if self.cfg.train.loss == "answer":
+            return F.cross_entropy(logits[:, -1], tokens[:, -1])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+    def train_step(self) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.cfg, self.step)
+        loss = self.loss(self.batch(self.step))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def fit(self, on_checkpoint: Callable[["Trainer", list[dict]], None], progress: bool = True,
+            desc: str = "train") -> None:
+        """Train to the last step, calling ``on_checkpoint(trainer, metric_rows)`` at every scheduled step
+        not yet reached (so a resumed trainer continues where it stopped)."""
+        pending = [s for s in self.schedule if s > self.step or s == self.step == 0]
+        bar = tqdm(total=self.cfg.train.steps, initial=self.step, desc=desc, disable=not progress, leave=False)
+        running = float("nan")
+        for target in pending:
+            while self.step < target:
+                running = self.train_step()
+                bar.update(1)
+            rows = evaluate(self.model, self.eval_data, self.step)
+            rows.append({"step": self.step, "metric": "loss_train", "layer": -1, "position": "",
+                         "value": running})
+            on_checkpoint(self, rows)
+            bar.set_postfix(step=self.step, loss=f"{running:.3f}")
+        bar.close()
+
+    # ---------------------------------------------------------------- state for checkpoints and resume
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Model and optimiser state as a flat dict of tensors (safetensors-friendly, no pickle)."""
+        out = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        opt = self.optimizer.state_dict()
+        for pid, st in opt["state"].items():
+            for key, val in st.items():
+                out[f"optim.{pid}.{key}"] = torch.as_tensor(val).detach().cpu().contiguous()
+        out["trainer.step"] = torch.tensor(self.step)
+        return out
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        opt = self.optimizer.state_dict()
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, key = k.split(".", 2)
+                state.setdefault(int(pid), {})[key] = v
+        opt["state"] = state
+        self.optimizer.load_state_dict(opt)
+        self.step = int(tensors["trainer.step"])

@@ -1,0 +1,222 @@
+"""The synthetic multilingual world: a knowledge graph rendered in K languages, and its training/test splits.
+
+A fact is ``(entity, relation) -> value``. Every language renders entities, relations, values and its function
+word with its own strings in its own script, in its own word order; the value always comes last, so a query
+is "prefix -> predict the value token". Sequences are fixed-length, so the whole corpus is one dense integer
+array and a training batch is an index gather.
+
+Splits (science.md section 1):
+  * train: every parallel fact in every language + every non-parallel fact in the one language it was assigned;
+  * in-language eval: trained (fact, language) pairs (the memorisation control);
+  * cross-lingual eval: every non-parallel fact in each language it was *never* seen in (the transfer test);
+  * unification set: non-parallel facts rendered in all K languages (their hidden states are compared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from crosslingual.config import WorldConfig
+from crosslingual.scripts import SCRIPTS
+
+# Word orders of the three prefix slots (E = entity, R = relation, F = function word); language k uses
+# ORDERS[k % 6]. The value always follows the prefix.
+ORDERS: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (1, 0, 2), (2, 1, 0))
+SLOT_E, SLOT_R, SLOT_F = 0, 1, 2
+PARALLEL = -1  # assignment code of a parallel fact
+SHARED_FUNCTION_WORD = "ist"
+BOS = "<bos>"
+
+
+def _syllables(script: str, rng: np.random.Generator, keep: float = 0.75) -> list[str]:
+    consonants, vowels = SCRIPTS[script]
+    allsyl = [c + v for c in consonants for v in vowels]
+    idx = rng.choice(len(allsyl), size=max(4, int(round(keep * len(allsyl)))), replace=False)
+    return [allsyl[i] for i in sorted(idx)]
+
+
+def _make_names(n: int, syllables: list[str], rng: np.random.Generator, used: set[str]) -> list[str]:
+    """``n`` fresh names of 2-3 syllables, unique across the whole world (``used`` is updated)."""
+    names: list[str] = []
+    n_syl = len(syllables)
+    capacity = n_syl**2 + n_syl**3
+    if n + len(used) > 0.5 * capacity:
+        raise ValueError(f"syllable inventory of {n_syl} too small for {n} names")
+    while len(names) < n:
+        k = 2 + int(rng.random() < 0.5)
+        name = "".join(syllables[i] for i in rng.integers(0, n_syl, size=k))
+        if name not in used:
+            used.add(name)
+            names.append(name)
+    return names
+
+
+@dataclass
+class Split:
+    """Encoded sequences with what they are about. ``tokens`` is ``[N, T]``; the answer is the last token."""
+
+    tokens: np.ndarray
+    fact: np.ndarray  # entity * R + relation
+    language: np.ndarray  # language of the relation/function words (the sequence's language)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+class World:
+    """A seeded synthetic world. Everything is derived from ``cfg`` with one ``numpy.random.Generator``."""
+
+    def __init__(self, cfg: WorldConfig):
+        cfg.validate()
+        self.cfg = cfg
+        rng = np.random.default_rng(cfg.world_seed)
+        E, R, V, K = cfg.n_entities, cfg.n_relations, cfg.n_values, cfg.n_languages
+        self.scripts = cfg.resolved_scripts
+
+        # Knowledge graph: balanced home languages, values with optional language-specific preference.
+        self.home = rng.permutation(np.arange(E) % K)
+        value_group = np.arange(V) % K  # the L-specific subset of values is {v : v % K == L}
+        uniform = rng.integers(0, V, size=(E, R))
+        n_in_group = (V - 1 - np.arange(K)) // K + 1
+        pick = rng.integers(0, np.iinfo(np.int64).max, size=(E, R)) % n_in_group[self.home][:, None]
+        preferred = pick * K + self.home[:, None]
+        use_pref = rng.random((E, R)) < cfg.attribute_association
+        self.values = np.where(use_pref, preferred, uniform)
+        assert (value_group[preferred] == self.home[:, None]).all()
+
+        # Which language(s) each fact is written in.
+        parallel = rng.random((E, R)) < cfg.parallel_fraction
+        b = cfg.language_association
+        probs = np.full((K, K), (1 - b) / (K - 1))
+        np.fill_diagonal(probs, b)
+        cum = probs[self.home].cumsum(-1)  # [E, K]
+        u = rng.random((E, R, 1))
+        assigned = np.minimum((u > cum[:, None, :]).sum(-1), K - 1)
+        self.assignment = np.where(parallel, PARALLEL, assigned)
+
+        # Surface strings.
+        used: set[str] = {SHARED_FUNCTION_WORD}
+        self.entity_names, self.relation_names, self.value_names, self.function_words = [], [], [], []
+        for k in range(K):
+            syl = _syllables(self.scripts[k], rng)
+            self.entity_names.append(_make_names(E, syl, rng, used))
+            self.relation_names.append(_make_names(R, syl, rng, used))
+            self.value_names.append(_make_names(R * V, syl, rng, used))
+            self.function_words.append(SHARED_FUNCTION_WORD if cfg.shared_function_words
+                                       else _make_names(1, syl, rng, used)[0])
+        shared_e = rng.random(E) < cfg.entity_overlap
+        shared_v = rng.random(R * V) < cfg.value_overlap
+        for k in range(1, K):
+            self.entity_names[k] = [self.entity_names[0][e] if shared_e[e] else n
+                                    for e, n in enumerate(self.entity_names[k])]
+            self.value_names[k] = [self.value_names[0][i] if shared_v[i] else n
+                                   for i, n in enumerate(self.value_names[k])]
+        self.shared_entity, self.shared_value = shared_e, shared_v
+        self.markers = [f"<{s}{k}>" for k, s in enumerate(self.scripts)]
+
+        # Word-level tokenizer: every distinct string is one token (shared strings share an id).
+        vocab: list[str] = [BOS, *(self.markers if cfg.language_marker else [])]
+        for k in range(K):
+            vocab += [*self.entity_names[k], *self.relation_names[k], *self.value_names[k], self.function_words[k]]
+        self.vocab = list(dict.fromkeys(vocab))
+        self.token_id = {w: i for i, w in enumerate(self.vocab)}
+        tid = self.token_id
+        self.ent_ids = np.array([[tid[w] for w in self.entity_names[k]] for k in range(K)])  # [K, E]
+        self.rel_ids = np.array([[tid[w] for w in self.relation_names[k]] for k in range(K)])  # [K, R]
+        self.val_ids = np.array([[tid[w] for w in self.value_names[k]] for k in range(K)]).reshape(K, R, V)
+        self.fw_ids = np.array([tid[w] for w in self.function_words])
+        self.marker_ids = np.array([tid[m] for m in self.markers]) if cfg.language_marker else None
+        self._split_rng = rng
+
+    # ------------------------------------------------------------------ encoding
+    @property
+    def prefix_len(self) -> int:
+        """Tokens before the slots: BOS and, if enabled, the language marker."""
+        return 2 if self.cfg.language_marker else 1
+
+    @property
+    def seq_len(self) -> int:
+        return self.prefix_len + 4
+
+    def entity_position(self, language: np.ndarray | int) -> np.ndarray:
+        """Index of the entity token in a sequence of the given language(s)."""
+        orders = np.array(ORDERS)[np.asarray(language) % len(ORDERS)]
+        return self.prefix_len + np.argmax(orders == SLOT_E, axis=-1)
+
+    def encode(self, fact: np.ndarray, language: np.ndarray, entity_language: np.ndarray | None = None) -> Split:
+        """Render facts in languages as ``[N, T]`` token ids (vectorised; no per-example Python)."""
+        fact, language = np.asarray(fact), np.asarray(language)
+        ent_lang = language if entity_language is None else np.asarray(entity_language)
+        R = self.cfg.n_relations
+        e, r = fact // R, fact % R
+        slots = np.stack([self.ent_ids[ent_lang, e], self.rel_ids[language, r], self.fw_ids[language]], axis=1)
+        order = np.array(ORDERS)[language % len(ORDERS)]
+        cols = [np.full(len(fact), self.token_id[BOS])]
+        if self.cfg.language_marker:
+            cols.append(self.marker_ids[language])
+        tokens = np.concatenate([np.stack(cols, 1), np.take_along_axis(slots, order, axis=1),
+                                 self.val_ids[language, r, self.values[e, r]][:, None]], axis=1)
+        return Split(tokens=tokens.astype(np.int64), fact=fact, language=language)
+
+    # ------------------------------------------------------------------ splits
+    @cached_property
+    def train_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fact, language) of every training sequence, in a fixed order."""
+        K = self.cfg.n_languages
+        a = self.assignment.reshape(-1)
+        seen = (a[:, None] == PARALLEL) | (a[:, None] == np.arange(K)[None, :])  # [F, K]
+        fact, lang = np.nonzero(seen)
+        return fact, lang
+
+    @cached_property
+    def seen(self) -> np.ndarray:
+        """``[F, K]`` boolean: fact f is trained in language k."""
+        fact, lang = self.train_pairs
+        s = np.zeros((self.n_facts, self.cfg.n_languages), dtype=bool)
+        s[fact, lang] = True
+        return s
+
+    @property
+    def n_facts(self) -> int:
+        return self.cfg.n_entities * self.cfg.n_relations
+
+    @cached_property
+    def train(self) -> Split:
+        fact, lang = self.train_pairs
+        K = self.cfg.n_languages
+        rng = np.random.default_rng([self.cfg.world_seed, 1])
+        switch = rng.random(len(fact)) < self.cfg.code_switching
+        other = (lang + rng.integers(1, K, size=len(fact))) % K
+        return self.encode(fact, lang, entity_language=np.where(switch, other, lang))
+
+    def _subsample(self, n_total: int, n: int, stream: int) -> np.ndarray:
+        rng = np.random.default_rng([self.cfg.world_seed, stream])
+        idx = np.arange(n_total) if n_total <= n else rng.choice(n_total, size=n, replace=False)
+        return np.sort(idx)
+
+    def eval_in_language(self, n: int) -> Split:
+        fact, lang = self.train_pairs
+        idx = self._subsample(len(fact), n, stream=2)
+        return self.encode(fact[idx], lang[idx])
+
+    def eval_cross_lingual(self, n: int) -> Split:
+        fact, lang = np.nonzero(~self.seen)
+        idx = self._subsample(len(fact), n, stream=3)
+        return self.encode(fact[idx], lang[idx])
+
+    def unification_facts(self, n: int) -> np.ndarray:
+        """Non-parallel facts (the ones whose transfer is tested), rendered later in every language."""
+        nonpar = np.nonzero(self.assignment.reshape(-1) != PARALLEL)[0]
+        return nonpar[self._subsample(len(nonpar), n, stream=4)]
+
+    def entity_seen_in(self, fact: np.ndarray, language: np.ndarray) -> np.ndarray:
+        """Whether the fact's entity occurs in some training sequence of ``language`` (any relation)."""
+        R = self.cfg.n_relations
+        ent_seen = self.seen.reshape(self.cfg.n_entities, R, -1).any(axis=1)  # [E, K]
+        return ent_seen[np.asarray(fact) // R, np.asarray(language)]
+
+    def decode(self, tokens: np.ndarray) -> str:
+        return " ".join(self.vocab[t] for t in np.asarray(tokens))

@@ -1,0 +1,102 @@
+"""The render tier: notebooks committed clean, parameters validated, the smoke book built strictly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from crosslingual.config import WorldConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SMOKE = Path(os.environ.get("CROSSLINGUAL_SMOKE_DIR", ROOT / "_build" / "smoke"))
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS][:2] == ["01_world.ipynb", "02_unification_dynamics.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_with_outputs_stripped(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c.get("outputs") or c.get("execution_count")]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
+
+
+def _parameters(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    namespace: dict = {}
+    exec(cells[0].source, namespace)
+    annotations = namespace.get("__annotations__", {})
+    assert set(annotations) == {k for k in namespace if not k.startswith("__")}, "every parameter is typed"
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_are_typed_and_match_the_library_defaults(path):
+    params = _parameters(path)
+    assert params["profile"] == "default"
+    defaults = WorldConfig()
+    for name, value in params.items():
+        if hasattr(defaults, name):
+            assert value == getattr(defaults, name), f"{path.name}: {name} default differs from WorldConfig"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"parallel_fraction": 1.5}, r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
+    ({"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
+    ({"seeds": 0}, r"seeds=0 is out of range"),
+])
+def test_a_bad_parameter_fails_at_once_with_its_allowed_range(bad, message, tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match=message) as err:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "02_unification_dynamics.ipynb"),
+                                   str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", **bad},
+                                   kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+    assert err.value.exec_count <= 3  # failed in the validation cell, before any training
+
+
+@pytest.fixture(scope="module")
+def smoke_book() -> Path:
+    """Execute every notebook at profile=smoke and build the book strictly (-W); shared by the checks below."""
+    from crosslingual.book import build_book
+
+    return build_book(ROOT, profile="smoke", out=SMOKE / "book")
+
+
+def test_smoke_book_builds(smoke_book):
+    assert smoke_book.is_file()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_notebooks_have_no_errors(smoke_book, path):
+    executed = nbformat.read(SMOKE / "book" / "book" / "experiments" / path.name, as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+
+
+@pytest.mark.parametrize("page", ["index.html", "book/intro.html", "book/method.html",
+                                  *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
+def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
+    html = (smoke_book.parent / page).read_text()
+    assert "Traceback (most recent call last)" not in html
+    assert len(html) > 2000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_figures_exist(smoke_book, path):
+    html_dir = smoke_book.parent
+    page = html_dir / "book" / "experiments" / f"{path.stem}.html"
+    images = re.findall(r'<img[^>]+src="([^"]+)"', page.read_text())
+    assert images, f"{page.name} has no figures"
+    for src in images:
+        if not src.startswith("data:"):
+            assert (page.parent / src).resolve().is_file(), f"missing image {src} in {page.name}"

@@ -1,0 +1,55 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from crosslingual.config import make_config
+from crosslingual.train import Trainer, checkpoint_steps, learning_rate
+
+
+def test_checkpoint_schedule_is_log_spaced():
+    s = checkpoint_steps(3000, 24)
+    assert s[0] == 0 and s[-1] == 3000 and s == sorted(set(s))
+    assert 18 <= len(s) <= 24
+    gaps = np.diff(s[5:])
+    assert (gaps[1:] >= gaps[:-1]).all()  # spacing widens
+
+
+def test_learning_rate_warms_up_then_decays():
+    cfg = make_config("smoke", steps=100, warmup_steps=10, lr=1e-2)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 9) == pytest.approx(1e-2)
+    assert learning_rate(cfg, 10) == pytest.approx(1e-2)
+    assert learning_rate(cfg, 100) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 55) < learning_rate(cfg, 20)
+
+
+def _train(cfg):
+    rows = []
+    tr = Trainer(cfg)
+    tr.fit(lambda t, r: rows.extend(r), progress=False)
+    return pd.DataFrame(rows)
+
+
+def test_same_seed_gives_bit_identical_metrics():
+    cfg = make_config("smoke", steps=40)
+    a, b = _train(cfg), _train(cfg)
+    pd.testing.assert_frame_equal(a, b)
+    c = _train(make_config("smoke", steps=40, seed=1))
+    assert not a.value.equals(c.value)
+
+
+def test_training_lowers_the_loss_and_evaluates_every_checkpoint():
+    cfg = make_config("smoke", steps=150, lr=1e-2, weight_decay=0.1)
+    m = _train(cfg)
+    assert sorted(m.step.unique()) == checkpoint_steps(150, cfg.train.n_checkpoints)
+    loss = m[m.metric == "loss_in"].set_index("step").value
+    assert loss.iloc[-1] < 0.7 * loss.iloc[0]
+    layers = m[m.metric == "unification"].layer.unique()
+    assert sorted(layers) == list(range(cfg.model.n_layers + 1))
+
+
+def test_full_sequence_loss_is_an_option():
+    tr = Trainer(make_config("smoke", loss="full"))
+    full = tr.loss(tr.batch(0)).item()
+    tr_answer = Trainer(make_config("smoke", loss="answer"))
+    assert full != pytest.approx(tr_answer.loss(tr_answer.batch(0)).item())

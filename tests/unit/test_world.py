@@ -1,0 +1,173 @@
+import itertools
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from crosslingual.config import make_config
+from crosslingual.scripts import SCRIPTS
+from crosslingual.world import PARALLEL, World, empirical_information, exact_information, summary_table
+
+
+def world(**kw):
+    return World(make_config("smoke", **kw).world)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(n_languages=3, code_switching=0.5, language_marker=True),
+                                dict(parallel_fraction=0.0, language_association=1.0)])
+def test_no_cross_lingual_query_appears_in_training(kw):
+    w = world(**kw)
+    train_prefixes = {tuple(t[:-1]) for t in w.train.tokens}
+    train_pairs = set(zip(*w.train_pairs))
+    xl = w.eval_cross_lingual(10**9)
+    assert len(xl) == int((~w.seen).sum()) > 0
+    for tokens, f, k in zip(xl.tokens, xl.fact, xl.language):
+        assert tuple(tokens[:-1]) not in train_prefixes
+        assert (f, k) not in train_pairs
+
+
+def test_splits_follow_the_assignment():
+    w = world(parallel_fraction=0.4, n_languages=3)
+    a = w.assignment.reshape(-1)
+    counts = Counter(w.train_pairs[0].tolist())
+    for f in range(w.n_facts):
+        assert counts[f] == (3 if a[f] == PARALLEL else 1)
+    # every unification fact is non-parallel, so it is a cross-lingual test fact in K-1 languages
+    assert (a[w.unification_facts(1000)] != PARALLEL).all()
+
+
+def test_seeds_reproduce_the_corpus_exactly():
+    a, b = world(world_seed=3), world(world_seed=3)
+    assert a.vocab == b.vocab
+    np.testing.assert_array_equal(a.train.tokens, b.train.tokens)
+    np.testing.assert_array_equal(a.eval_cross_lingual(50).tokens, b.eval_cross_lingual(50).tokens)
+    c = world(world_seed=4)
+    assert c.vocab != a.vocab or not np.array_equal(c.train.tokens, a.train.tokens)
+
+
+def test_each_language_writes_in_its_own_script():
+    w = world(n_languages=4, entity_overlap=0.0, value_overlap=0.0)
+    for k, script in enumerate(w.scripts):
+        letters = set("".join(sum(SCRIPTS[script], [])))
+        for name in w.entity_names[k] + w.relation_names[k] + w.value_names[k]:
+            assert set(name) <= letters, (script, name)
+    assert len(set(w.scripts)) == 4
+
+
+def test_overlap_knobs():
+    shared = world(entity_overlap=1.0, value_overlap=1.0)
+    assert shared.entity_names[0] == shared.entity_names[1] and shared.value_names[0] == shared.value_names[1]
+    apart = world(entity_overlap=0.0, value_overlap=0.0, shared_function_words=False)
+    assert not set(apart.entity_names[0] + apart.value_names[0]) & set(apart.entity_names[1] + apart.value_names[1])
+    assert apart.function_words[0] != apart.function_words[1]
+    assert len(set(world(shared_function_words=True).function_words)) == 1
+
+
+def test_sequence_layout_marker_entity_and_value():
+    w = world(language_marker=True, n_languages=3)
+    tr = w.train
+    R = w.cfg.n_relations
+    e, r = tr.fact // R, tr.fact % R
+    np.testing.assert_array_equal(tr.tokens[:, 1], w.marker_ids[tr.language])
+    np.testing.assert_array_equal(tr.tokens[np.arange(len(tr)), w.entity_position(tr.language)], w.ent_ids[tr.language, e])
+    np.testing.assert_array_equal(tr.tokens[:, -1], w.val_ids[tr.language, r, w.values[e, r]])
+    assert tr.tokens.shape[1] == w.seq_len == 6
+
+
+def test_full_attribute_association_draws_values_from_the_home_subset():
+    w = world(attribute_association=1.0, n_values=8)
+    assert ((w.values % w.cfg.n_languages) == w.home[:, None]).all()
+
+
+def test_parallel_fraction_and_association_shares():
+    w = World(make_config("default", parallel_fraction=0.3, language_association=0.9, n_entities=2000).world)
+    a = w.assignment.reshape(-1)
+    assert abs((a == PARALLEL).mean() - 0.3) < 0.02
+    home = np.repeat(w.home, w.cfg.n_relations)
+    assert abs((a[a != PARALLEL] == home[a != PARALLEL]).mean() - 0.9) < 0.02
+
+
+def _mi_by_definition(joint: dict) -> float:
+    total = sum(joint.values())
+    px, py = Counter(), Counter()
+    for (x, y), v in joint.items():
+        px[x] += v / total
+        py[y] += v / total
+    return sum(v / total * math.log2((v / total) / (px[x] * py[y])) for (x, y), v in joint.items() if v > 0)
+
+
+def _brute_force_exact(cfg):
+    """Enumerate the generating process: home h, fact type (parallel or written in l), value v."""
+    K, p, b, lam, V = (cfg.n_languages, cfg.parallel_fraction, cfg.language_association,
+                       cfg.attribute_association, cfg.n_values)
+    q = lambda l, h: b if l == h else (1 - b) / (K - 1)  # noqa: E731
+    fact, entity, value = Counter(), Counter(), Counter()
+    for h in range(K):
+        group = [v for v in range(V) if v % K == h]
+        p_value = {v: lam * (v in group) / len(group) + (1 - lam) / V for v in range(V)}
+        types = [("parallel", p, list(range(K)))] + [(f"in{l}", (1 - p) * q(l, h), [l]) for l in range(K)]
+        for name, w, languages in types:
+            for l in languages:  # one sequence per language the fact is written in
+                fact[((h, name), l)] += w / K
+                entity[(h, l)] += w / K
+                for v in range(V):
+                    value[(v, l)] += w / K * p_value[v]
+    return {"I(fact;L)": _mi_by_definition(fact), "I(entity;L)": _mi_by_definition(entity),
+            "I(value;L)": _mi_by_definition(value)}
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(parallel_fraction=0.0, language_association=1.0),
+                                dict(n_languages=3, parallel_fraction=0.5, language_association=0.8,
+                                     attribute_association=0.7, n_values=7),
+                                dict(parallel_fraction=0.9, attribute_association=1.0)])
+def test_exact_information_matches_brute_force_enumeration(kw):
+    cfg = make_config("smoke", **kw).world
+    exact, brute = exact_information(cfg), _brute_force_exact(cfg)
+    for key in exact:
+        assert exact[key] == pytest.approx(brute[key], abs=1e-12), key
+
+
+def test_exact_information_closed_forms():
+    cfg = make_config("smoke", parallel_fraction=0.0, language_association=1.0, attribute_association=1.0,
+                      n_values=8).world
+    ex = exact_information(cfg)
+    assert ex["I(fact;L)"] == pytest.approx(1.0) and ex["I(entity;L)"] == pytest.approx(1.0)
+    assert ex["I(value;L)"] == pytest.approx(1.0)  # the value's subset names the language
+    p = 0.4
+    ex = exact_information(make_config("smoke", parallel_fraction=p).world)
+    assert ex["I(fact;L)"] == pytest.approx((1 - p) / (2 * p + 1 - p))
+
+
+def test_empirical_information_is_the_plug_in_estimate_of_the_corpus():
+    w = world(parallel_fraction=0.3, language_association=0.8, attribute_association=0.5)
+    fact, lang = w.train_pairs
+    R, V = w.cfg.n_relations, w.cfg.n_values
+    val = w.values.reshape(-1)
+    joints = {"I(fact;L)": Counter(zip(fact.tolist(), lang.tolist())),
+              "I(entity;L)": Counter(zip((fact // R).tolist(), lang.tolist())),
+              "I(value;L)": Counter(zip(((fact % R) * V + val[fact]).tolist(), lang.tolist()))}
+    emp = empirical_information(w)
+    for key, joint in joints.items():
+        assert emp[key] == pytest.approx(_mi_by_definition(joint), abs=1e-9)
+
+
+def test_empirical_information_converges_to_exact_in_a_large_world():
+    cfg = make_config("smoke", n_entities=400, n_relations=300, n_values=4, parallel_fraction=0.3,
+                      language_association=0.8, attribute_association=0.6).world
+    exact, emp = exact_information(cfg), empirical_information(World(cfg))
+    for key in exact:
+        assert emp[key] == pytest.approx(exact[key], abs=0.02), key
+
+
+def test_statistics_table_has_the_promised_rows():
+    table = summary_table(world())
+    for row in ["facts", "train sequences", "parallel facts (share)", "language-revealing token share",
+                "I(fact;L) exact (bits)", "I(value;L) empirical (bits)", "mean vocabulary Jaccard between languages"]:
+        assert row in table.index
+
+
+def test_all_word_orders_are_distinct():
+    from crosslingual.world.generator import ORDERS
+
+    assert len(set(ORDERS)) == len(ORDERS) == len(list(itertools.permutations(range(3))))
