@@ -1,4 +1,4 @@
-"""Command line: ``crosslingual run``, ``crosslingual runs ls``, ``crosslingual book``."""
+"""Command line: ``crosslingual run | runs ls | book | calibrate``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     book.add_argument("--profile", default="default")
     book.add_argument("--root", type=Path, default=Path("."), help="where _config.yml and _toc.yml live")
     book.add_argument("--out", type=Path, default=None, help="copy of the book to build (default: in place)")
+    cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
+    cal.add_argument("--out", type=Path, default=Path("book/calibration.md"))
+    cal.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
 
             html = build_book(args.root, profile=args.profile, out=args.out)
             print(f"book: {html}")
+        elif args.command == "calibrate":
+            from crosslingual.calibration import write_calibration
+
+            print(f"wrote {write_calibration(args.out, args.workers)}")
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

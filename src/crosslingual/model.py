@@ -99,14 +99,17 @@ class Transformer(nn.Module):
                     p.copy_(torch.randn(p.shape, generator=g) * std)
         return self
 
-    def forward(self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """Logits ``[B, T, vocab]``, or ``[B, 1, vocab]`` for the last position only (the answer-only loss
+        needs no other, and the unembedding is the model's largest matrix product)."""
         T = tokens.shape[1]
         x = self.embed(tokens) + self.pos_embed(torch.arange(T, device=tokens.device))
         if cache is not None:
             cache["hook_embed"] = x
         for block in self.blocks:
             x = block(x, cache)
-        return self.unembed(self.ln_final(x))
+        return self.unembed(self.ln_final(x[:, -1:] if last_only else x))
 
     def residual_stream(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and the stacked residual stream ``[n_layers + 1, B, T, d]`` at ``hook_names``."""
