@@ -32,7 +32,7 @@ test: setup
 	CROSSLINGUAL_SMOKE_DIR=$(CURDIR)/$(SMOKE) CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs $(BIN)/python -m pytest tests
 	cd $(SMOKE)/book/book/experiments && CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
 	  $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \
-	  --sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg --rootdir=. .
+	  --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg --rootdir=. .
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

@@ -83,7 +83,11 @@ def test_executed_notebooks_have_no_errors(smoke_book, path):
     assert not errors
 
 
-@pytest.mark.parametrize("page", ["index.html", "book/intro.html", "book/method.html",
+def test_index_leads_to_the_intro(smoke_book):
+    assert "book/intro.html" in smoke_book.read_text()
+
+
+@pytest.mark.parametrize("page", ["book/intro.html", "book/method.html",
                                   *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
 def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
     html = (smoke_book.parent / page).read_text()
