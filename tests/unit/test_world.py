@@ -171,3 +171,17 @@ def test_all_word_orders_are_distinct():
     from crosslingual.world.generator import ORDERS
 
     assert len(set(ORDERS)) == len(ORDERS) == len(list(itertools.permutations(range(3))))
+
+
+def test_world_fingerprint_is_pinned_to_the_result_format_version():
+    """Stored runs are reused by config hash, and analyses rebuild the world from the config. If this fails,
+    the generator changed what a config produces: bump RESULT_FORMAT_VERSION (so old runs are not reused with
+    a different world) and update the pinned fingerprint."""
+    import hashlib
+
+    from crosslingual.config import RESULT_FORMAT_VERSION
+
+    w = World(make_config("default", language_marker=True, attribute_association=0.5, entity_overlap=0.3,
+                          value_overlap=0.7, code_switching=0.2).world)
+    digest = hashlib.sha256(w.train.tokens.tobytes() + "|".join(w.vocab).encode()).hexdigest()[:16]
+    assert (RESULT_FORMAT_VERSION, digest) == (2, "2ca341bf1fc53b86")

@@ -78,14 +78,13 @@ class World:
 
         # Knowledge graph: balanced home languages, values with optional language-specific preference.
         self.home = rng.permutation(np.arange(E) % K)
-        value_group = np.arange(V) % K  # the L-specific subset of values is {v : v % K == L}
+        # The home-L subset of values is {v : v % K == L}; it has n_in_group[L] members.
         uniform = rng.integers(0, V, size=(E, R))
         n_in_group = (V - 1 - np.arange(K)) // K + 1
         pick = rng.integers(0, np.iinfo(np.int64).max, size=(E, R)) % n_in_group[self.home][:, None]
-        preferred = pick * K + self.home[:, None]
+        preferred = pick * K + self.home[:, None]  # modulo bias < 1e-17: negligible
         use_pref = rng.random((E, R)) < cfg.attribute_association
         self.values = np.where(use_pref, preferred, uniform)
-        assert (value_group[preferred] == self.home[:, None]).all()
 
         # Which language(s) each fact is written in.
         parallel = rng.random((E, R)) < cfg.parallel_fraction
@@ -129,7 +128,6 @@ class World:
         self.val_ids = np.array([[tid[w] for w in self.value_names[k]] for k in range(K)]).reshape(K, R, V)
         self.fw_ids = np.array([tid[w] for w in self.function_words])
         self.marker_ids = np.array([tid[m] for m in self.markers]) if cfg.language_marker else None
-        self._split_rng = rng
 
     # ------------------------------------------------------------------ encoding
     @property
