@@ -27,6 +27,7 @@ def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
 def training_axis(ax: plt.Axes) -> None:
     """Checkpoints are log-spaced, so steps go on a symlog axis (step 0 stays visible)."""
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0)
     ax.set_xlabel("training step")
 
 

@@ -28,4 +28,5 @@ def final_scalars(table: pd.DataFrame) -> pd.DataFrame:
     """Global metrics at each run's last checkpoint, one row per run and one column per metric."""
     last = table[(table.layer == -1) & (table.step == table.groupby("run").step.transform("max"))]
     index = [c for c in table.columns if c not in ("step", "metric", "layer", "position", "value")]
-    return last.pivot_table(index=index, columns="metric", values="value").reset_index()
+    wide = last.pivot_table(index=index, columns="metric", values="value").reset_index()
+    return wide.sort_values([c for c in index if c != "run"] + ["run"], ignore_index=True)
