@@ -129,6 +129,7 @@ class TrainConfig:
     weight_decay: float = 1.0
     warmup_steps: int = 100
     loss: str = "answer"  # "answer": value token only; "full": every next-token prediction
+    precision: str = "fp32"  # "bf16": autocast the training forward pass (evaluation stays fp32)
     n_checkpoints: int = 24
     n_eval: int = 512  # queries per accuracy split
     n_unification: int = 256  # facts whose representations are compared across languages
@@ -140,6 +141,7 @@ class TrainConfig:
         _check_range("weight_decay", self.weight_decay, 0.0, 100.0)
         _check_range("warmup_steps", self.warmup_steps, 0, self.steps, integer=True)
         _check_choice("loss", self.loss, ("answer", "full"))
+        _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_range("n_checkpoints", self.n_checkpoints, 2, 1000, integer=True)
         _check_range("n_eval", self.n_eval, 1, 1_000_000, integer=True)
         _check_range("n_unification", self.n_unification, 4, 100_000, integer=True)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -30,6 +31,9 @@ from safetensors.torch import load_file, save_file
 from crosslingual.config import RunConfig, resolve_device
 from crosslingual.model import Transformer
 from crosslingual.world import World
+
+if TYPE_CHECKING:
+    from crosslingual.train import Trainer
 
 DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
 
@@ -55,26 +59,35 @@ def write_json(path: Path, obj: dict) -> None:
     _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True)))
 
 
-@contextmanager
-def run_lock(directory: Path, poll_s: float = 0.5) -> Iterator[None]:
-    """Exclusive lock on a run directory; a lock left by a dead process on this host is taken over."""
+def try_lock(directory: Path) -> bool:
+    """Take the run's lock if it is free (or stale: left by a dead process on this host)."""
     lock = directory / "lock"
-    me = f"{socket.gethostname()} {os.getpid()}"
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.write(fd, me.encode())
-            os.close(fd)
-            break
         except FileExistsError:
             if (directory / DONE).exists() or _lock_is_stale(lock):
                 lock.unlink(missing_ok=True)
                 continue
-            time.sleep(poll_s)
+            return False
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+        os.close(fd)
+        return True
+
+
+def release_lock(directory: Path) -> None:
+    (directory / "lock").unlink(missing_ok=True)
+
+
+@contextmanager
+def run_lock(directory: Path, poll_s: float = 0.5) -> Iterator[None]:
+    """Exclusive lock on a run directory, waiting while another live process holds it."""
+    while not try_lock(directory):
+        time.sleep(poll_s)
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        release_lock(directory)
 
 
 def _lock_is_stale(lock: Path) -> bool:
@@ -142,6 +155,47 @@ def is_done(cfg: RunConfig, root: Path | None = None) -> bool:
     return (run_dir(cfg, root) / DONE).exists()
 
 
+class RunWriter:
+    """Writes one run's directory while it trains; shared by single and batched training.
+
+    The caller holds the run's lock. ``resume`` restores a killed run from its last checkpoint.
+    """
+
+    def __init__(self, cfg: RunConfig, directory: Path, device: str):
+        self.cfg, self.directory, self.device = cfg, directory, device
+        self.rows: list[dict] = []
+        self.start = time.perf_counter()
+        write_json(directory / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict()})
+        (directory / "checkpoints").mkdir(exist_ok=True)
+
+    def resume(self, trainer: "Trainer") -> None:
+        if (self.directory / STATE).exists() and (self.directory / PARTIAL).exists():
+            trainer.load_state_tensors(load_file(self.directory / STATE))
+            partial = pd.read_parquet(self.directory / PARTIAL)
+            self.rows = partial[partial.step <= trainer.step].to_dict("records")
+
+    def on_checkpoint(self, trainer: "Trainer", new_rows: list[dict]) -> None:
+        self.rows.extend(new_rows)
+        d = self.directory
+        weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+        _atomic(d / "checkpoints" / f"step_{trainer.step:07d}.safetensors", lambda p: save_file(weights, p))
+        _atomic(d / PARTIAL, lambda p: pd.DataFrame(self.rows).to_parquet(p))
+        if trainer.step < self.cfg.train.steps:
+            _atomic(d / STATE, lambda p: save_file(trainer.state_tensors(), p))
+
+    def finish(self, trainer: "Trainer", batched_with: int = 1) -> Run:
+        d = self.directory
+        _atomic(d / METRICS, lambda p: pd.DataFrame(self.rows).to_parquet(p))
+        write_json(d / DONE, {
+            "wall_seconds_this_process": round(time.perf_counter() - self.start, 2), "device": self.device,
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
+            "batched_with": batched_with, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+        for leftover in (STATE, PARTIAL):
+            (d / leftover).unlink(missing_ok=True)
+        return Run(d)
+
+
 def get_or_train(cfg: RunConfig, *, device: str = "auto", progress: bool = True, root: Path | None = None) -> Run:
     """Return the finished run for ``cfg``, training it (or resuming it) only if the store lacks it."""
     from crosslingual.train import Trainer  # the store is importable without the training stack
@@ -155,31 +209,8 @@ def get_or_train(cfg: RunConfig, *, device: str = "auto", progress: bool = True,
     with run_lock(directory):
         if (directory / DONE).exists():  # someone else finished it while we waited
             return Run(directory)
-        write_json(directory / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict()})
-        (directory / "checkpoints").mkdir(exist_ok=True)
+        writer = RunWriter(cfg, directory, device)
         trainer = Trainer(cfg, device)
-        rows: list[dict] = []
-        if (directory / STATE).exists() and (directory / PARTIAL).exists():
-            trainer.load_state_tensors(load_file(directory / STATE))
-            partial = pd.read_parquet(directory / PARTIAL)
-            rows = partial[partial.step <= trainer.step].to_dict("records")
-        start = time.perf_counter()
-
-        def on_checkpoint(tr: Trainer, new_rows: list[dict]) -> None:
-            rows.extend(new_rows)
-            weights = {k: v.detach().cpu().contiguous() for k, v in tr.model.state_dict().items()}
-            _atomic(directory / "checkpoints" / f"step_{tr.step:07d}.safetensors", lambda p: save_file(weights, p))
-            _atomic(directory / PARTIAL, lambda p: pd.DataFrame(rows).to_parquet(p))
-            if tr.step < cfg.train.steps:
-                _atomic(directory / STATE, lambda p: save_file(tr.state_tensors(), p))
-
-        trainer.fit(on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
-        _atomic(directory / METRICS, lambda p: pd.DataFrame(rows).to_parquet(p))
-        write_json(directory / DONE, {
-            "wall_seconds_this_process": round(time.perf_counter() - start, 2), "device": device,
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
-        for leftover in (STATE, PARTIAL):
-            (directory / leftover).unlink(missing_ok=True)
-    return Run(directory)
+        writer.resume(trainer)
+        trainer.fit(writer.on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
+        return writer.finish(trainer)

@@ -28,26 +28,38 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _train_one(cfg_dict: dict, device: str, root: str) -> str:
-    run = get_or_train(RunConfig.from_dict(cfg_dict), device=device, progress=False, root=Path(root))
-    return str(run.path)
+def _train_chunk(cfg_dicts: list[dict], device: str, root: str) -> None:
+    cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
+    if len(cfgs) == 1:
+        get_or_train(cfgs[0], device=device, progress=False, root=Path(root))
+    else:
+        from crosslingual.batched import get_or_train_together
+
+        get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
 
 
 def run_many(configs: list[RunConfig], *, workers: int | None = None, device: str = "auto",
-             progress: bool = True, root: Path | None = None) -> list[Run]:
-    """Finished runs for ``configs`` (in order), training the missing ones ``workers`` at a time."""
+             progress: bool = True, root: Path | None = None, together: int = 1) -> list[Run]:
+    """Finished runs for ``configs`` (in order), training the missing ones ``workers`` processes at a time.
+
+    ``together > 1`` trains up to that many same-shaped runs in one process as one batched computation
+    (``crosslingual.batched``). On a 2-core CPU this gains nothing over single-threaded workers (see
+    ``bench/README.md``), so it is off by default; it is meant for accelerators, where per-kernel overhead
+    dominates small models.
+    """
     root = root or runs_root()
     device = resolve_device(device)
     for cfg in configs:
         cfg.validate()
     missing = list({cfg.hash(): cfg for cfg in configs if not is_done(cfg, root)}.values())
-    workers = min(workers or default_workers(), max(1, len(missing)))
-    if missing and (workers == 1 or device == "cuda"):
-        for cfg in tqdm(missing, desc="runs", disable=not progress):
-            get_or_train(cfg, device=device, progress=False, root=root)
-    elif missing:
+    chunks = [[c.to_dict() for c in missing[i:i + together]] for i in range(0, len(missing), max(1, together))]
+    workers = min(workers or default_workers(), max(1, len(chunks)))
+    if chunks and (workers == 1 or device == "cuda"):
+        for chunk in tqdm(chunks, desc="runs", disable=not progress):
+            _train_chunk(chunk, device, str(root))
+    elif chunks:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-            futures = [pool.submit(_train_one, cfg.to_dict(), device, str(root)) for cfg in missing]
+            futures = [pool.submit(_train_chunk, chunk, device, str(root)) for chunk in chunks]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
                 fut.result()
     return [Run(run_dir(cfg, root)) for cfg in configs]

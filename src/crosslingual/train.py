@@ -35,6 +35,37 @@ def learning_rate(cfg: RunConfig, step: int) -> float:
     return t.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def make_optimizer(cfg: RunConfig, named: list[tuple[str, torch.Tensor]],
+                   ndim: dict[str, int] | None = None) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only. ``ndim`` gives each parameter's own rank when the tensors
+    carry extra leading dimensions (stacked runs), so that both paths decay exactly the same entries."""
+    rank = ndim or {n: p.dim() for n, p in named}
+    decay = [p for n, p in named if rank[n] >= 2]
+    no_decay = [p for n, p in named if rank[n] < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-8, fused=True)  # fused: ~15% faster on CPU, same maths
+
+
+def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str) -> torch.Tensor:
+    """The training loss of ``tokens`` under ``model(inputs, last_only=...)``: the answer token only
+    (``kind="answer"``), or every next-token prediction (``"full"``)."""
+    if kind == "answer":
+        return F.cross_entropy(model(tokens[:, :-1], last_only=True)[:, -1], tokens[:, -1])
+    logits = model(tokens[:, :-1])
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+def autocast(cfg: RunConfig, device: torch.device) -> torch.autocast:
+    """bf16 autocast of the training forward pass when ``precision="bf16"`` (a no-op context otherwise)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16")
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, cfg: RunConfig, step: int) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(cfg, step)
+
+
 class Trainer:
     """One run: world, model, optimiser and evaluation data on one device."""
 
@@ -46,11 +77,7 @@ class Trainer:
         self.eval_data = EvalData.build(self.world, cfg.train, self.device)
         self.model = Transformer(cfg.model, len(self.world.vocab), self.world.seq_len).init_weights(cfg.seed)
         self.model.to(self.device)
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-8, fused=True)  # fused: ~15% faster on CPU, same maths
+        self.optimizer = make_optimizer(cfg, list(self.model.named_parameters()))
         self.step = 0
         self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
 
@@ -60,14 +87,11 @@ class Trainer:
         return self.corpus[idx.to(self.device)]
 
     def loss(self, tokens: torch.Tensor) -> torch.Tensor:
-        if self.cfg.train.loss == "answer":
-            return F.cross_entropy(self.model(tokens[:, :-1], last_only=True)[:, -1], tokens[:, -1])
-        logits = self.model(tokens[:, :-1])
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+        with autocast(self.cfg, self.device):
+            return lm_loss(self.model, tokens, self.cfg.train.loss)
 
     def train_step(self) -> float:
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.cfg, self.step)
+        set_learning_rate(self.optimizer, self.cfg, self.step)
         loss = self.loss(self.batch(self.step))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -86,12 +110,15 @@ class Trainer:
             while self.step < target:
                 running = self.train_step()
                 bar.update(1)
-            rows = evaluate(self.model, self.eval_data, self.step)
-            rows.append({"step": self.step, "metric": "loss_train", "layer": -1, "position": "",
-                         "value": running})
-            on_checkpoint(self, rows)
+            on_checkpoint(self, self.checkpoint_rows(running))
             bar.set_postfix(step=self.step, loss=f"{running:.3f}")
         bar.close()
+
+    def checkpoint_rows(self, train_loss: float) -> list[dict]:
+        """Every metric at the current step, plus the last training loss."""
+        rows = evaluate(self.model, self.eval_data, self.step)
+        rows.append({"step": self.step, "metric": "loss_train", "layer": -1, "position": "", "value": train_loss})
+        return rows
 
     # ---------------------------------------------------------------- state for checkpoints and resume
     def state_tensors(self) -> dict[str, torch.Tensor]:
