@@ -7,13 +7,19 @@ errors. ``out`` builds a copy (the test suite's smoke book) without touching the
 
 from __future__ import annotations
 
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import torch
+
 from crosslingual.config import PROFILES, ConfigError
+from crosslingual.runs import USAGE_LOG, Run
+from crosslingual.sweep import default_workers
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
@@ -22,20 +28,56 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None) -> list[Path]:
-    """Run each notebook at ``profile`` into ``dest``; returns the executed copies."""
+def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None) -> list[dict]:
+    """Run each notebook at ``profile`` into ``dest``; returns, per notebook, its time and the runs it used."""
     import papermill
 
     dest.mkdir(parents=True, exist_ok=True)
-    done = []
+    usage = []
     for nb in notebooks(root):
-        out = dest / nb.name
+        log = dest / f".{nb.stem}.runs"
+        log.unlink(missing_ok=True)
+        os.environ[USAGE_LOG] = str(log)
         start = time.perf_counter()
-        papermill.execute_notebook(str(nb), str(out), parameters={"profile": profile, **(parameters or {})},
-                                   kernel_name="python3", progress_bar=False, cwd=str(root))
-        print(f"executed {nb.name} at profile={profile} in {time.perf_counter() - start:.0f} s", flush=True)
-        done.append(out)
-    return done
+        try:
+            papermill.execute_notebook(str(nb), str(dest / nb.name), progress_bar=False, cwd=str(root),
+                                       parameters={"profile": profile, **(parameters or {})}, kernel_name="python3")
+        finally:
+            del os.environ[USAGE_LOG]
+        seconds = time.perf_counter() - start
+        runs = sorted(set(log.read_text().split())) if log.exists() else []
+        log.unlink(missing_ok=True)
+        print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
+        usage.append({"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs]})
+    return usage
+
+
+def cost_page(usage: list[dict], profile: str) -> str:
+    """The book's cost model, measured: runs per notebook, what they took to train, and this build's time."""
+    lines = ["| notebook | runs | training time of its runs (s) | median s / run | notebook time, this build (s) |",
+             "|---|---|---|---|---|"]
+    total_runs, total_train, total_nb = 0, 0.0, 0.0
+    for u in usage:
+        secs = [r.info["wall_seconds_this_process"] for r in u["runs"]]
+        total_runs, total_train, total_nb = total_runs + len(secs), total_train + sum(secs), total_nb + u["seconds"]
+        median = f"{statistics.median(secs):.1f}" if secs else "-"
+        lines.append(f"| `{u['notebook']}` | {len(secs)} | {sum(secs):.0f} | {median} | {u['seconds']:.0f} |")
+    lines.append(f"| **total** | {total_runs} | {total_train:.0f} | | {total_nb:.0f} |")
+    workers = default_workers()
+    return f"""# What the book costs to compute
+
+This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
+with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes
+(torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. *Training time* is the wall time each run took
+when it was trained (recorded in its `DONE` file; runs trained side by side each count their own time), so the
+training column adds up to the CPU time of a build from an empty run store. A rebuild with the store in place
+trains nothing and costs only the notebook column.
+
+{chr(10).join(lines)}
+
+At the `smoke` profile the same table is produced for the test suite's book (every run takes about two
+seconds); the `paper` profile is meant for a GPU and has not been timed on this machine.
+"""
 
 
 def build_book(root: Path, profile: str = "default", out: Path | None = None) -> Path:
@@ -52,7 +94,8 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
             src = root / name
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
         shutil.rmtree(target / "book" / "experiments", ignore_errors=True)
-    execute_notebooks(root, target / "book" / "experiments", profile)
+    usage = execute_notebooks(root, target / "book" / "experiments", profile)
+    (target / "book" / "experiments" / "cost.md").write_text(cost_page(usage, profile))
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
     return target / "_build" / "html" / "index.html"

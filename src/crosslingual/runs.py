@@ -196,8 +196,26 @@ class RunWriter:
         return Run(d)
 
 
+USAGE_LOG = "CROSSLINGUAL_USAGE_LOG"
+
+
+def record_use(runs: list[Run]) -> None:
+    """Append the runs' directories to ``$CROSSLINGUAL_USAGE_LOG`` when set: the book's cost page counts, per
+    notebook, the runs it used and what they cost to train."""
+    log = os.environ.get(USAGE_LOG)
+    if log:
+        with open(log, "a") as f:
+            f.writelines(f"{r.path}\n" for r in runs)
+
+
 def get_or_train(cfg: RunConfig, *, device: str = "auto", progress: bool = True, root: Path | None = None) -> Run:
     """Return the finished run for ``cfg``, training it (or resuming it) only if the store lacks it."""
+    run = _get_or_train(cfg, device=device, progress=progress, root=root)
+    record_use([run])
+    return run
+
+
+def _get_or_train(cfg: RunConfig, *, device: str, progress: bool, root: Path | None) -> Run:
     from crosslingual.train import Trainer  # the store is importable without the training stack
 
     cfg.validate()

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from crosslingual.config import RunConfig, resolve_device
-from crosslingual.runs import Run, get_or_train, is_done, run_dir, runs_root
+from crosslingual.runs import Run, get_or_train, is_done, record_use, run_dir, runs_root
 
 
 def default_workers() -> int:
@@ -62,4 +62,6 @@ def run_many(configs: list[RunConfig], *, workers: int | None = None, device: st
             futures = [pool.submit(_train_chunk, chunk, device, str(root)) for chunk in chunks]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
                 fut.result()
-    return [Run(run_dir(cfg, root)) for cfg in configs]
+    runs = [Run(run_dir(cfg, root)) for cfg in configs]
+    record_use(runs)
+    return runs

@@ -87,7 +87,7 @@ def test_index_leads_to_the_intro(smoke_book):
     assert "book/intro.html" in smoke_book.read_text()
 
 
-@pytest.mark.parametrize("page", ["book/intro.html", "book/method.html",
+@pytest.mark.parametrize("page", ["book/intro.html", "book/method.html", "book/experiments/cost.html",
                                   *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
 def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
     html = (smoke_book.parent / page).read_text()
@@ -104,3 +104,10 @@ def test_chapter_figures_exist(smoke_book, path):
     for src in images:
         if not src.startswith("data:"):
             assert (page.parent / src).resolve().is_file(), f"missing image {src} in {page.name}"
+
+
+def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
+    cost = (SMOKE / "book" / "book" / "experiments" / "cost.md").read_text()
+    assert "| `01_world` | 0 |" in cost
+    assert "| `02_unification_dynamics` | 3 |" in cost  # seeds=3 at every profile
+    assert "profile `smoke`" in cost
