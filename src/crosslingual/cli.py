@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="default")
     run.add_argument("--device", default="auto")
     run.add_argument("overrides", nargs="*", help="name=value, e.g. parallel_fraction=0.5 seed=1")
-    runs = sub.add_parser("runs", help="inspect the run store")
-    runs.add_argument("action", choices=["ls"])
+    runs = sub.add_parser("runs", help="list, verify or garbage-collect the run store ($CROSSLINGUAL_RUNS)")
+    runs.add_argument("action", choices=["ls", "verify", "gc"])
+    runs.add_argument("--yes", action="store_true", help="gc: really delete (default: only list)")
+    runs.add_argument("--quarantine", action="store_true", help="gc: also delete quarantined damaged runs")
     book = sub.add_parser("book", help="execute every notebook with papermill and build the HTML book")
     book.add_argument("--profile", default="default")
     book.add_argument("--root", type=Path, default=Path("."), help="where _config.yml and _toc.yml live")
@@ -49,11 +51,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {r.path}")
             print(last[["metric", "value"]].to_string(index=False))
         elif args.command == "runs":
-            from crosslingual.runs import runs_root
+            from crosslingual import runs as store
 
-            for d in sorted(runs_root().glob("*/config.json")):
-                state = "done" if (d.parent / "DONE").exists() else "unfinished"
-                print(f"{d.parent.name}  {state}")
+            if args.action == "ls":
+                table = store.list_runs()
+                print(table.to_string(index=False) if len(table) else f"no runs in {store.runs_root()}")
+            elif args.action == "verify":
+                damaged = store.verify_store()
+                for name, problems in damaged.items():
+                    print(f"{name}: {'; '.join(problems)}")
+                print(f"{len(damaged)} damaged run(s) in {store.runs_root()}")
+                return 1 if damaged else 0
+            else:
+                paths = store.gc_store(dry_run=not args.yes, quarantined=args.quarantine)
+                for p in paths:
+                    print(("removed " if args.yes else "would remove ") + str(p))
+                if not args.yes and paths:
+                    print("(dry run: add --yes to delete)")
         elif args.command == "book":
             from crosslingual.book import build_book
 

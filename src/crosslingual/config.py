@@ -91,6 +91,15 @@ class WorldConfig:
         _check_bool("shared_function_words", self.shared_function_words)
         _check_range("code_switching", self.code_switching, 0.0, 1.0)
         _check_range("world_seed", self.world_seed, 0, 2**31 - 1, integer=True)
+        if self.n_entities < k:
+            raise ConfigError(f"n_entities={self.n_entities} must be at least n_languages={k} "
+                              "(every language is some entity's home language)")
+        non_parallel = self.n_entities * self.n_relations * (1 - self.parallel_fraction)
+        if non_parallel < 10:
+            raise ConfigError(
+                f"parallel_fraction={self.parallel_fraction} leaves about {non_parallel:.1f} facts in one language "
+                f"only (n_entities x n_relations x (1 - parallel_fraction)); at least 10 are needed for the "
+                "cross-lingual test and the unification metrics")
 
     @property
     def resolved_scripts(self) -> tuple[str, ...]:
@@ -133,6 +142,7 @@ class TrainConfig:
     n_checkpoints: int = 24
     n_eval: int = 512  # queries per accuracy split
     n_unification: int = 256  # facts whose representations are compared across languages
+    keep_checkpoints: int = 12  # saved weights per run (log-spaced among the evaluated steps; bounds disk use)
 
     def validate(self) -> None:
         _check_range("steps", self.steps, 1, 10_000_000, integer=True)
@@ -144,7 +154,8 @@ class TrainConfig:
         _check_choice("precision", self.precision, ("fp32", "bf16"))
         _check_range("n_checkpoints", self.n_checkpoints, 2, 1000, integer=True)
         _check_range("n_eval", self.n_eval, 1, 1_000_000, integer=True)
-        _check_range("n_unification", self.n_unification, 4, 100_000, integer=True)
+        _check_range("n_unification", self.n_unification, 5, 100_000, integer=True)
+        _check_range("keep_checkpoints", self.keep_checkpoints, 2, self.n_checkpoints, integer=True)
 
 
 @dataclass(frozen=True)
@@ -179,18 +190,20 @@ class RunConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-# Bumped whenever training or metric code changes what a run stores, so stale runs are never reused.
-RESULT_FORMAT_VERSION = 2
+# Bumped whenever the world, training or metric code, or the run directory format, changes what a run
+# stores, so that runs made by older code are never reused.
+RESULT_FORMAT_VERSION = 3
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Wiring only: a run takes a few seconds.
     "smoke": dict(n_entities=40, n_relations=4, n_values=8, n_layers=1, d_model=32, n_heads=2, d_mlp=64,
-                  steps=60, batch_size=32, warmup_steps=10, n_checkpoints=6, n_eval=64, n_unification=32),
+                  steps=60, batch_size=32, warmup_steps=10, n_checkpoints=6, keep_checkpoints=6, n_eval=64,
+                  n_unification=32),
     # The rendered book: calibrated in book/method.md to <= 40 s per run on one CPU core.
     "default": dict(),
     # Larger worlds and models for a GPU; same code paths.
     "paper": dict(n_entities=1000, n_relations=16, n_values=50, n_layers=4, d_model=256, n_heads=8, d_mlp=1024,
-                  steps=20_000, batch_size=512, warmup_steps=500, n_checkpoints=40, n_eval=2048,
+                  steps=20_000, batch_size=512, warmup_steps=500, n_checkpoints=40, keep_checkpoints=16, n_eval=2048,
                   n_unification=512),
 }
 

@@ -13,10 +13,13 @@ training the same run. Nothing is ever unpickled: weights are safetensors, table
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +56,49 @@ def _atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest(directory: Path) -> dict[str, dict]:
+    """Checksum and size of every file a finished run consists of (DONE excluded: it holds the manifest)."""
+    files = [directory / "config.json", directory / METRICS, *sorted((directory / "checkpoints").glob("*.safetensors"))]
+    return {str(f.relative_to(directory)): {"sha256": _sha256(f), "bytes": f.stat().st_size} for f in files}
+
+
+def verify_run(directory: Path) -> list[str]:
+    """Problems that make a finished run unusable (empty when it is intact)."""
+    try:
+        recorded = json.loads((directory / DONE).read_text())["manifest"]
+    except (OSError, ValueError, KeyError) as err:
+        return [f"DONE unreadable or without manifest ({err.__class__.__name__})"]
+    problems = []
+    for name, want in recorded.items():
+        f = directory / name
+        if not f.is_file():
+            problems.append(f"{name} is missing")
+        elif f.stat().st_size != want["bytes"] or _sha256(f) != want["sha256"]:
+            problems.append(f"{name} does not match its checksum")
+    return problems
+
+
+def quarantine(directory: Path, reason: str) -> Path:
+    """Move a damaged run aside (never delete what a user ran) and warn; the caller may then recompute it."""
+    target = directory.parent / ".quarantine" / f"{directory.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(directory, target)
+    warnings.warn(f"run {directory.name} is damaged ({reason}); moved to {target} and recomputing it",
+                  stacklevel=3)
+    return target
+
+
+_VERIFIED: dict[Path, int] = {}  # run directory -> DONE's mtime when it was last verified in this process
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -152,7 +198,21 @@ def run_dir(cfg: RunConfig, root: Path | None = None) -> Path:
 
 
 def is_done(cfg: RunConfig, root: Path | None = None) -> bool:
-    return (run_dir(cfg, root) / DONE).exists()
+    """Whether the run is finished *and intact*; a damaged run is quarantined (with a warning) and reported
+    as not done, so that it is recomputed rather than silently used."""
+    directory = run_dir(cfg, root)
+    done = directory / DONE
+    if not done.exists():
+        return False
+    mtime = done.stat().st_mtime_ns
+    if _VERIFIED.get(directory) == mtime:
+        return True
+    problems = verify_run(directory)
+    if problems:
+        quarantine(directory, "; ".join(problems))
+        return False
+    _VERIFIED[directory] = mtime
+    return True
 
 
 class RunWriter:
@@ -169,16 +229,30 @@ class RunWriter:
         (directory / "checkpoints").mkdir(exist_ok=True)
 
     def resume(self, trainer: "Trainer") -> None:
-        if (self.directory / STATE).exists() and (self.directory / PARTIAL).exists():
-            trainer.load_state_tensors(load_file(self.directory / STATE))
-            partial = pd.read_parquet(self.directory / PARTIAL)
-            self.rows = partial[partial.step <= trainer.step].to_dict("records")
+        """Continue from the last checkpoint of a killed run; unreadable state is set aside, not trusted."""
+        state, partial = self.directory / STATE, self.directory / PARTIAL
+        if not (state.exists() and partial.exists()):
+            return
+        try:
+            trainer.load_state_tensors(load_file(state))
+            done = pd.read_parquet(partial)
+        except Exception as err:  # noqa: BLE001 - any unreadable file means: start again, keep the evidence
+            aside = self.directory.parent / ".quarantine" / f"{self.directory.name}-state-{os.getpid()}"
+            aside.mkdir(parents=True, exist_ok=True)
+            for f in (state, partial):
+                os.replace(f, aside / f.name)
+            warnings.warn(f"could not resume run {self.directory.name} ({err}); files moved to {aside}, "
+                          "training from the start", stacklevel=2)
+            trainer.__init__(self.cfg, self.device)
+            return
+        self.rows = done[done.step <= trainer.step].to_dict("records")
 
     def on_checkpoint(self, trainer: "Trainer", new_rows: list[dict]) -> None:
         self.rows.extend(new_rows)
         d = self.directory
-        weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
-        _atomic(d / "checkpoints" / f"step_{trainer.step:07d}.safetensors", lambda p: save_file(weights, p))
+        if trainer.step in trainer.kept:
+            weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+            _atomic(d / "checkpoints" / f"step_{trainer.step:07d}.safetensors", lambda p: save_file(weights, p))
         _atomic(d / PARTIAL, lambda p: pd.DataFrame(self.rows).to_parquet(p))
         if trainer.step < self.cfg.train.steps:
             _atomic(d / STATE, lambda p: save_file(trainer.state_tensors(), p))
@@ -190,6 +264,7 @@ class RunWriter:
             "wall_seconds_this_process": round(time.perf_counter() - self.start, 2), "device": self.device,
             "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
             "batched_with": batched_with, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "pid": os.getpid(), "host": socket.gethostname(), "manifest": manifest(d),
         })
         for leftover in (STATE, PARTIAL):
             (d / leftover).unlink(missing_ok=True)
@@ -220,15 +295,71 @@ def _get_or_train(cfg: RunConfig, *, device: str, progress: bool, root: Path | N
 
     cfg.validate()
     directory = run_dir(cfg, root)
-    if (directory / DONE).exists():
+    if is_done(cfg, root):
         return Run(directory)
     device = resolve_device(device)
     directory.mkdir(parents=True, exist_ok=True)
     with run_lock(directory):
-        if (directory / DONE).exists():  # someone else finished it while we waited
+        if is_done(cfg, root):  # someone else finished it while we waited
             return Run(directory)
         writer = RunWriter(cfg, directory, device)
         trainer = Trainer(cfg, device)
         writer.resume(trainer)
         trainer.fit(writer.on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
         return writer.finish(trainer)
+
+
+# ---------------------------------------------------------------------------- store administration (CLI)
+def _state(directory: Path) -> str:
+    if (directory / DONE).exists():
+        return "done"
+    lock = directory / "lock"
+    if lock.exists() and not _lock_is_stale(lock):
+        return "training"
+    return "unfinished"
+
+
+def _size_mb(directory: Path) -> float:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**20
+
+
+def list_runs(root: Path | None = None) -> pd.DataFrame:
+    """One row per run directory: hash, state, saved checkpoints, disk use and the most telling knobs."""
+    rows = []
+    for d in sorted(p for p in (root or runs_root()).glob("[0-9a-f]*") if p.is_dir()):
+        row = {"run": d.name, "state": _state(d), "checkpoints": len(list((d / "checkpoints").glob("*"))),
+               "MB": round(_size_mb(d), 1)}
+        try:
+            cfg = json.loads((d / "config.json").read_text())["config"]
+            row.update(seed=cfg["seed"], parallel_fraction=cfg["world"]["parallel_fraction"],
+                       n_entities=cfg["world"]["n_entities"], d_model=cfg["model"]["d_model"],
+                       steps=cfg["train"]["steps"])
+        except (OSError, ValueError, KeyError):
+            row["state"] += " (no config)"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verify_store(root: Path | None = None) -> dict[str, list[str]]:
+    """Problems per finished run (only damaged runs are listed); nothing is moved or changed."""
+    out = {}
+    for d in sorted((root or runs_root()).glob("[0-9a-f]*")):
+        if (d / DONE).exists():
+            problems = verify_run(d)
+            if problems:
+                out[d.name] = problems
+    return out
+
+
+def gc_store(root: Path | None = None, *, dry_run: bool = True, quarantined: bool = False) -> list[Path]:
+    """What garbage collection removes: unfinished runs that no live process is training, stray temporary
+    files, and (``quarantined=True``) the quarantine of damaged runs. Finished runs are never removed."""
+    root = root or runs_root()
+    doomed = [d for d in root.glob("[0-9a-f]*") if d.is_dir() and _state(d) == "unfinished"]
+    doomed += [f for f in root.glob("*/.*.tmp")]
+    if quarantined and (root / ".quarantine").exists():
+        doomed.append(root / ".quarantine")
+    if not dry_run:
+        for p in doomed:
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return sorted(doomed)

@@ -26,6 +26,13 @@ def checkpoint_steps(steps: int, n: int) -> list[int]:
     return [0, *sorted({int(round(s)) for s in np.geomspace(1, steps, n - 1)})]
 
 
+def kept_steps(schedule: list[int], keep: int) -> set[int]:
+    """The evaluated steps whose weights are saved: ``keep`` of them, evenly spread over the log-spaced schedule
+    (so early, middle and late training are all represented), always including the first and the last."""
+    idx = np.unique(np.round(np.linspace(0, len(schedule) - 1, min(keep, len(schedule)))).astype(int))
+    return {schedule[i] for i in idx}
+
+
 def learning_rate(cfg: RunConfig, step: int) -> float:
     """Linear warm-up to ``lr``, then cosine decay to 10% of it at the last step."""
     t = cfg.train
@@ -80,6 +87,7 @@ class Trainer:
         self.optimizer = make_optimizer(cfg, list(self.model.named_parameters()))
         self.step = 0
         self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
+        self.kept = kept_steps(self.schedule, cfg.train.keep_checkpoints)
 
     def batch(self, step: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)

@@ -24,6 +24,31 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     (dict(steps=100, warmup_steps=200), r"warmup_steps=200 is out of range: allowed \[0, 100\]"),
     (dict(seed=-1), r"seed=-1 is out of range"),
     (dict(paralel_fraction=0.5), r"unknown parameter 'paralel_fraction'"),
+    (dict(parallel_fraction=0.99), r"parallel_fraction=0\.99 leaves about 1\.6 facts in one language only"),
+    (dict(n_entities=2, n_languages=3), r"n_entities=2 must be at least n_languages=3"),
+    (dict(n_languages=3, language_association=0.3), r"language_association=0\.3 is out of range: allowed "
+                                                    r"\[0\.333"),
+    (dict(attribute_association=0.5, n_values=2, n_languages=3), r"attribute_association=0\.5 needs n_values >= "
+                                                                  r"n_languages"),
+    (dict(code_switching=1.5), r"code_switching=1\.5 is out of range: allowed \[0\.0, 1\.0\]"),
+    (dict(world_seed=0.5), r"world_seed=0\.5 must be an integer"),
+    (dict(shared_function_words=1), r"shared_function_words=1 must be a boolean"),
+    (dict(n_values=1), r"n_values=1 is out of range: allowed \[2, 10000\]"),
+    (dict(n_relations=0), r"n_relations=0 is out of range"),
+    (dict(n_heads=0), r"n_heads=0 is out of range"),
+    (dict(n_layers=0), r"n_layers=0 is out of range: allowed \[1, 64\]"),
+    (dict(d_mlp=4), r"d_mlp=4 is out of range"),
+    (dict(tie_embeddings="no"), r"tie_embeddings='no' must be a boolean"),
+    (dict(steps=0), r"steps=0 is out of range"),
+    (dict(batch_size=0), r"batch_size=0 is out of range"),
+    (dict(weight_decay=-1.0), r"weight_decay=-1\.0 is out of range: allowed \[0\.0, 100\.0\]"),
+    (dict(n_checkpoints=1), r"n_checkpoints=1 is out of range: allowed \[2, 1000\]"),
+    (dict(keep_checkpoints=7), r"keep_checkpoints=7 is out of range: allowed \[2, 6\]"),
+    (dict(n_eval=0), r"n_eval=0 is out of range"),
+    (dict(n_unification=4), r"n_unification=4 is out of range: allowed \[5, 100000\]"),
+    (dict(precision="fp16"), r"precision='fp16' is not allowed: choose one of 'fp32', 'bf16'"),
+    (dict(lr=2.0), r"lr=2\.0 is out of range: allowed \(0\.0, 1\.0\]"),
+    (dict(seed=2**31), r"seed=2147483648 is out of range"),
 ])
 def test_bad_parameters_are_named_with_their_allowed_range(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -51,6 +76,30 @@ def test_round_trip_through_dict():
     cfg = make_config("smoke", scripts="greek,hebrew", language_marker=True)
     again = RunConfig.from_dict(cfg.to_dict())
     assert again == cfg and again.hash() == cfg.hash()
+
+
+def test_the_table_covers_at_least_thirty_bad_inputs():
+    n = len(test_bad_parameters_are_named_with_their_allowed_range.pytestmark[0].args[1])
+    assert n >= 30
+
+
+@pytest.mark.parametrize("device, message", [("tpu", r"device='tpu' is not allowed: choose one of 'auto', "
+                                                      r"'cpu', 'cuda'"), ("CPU", r"device='CPU' is not allowed")])
+def test_bad_devices(device, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("seeds", 0, r"seeds=0 is out of range: allowed \[1, 100\]"),
+    ("seeds", 2.5, r"seeds=2\.5 must be an integer"),
+    ("workers", -1, r"workers=-1 is out of range"),
+])
+def test_notebook_level_counts(name, value, message):
+    from crosslingual.config import check_count
+
+    with pytest.raises(ConfigError, match=message):
+        check_count(name, value, 1 if name == "seeds" else 0, 100 if name == "seeds" else 256)
 
 
 def test_cuda_without_gpu_is_an_error_not_a_fallback(monkeypatch):
