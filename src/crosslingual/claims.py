@@ -1,0 +1,148 @@
+"""The papers' claims as automated checks, each with its threshold fixed here, before any run was looked at.
+
+A check takes tidy tables of stored runs and returns a :class:`Verdict`: *reproduced*, *partial* or *not
+reproduced*, the rule it applied, and the numbers behind it. Confidence intervals are percentile bootstraps
+over runs (a run is the independent unit: seed and world vary together), with a fixed seed so that a verdict
+never changes between two renderings of the same runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
+N_BOOT = 2000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: str
+    statement: str
+    verdict: str
+    rule: str
+    evidence: str
+    numbers: dict = field(default_factory=dict)
+
+    def row(self) -> dict:
+        return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
+                "evidence": self.evidence, "rule": self.rule}
+
+
+Columns = dict[str, np.ndarray]
+
+
+def bootstrap_ci(data: pd.DataFrame, statistic: Callable[[Columns], float], *, unit: str = "run",
+                 n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` (a function of a dict of column arrays) when whole ``unit`` groups
+    (runs) are resampled with replacement."""
+    flat = data.reset_index(drop=True)
+    cols = {c: flat[c].to_numpy() for c in flat.columns}
+    rows = list(flat.groupby(unit, sort=True).indices.values())
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rows[i] for i in rng.integers(0, len(rows), len(rows))])
+        value = statistic({c: v[idx] for c, v in cols.items()})
+        if np.isfinite(value):
+            stats.append(value)
+    if not stats:
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def columns(data: pd.DataFrame) -> Columns:
+    return {c: data[c].to_numpy() for c in data.columns}
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho with average ranks for ties; NaN when either input is constant."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
+
+
+def _fmt_ci(value: float, ci: tuple[float, float]) -> str:
+    return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+# ---------------------------------------------------------------------------------------------- Rosetta
+R1_MIN_GAP = 0.3
+
+
+def r1_cross_lingual_gap(final: pd.DataFrame) -> Verdict:
+    """``final``: one row per run (``run``, ``acc_in``, ``acc_xling``) of a setting where facts are
+    language-specific."""
+    data = final.assign(gap=final.acc_in - final.acc_xling)
+    mean = float(data.gap.mean())
+    ci = bootstrap_ci(data, lambda d: d["gap"].mean())
+    verdict = REPRODUCED if ci[0] >= R1_MIN_GAP else PARTIAL if ci[0] > 0 else NOT_REPRODUCED
+    return Verdict("R1", "in-language accuracy far exceeds cross-lingual accuracy", verdict,
+                   f"reproduced if the 95% CI of (in-language - cross-lingual accuracy) lies above {R1_MIN_GAP}; "
+                   "partial if above 0",
+                   f"gap {_fmt_ci(mean, ci)} over {data.run.nunique()} runs "
+                   f"(in-language {data.acc_in.mean():.2f}, cross-lingual {data.acc_xling.mean():.2f})",
+                   {"gap": mean, "ci": ci})
+
+
+R3_MIN_RHO = 0.5
+
+
+def r3_unification_predicts_transfer(checkpoints: pd.DataFrame) -> Verdict:
+    """``checkpoints``: one row per run x checkpoint with ``unification`` and ``acc_xling``."""
+    def rho(d: Columns) -> float:
+        return spearman(d["unification"], d["acc_xling"])
+
+    value, ci = rho(columns(checkpoints)), bootstrap_ci(checkpoints, rho)
+    verdict = REPRODUCED if ci[0] > R3_MIN_RHO else PARTIAL if ci[0] > 0 else NOT_REPRODUCED
+    return Verdict("R3", "unification predicts cross-lingual transfer", verdict,
+                   f"reproduced if the 95% CI of Spearman's rho (runs x checkpoints) lies above {R3_MIN_RHO} "
+                   "(the paper reports about 0.65 on Gemma-2-2B); partial if above 0",
+                   f"Spearman rho {_fmt_ci(value, ci)} over {checkpoints.run.nunique()} runs and "
+                   f"{len(checkpoints)} checkpoints", {"rho": value, "ci": ci})
+
+
+def _information_sweep(final: pd.DataFrame, metric: str) -> dict:
+    """Level means along rising information and the run-level Spearman correlation with its CI."""
+    means = final.groupby("information")[metric].mean().sort_index()
+
+    def rho(d: Columns) -> float:
+        return spearman(d["information"], d[metric])
+
+    return {"monotone": bool((np.diff(means.to_numpy()) < 0).all()), "rho": rho(columns(final)),
+            "ci": bootstrap_ci(final, rho), "means": means.round(3).tolist()}
+
+
+def r4_information(final: pd.DataFrame) -> list[Verdict]:
+    """``final``: one row per run with ``sweep``, ``information`` (the exact bits that sweep's knob moves),
+    ``unification`` and ``acc_xling``. One verdict per sweep, then the overall R4 verdict."""
+    verdicts = []
+    for sweep, data in final.groupby("sweep", sort=False):
+        res = {m: _information_sweep(data, m) for m in ("unification", "acc_xling")}
+        strong = [m for m in res if res[m]["monotone"] and res[m]["ci"][1] < 0]
+        weak = [m for m in res if res[m]["ci"][1] < 0]
+        verdict = REPRODUCED if len(strong) == 2 else PARTIAL if weak else NOT_REPRODUCED
+        evidence = "; ".join(f"{m}: level means {res[m]['means']}, rho {_fmt_ci(res[m]['rho'], res[m]['ci'])}"
+                             for m in res)
+        verdicts.append(Verdict(f"R4 ({sweep})", "more information in the language -> less unification and "
+                                "transfer", verdict,
+                                "reproduced if, as the information rises over the levels, the level means of both "
+                                "unification and cross-lingual accuracy fall strictly and both run-level Spearman "
+                                "CIs lie below 0; partial if at least one CI lies below 0", evidence, res))
+    kinds = [v.verdict for v in verdicts]
+    overall = REPRODUCED if kinds and all(k == REPRODUCED for k in kinds) else \
+        PARTIAL if any(k != NOT_REPRODUCED for k in kinds) else NOT_REPRODUCED
+    verdicts.append(Verdict("R4", "more fact-language information -> less unification and less transfer", overall,
+                            "reproduced if every sweep reproduces; partial if any sweep is reproduced or partial",
+                            ", ".join(f"{v.claim}: {v.verdict}" for v in verdicts)))
+    return verdicts
+
+
+def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    return pd.DataFrame([v.row() for v in verdicts]).set_index("claim")
