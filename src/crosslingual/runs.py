@@ -76,8 +76,10 @@ def verify_run(directory: Path) -> list[str]:
     """Problems that make a finished run unusable (empty when it is intact)."""
     try:
         recorded = json.loads((directory / DONE).read_text())["manifest"]
-    except (OSError, ValueError, KeyError) as err:
-        return [f"DONE unreadable or without manifest ({err.__class__.__name__})"]
+    except KeyError:
+        return ["DONE has no manifest (made by an older version of crosslingual, or edited by hand)"]
+    except (OSError, ValueError) as err:
+        return [f"DONE is unreadable ({err.__class__.__name__})"]
     problems = []
     for name, want in recorded.items():
         f = directory / name
