@@ -58,6 +58,9 @@ class WorldConfig:
     n_languages: int = 2
     scripts: tuple[str, ...] = ()  # empty: the first n_languages distinct scripts
     parallel_fraction: float = 0.6
+    # "parallel": the chosen facts are written once in every language; "repeat": the exposure-matched
+    # control, the same facts written K times in their one assigned language (same sequence count)
+    parallel_mode: str = "parallel"
     language_association: float = 0.5  # b; 1/K means no association
     attribute_association: float = 0.0  # lambda
     entity_overlap: float = 0.0  # share of entity names identical across languages
@@ -79,6 +82,7 @@ class WorldConfig:
             for s in self.scripts:
                 _check_choice("scripts", s, tuple(SCRIPTS))
         _check_range("parallel_fraction", self.parallel_fraction, 0.0, 1.0, hi_open=True)
+        _check_choice("parallel_mode", self.parallel_mode, ("parallel", "repeat"))
         k = self.n_languages
         _check_range("language_association", self.language_association, 1.0 / k, 1.0)
         _check_range("attribute_association", self.attribute_association, 0.0, 1.0)

@@ -23,3 +23,11 @@ def information_grid(profile: str, seeds: int, seed: int = 0, **overrides) -> li
                for lam in ATTRIBUTE_LEVELS]
     return [(sweep, level, make_config(profile, seed=s, world_seed=s, **{**overrides, **knobs}))
             for sweep, level, knobs in points for s in range(seed, seed + seeds)]
+
+
+def exposure_grid(profile: str, seeds: int, seed: int = 0, **overrides) -> list[tuple[str, float, RunConfig]]:
+    """The runs of ``04_exposure_control``: the parallel-fraction sweep of ``03_information`` (shared runs) and
+    its exposure-matched control, where the same facts are repeated K times in their one language."""
+    return [(mode, p, make_config(profile, seed=s, world_seed=s, **{**overrides, "parallel_fraction": p,
+                                                                      "parallel_mode": mode}))
+            for mode in ("parallel", "repeat") for p in PARALLEL_LEVELS for s in range(seed, seed + seeds)]

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_ci, r1_cross_lingual_gap,
-                                 r3_unification_predicts_transfer, r4_information, spearman, verdict_table)
+                                 r3_unification_predicts_transfer, r4_information, r6_exposure_control, spearman,
+                                 verdict_table)
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
@@ -61,3 +62,19 @@ def test_r4_per_sweep_and_overall():
     mixed = r4_information(pd.concat([_sweep("p", -1.0, -1.0), _sweep("b", 0.0, -1.0), _sweep("l", 1.0, 1.0)]))
     assert [v.verdict for v in mixed] == [REPRODUCED, PARTIAL, NOT_REPRODUCED, PARTIAL]
     assert list(verdict_table(mixed).index) == ["R4 (p)", "R4 (b)", "R4 (l)", "R4"]
+
+
+def _exposure(par_slope: float, rep_slope: float) -> pd.DataFrame:
+    rows = []
+    for mode, slope in (("parallel", par_slope), ("repeat", rep_slope)):
+        for level in (0.2, 0.4, 0.6, 0.8):
+            for seed in range(3):
+                rows.append({"run": f"{mode}{level}{seed}", "mode": mode, "level": level, "seed": seed,
+                             "acc_xling": 0.1 + slope * level + 0.01 * seed})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("par, rep, expected", [(1.0, 0.0, REPRODUCED), (1.0, 1.0, PARTIAL),
+                                                (0.0, 0.0, NOT_REPRODUCED)])
+def test_r6_thresholds(par, rep, expected):
+    assert r6_exposure_control(_exposure(par, rep)).verdict == expected

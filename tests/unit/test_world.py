@@ -106,9 +106,13 @@ def _brute_force_exact(cfg):
     for h in range(K):
         group = [v for v in range(V) if v % K == h]
         p_value = {v: lam * (v in group) / len(group) + (1 - lam) / V for v in range(V)}
-        types = [("parallel", p, list(range(K)))] + [(f"in{l}", (1 - p) * q(l, h), [l]) for l in range(K)]
+        if cfg.parallel_mode == "parallel":
+            types = [("parallel", p, list(range(K)))]
+        else:  # the control: the chosen facts are written K times in one language
+            types = [(f"rep{l}", p * q(l, h), [l] * K) for l in range(K)]
+        types += [(f"in{l}", (1 - p) * q(l, h), [l]) for l in range(K)]
         for name, w, languages in types:
-            for l in languages:  # one sequence per language the fact is written in
+            for l in languages:  # one sequence per language the fact is written in (or per repeat)
                 fact[((h, name), l)] += w / K
                 entity[(h, l)] += w / K
                 for v in range(V):
@@ -120,7 +124,9 @@ def _brute_force_exact(cfg):
 @pytest.mark.parametrize("kw", [dict(), dict(parallel_fraction=0.0, language_association=1.0),
                                 dict(n_languages=3, parallel_fraction=0.5, language_association=0.8,
                                      attribute_association=0.7, n_values=7),
-                                dict(parallel_fraction=0.9, attribute_association=1.0)])
+                                dict(parallel_fraction=0.9, attribute_association=1.0),
+                                dict(parallel_fraction=0.5, parallel_mode="repeat", language_association=0.8,
+                                     attribute_association=0.5)])
 def test_exact_information_matches_brute_force_enumeration(kw):
     cfg = make_config("smoke", **kw).world
     exact, brute = exact_information(cfg), _brute_force_exact(cfg)
@@ -185,3 +191,17 @@ def test_world_fingerprint_is_pinned_to_the_result_format_version():
                           value_overlap=0.7, code_switching=0.2).world)
     digest = hashlib.sha256(w.train.tokens.tobytes() + "|".join(w.vocab).encode()).hexdigest()[:16]
     assert (RESULT_FORMAT_VERSION, digest) == (3, "2ca341bf1fc53b86")
+
+
+def test_the_repeat_control_matches_exposure_but_keeps_each_fact_in_one_language():
+    par, rep = world(parallel_fraction=0.5), world(parallel_fraction=0.5, parallel_mode="repeat")
+    assert len(rep.train) == len(par.train)  # the same number of extra sequences
+    assert (rep.seen.sum(1) == 1).all()  # ... but every fact in one language only
+    np.testing.assert_array_equal(rep.flagged, par.flagged)
+    np.testing.assert_array_equal(rep.eval_cross_lingual(10**9).tokens, par.eval_cross_lingual(10**9).tokens)
+    np.testing.assert_array_equal(rep.unification_facts(100), par.unification_facts(100))
+    counts = Counter(rep.train_pairs[0].tolist())
+    flagged = rep.flagged.reshape(-1)
+    assert all(counts[f] == (2 if flagged[f] else 1) for f in range(rep.n_facts))
+    zero = exact_information(make_config("smoke", parallel_fraction=0.0).world)
+    assert exact_information(rep.cfg) == pytest.approx(zero)

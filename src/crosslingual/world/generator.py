@@ -94,7 +94,9 @@ class World:
         cum = probs[self.home].cumsum(-1)  # [E, K]
         u = rng.random((E, R, 1))
         assigned = np.minimum((u > cum[:, None, :]).sum(-1), K - 1)
-        self.assignment = np.where(parallel, PARALLEL, assigned)
+        self.flagged = parallel  # chosen by parallel_fraction: parallel, or repeated in the control
+        self.repeats = cfg.n_languages if cfg.parallel_mode == "repeat" else 1
+        self.assignment = np.where(parallel & (cfg.parallel_mode == "parallel"), PARALLEL, assigned)
 
         # Surface strings.
         used: set[str] = {SHARED_FUNCTION_WORD}
@@ -167,6 +169,9 @@ class World:
         a = self.assignment.reshape(-1)
         seen = (a[:, None] == PARALLEL) | (a[:, None] == np.arange(K)[None, :])  # [F, K]
         fact, lang = np.nonzero(seen)
+        if self.repeats > 1:  # the control: flagged facts K times, in their own language
+            copies = np.where(self.flagged.reshape(-1)[fact], self.repeats, 1)
+            fact, lang = np.repeat(fact, copies), np.repeat(lang, copies)
         return fact, lang
 
     @cached_property
@@ -201,13 +206,15 @@ class World:
         return self.encode(fact[idx], lang[idx])
 
     def eval_cross_lingual(self, n: int) -> Split:
-        fact, lang = np.nonzero(~self.seen)
+        """Facts never seen in the query language, among the facts *not* chosen by ``parallel_fraction``: the
+        same test facts in the parallel design and in its repeat control."""
+        fact, lang = np.nonzero(~self.seen & ~self.flagged.reshape(-1, 1))
         idx = self._subsample(len(fact), n, stream=3)
         return self.encode(fact[idx], lang[idx])
 
     def unification_facts(self, n: int) -> np.ndarray:
         """Non-parallel facts (the ones whose transfer is tested), rendered later in every language."""
-        nonpar = np.nonzero(self.assignment.reshape(-1) != PARALLEL)[0]
+        nonpar = np.nonzero(~self.flagged.reshape(-1))[0]
         return nonpar[self._subsample(len(nonpar), n, stream=4)]
 
     def entity_seen_in(self, fact: np.ndarray, language: np.ndarray) -> np.ndarray:

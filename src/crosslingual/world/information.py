@@ -30,8 +30,14 @@ def mutual_information_bits(joint: np.ndarray) -> float:
     return entropy_bits(joint.sum(1)) + entropy_bits(joint.sum(0)) - entropy_bits(joint)
 
 
+def _parallel_share(cfg: WorldConfig) -> float:
+    """The share of facts written in every language (none in the repeat control, whose repeated facts keep
+    their one language and so leave every language distribution as at p = 0)."""
+    return cfg.parallel_fraction if cfg.parallel_mode == "parallel" else 0.0
+
+
 def _language_given_home(cfg: WorldConfig) -> np.ndarray:
-    K, b, p = cfg.n_languages, cfg.language_association, cfg.parallel_fraction
+    K, b, p = cfg.n_languages, cfg.language_association, _parallel_share(cfg)
     q = np.full((K, K), (1 - b) / (K - 1))
     np.fill_diagonal(q, b)
     return (p + (1 - p) * q) / (p * K + 1 - p)  # [home, language]
@@ -46,7 +52,7 @@ def _value_given_home(cfg: WorldConfig) -> np.ndarray:
 
 def exact_information(cfg: WorldConfig) -> dict[str, float]:
     """Population I(fact; L), I(entity; L), I(value; L | relation) in bits."""
-    K, p = cfg.n_languages, cfg.parallel_fraction
+    K, p = cfg.n_languages, _parallel_share(cfg)
     home = np.full(K, 1.0 / K)
     l_given_h = _language_given_home(cfg)
     h_l = entropy_bits(home @ l_given_h)
