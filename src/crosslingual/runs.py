@@ -2,13 +2,15 @@
 
     runs/<hash>/config.json          the resolved config (and the hash it came from)
     runs/<hash>/metrics.parquet      one row per checkpoint x metric x layer x position
-    runs/<hash>/checkpoints/step_XXXXXXX.safetensors   model weights at every evaluated step
+    runs/<hash>/checkpoints/step_XXXXXXX.safetensors   model weights at ``keep_checkpoints`` evaluated steps
     runs/<hash>/state.safetensors    model + optimiser state of the last checkpoint (resume; removed when done)
-    runs/<hash>/DONE                 written last: wall time, device, versions
+    runs/<hash>/DONE                 written last: wall time, device, versions, and the checksum manifest
 
 Every file is written to a temporary name and renamed, so a reader never sees a partial file, and a killed
 run resumes from its last checkpoint. A lock file (with stale-lock recovery by pid) keeps two processes from
-training the same run. Nothing is ever unpickled: weights are safetensors, tables are parquet, the rest JSON.
+training the same run. A finished run is verified against its manifest before first use in a process; a
+damaged one is moved to ``.quarantine/`` and recomputed. Nothing is ever unpickled: weights are safetensors,
+tables are parquet, the rest JSON.
 """
 
 from __future__ import annotations
