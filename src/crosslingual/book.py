@@ -56,13 +56,14 @@ def cost_page(usage: list[dict], profile: str) -> str:
     """The book's cost model, measured: runs per notebook, what they took to train, and this build's time."""
     lines = ["| notebook | runs | training time of its runs (s) | median s / run | notebook time, this build (s) |",
              "|---|---|---|---|---|"]
-    total_runs, total_train, total_nb = 0, 0.0, 0.0
+    unique: dict[Path, float] = {}
     for u in usage:
         secs = [r.info["wall_seconds_this_process"] for r in u["runs"]]
-        total_runs, total_train, total_nb = total_runs + len(secs), total_train + sum(secs), total_nb + u["seconds"]
+        unique.update({r.path: t for r, t in zip(u["runs"], secs)})
         median = f"{statistics.median(secs):.1f}" if secs else "-"
         lines.append(f"| `{u['notebook']}` | {len(secs)} | {sum(secs):.0f} | {median} | {u['seconds']:.0f} |")
-    lines.append(f"| **total** | {total_runs} | {total_train:.0f} | | {total_nb:.0f} |")
+    total_nb = sum(u["seconds"] for u in usage)
+    lines.append(f"| **total** (distinct runs) | {len(unique)} | {sum(unique.values()):.0f} | | {total_nb:.0f} |")
     workers = default_workers()
     return f"""# What the book costs to compute
 
@@ -70,8 +71,9 @@ This page is written by `make book` from the run store. The book was built at pr
 with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes
 (torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. *Training time* is the wall time each run took
 when it was trained (recorded in its `DONE` file; runs trained side by side each count their own time), so the
-training column adds up to the CPU time of a build from an empty run store. A rebuild with the store in place
-trains nothing and costs only the notebook column.
+total of the training column is the CPU time of a build from an empty run store. Chapters share runs (a sweep's
+base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
+A rebuild with the store in place trains nothing and costs only the notebook column.
 
 {chr(10).join(lines)}
 

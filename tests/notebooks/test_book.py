@@ -112,3 +112,7 @@ def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
     assert "| `01_world` | 0 |" in cost
     assert "| `02_unification_dynamics` | 3 |" in cost  # seeds=3 at every profile
     assert "profile `smoke`" in cost
+    rows = re.findall(r"^\| `?\**([\w ()*]+?)\**`? \| (\d+) \|", cost, flags=re.M)
+    per_chapter = sum(int(n) for name, n in rows if not name.startswith("total"))
+    total = int(next(n for name, n in rows if name.startswith("total")))
+    assert 0 < total < per_chapter  # chapters share runs; the total counts each once
