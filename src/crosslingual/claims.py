@@ -144,6 +144,53 @@ def r4_information(final: pd.DataFrame) -> list[Verdict]:
     return verdicts
 
 
+R2_WINDOW = 5  # checkpoint intervals in a phase window (about a factor 3 in steps on the log-spaced schedule)
+R2_MIN_CONCENTRATION = 0.6
+R2_MIN_OVERLAP = 0.8
+
+
+def phase_window(values: np.ndarray, width: int = R2_WINDOW) -> tuple[int, int, float]:
+    """The ``width`` consecutive checkpoint intervals over which ``values`` change most: (start, end, change)."""
+    values = np.asarray(values, dtype=float)
+    width = min(width, len(values) - 1)
+    changes = values[width:] - values[:-width]
+    i = int(np.argmax(np.abs(changes)))
+    return i, i + width, float(changes[i])
+
+
+def learning_phases(checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the unification and the transfer phase windows (as steps) and how concentrated the change is."""
+    rows = []
+    for run, d in checkpoints.sort_values("step").groupby("run", sort=True):
+        steps, u, x = d.step.to_numpy(), d.unification.to_numpy(), d.acc_xling.to_numpy()
+        us, ue, uc = phase_window(u)
+        xs, xe, _ = phase_window(x)
+        spread = np.ptp(u)
+        rows.append({"run": run, "unification_start": steps[us], "unification_end": steps[ue],
+                     "transfer_start": steps[xs], "transfer_end": steps[xe],
+                     "concentration": abs(uc) / spread if spread > 0 else float("nan"),
+                     "overlap": bool(us <= xe and xs <= ue), "final_acc_xling": x[-1]})
+    return pd.DataFrame(rows)
+
+
+def r2_learning_phase(checkpoints: pd.DataFrame, chance: float) -> Verdict:
+    """``checkpoints``: one row per run x checkpoint with ``unification`` and ``acc_xling``."""
+    phases = learning_phases(checkpoints)
+    concentration = float(phases.concentration.median())
+    transfer = phases[phases.final_acc_xling >= 2 * chance]
+    overlap = float(transfer.overlap.mean()) if len(transfer) else float("nan")
+    ok_window, ok_overlap = concentration >= R2_MIN_CONCENTRATION, overlap >= R2_MIN_OVERLAP
+    verdict = REPRODUCED if ok_window and ok_overlap else PARTIAL if ok_window or ok_overlap else NOT_REPRODUCED
+    return Verdict("R2", "unification emerges in a learning phase, together with transfer", verdict,
+                   f"reproduced if, in the median run, the {R2_WINDOW} steepest consecutive checkpoint intervals "
+                   f"hold at least {R2_MIN_CONCENTRATION:.0%} of the unification score's range, and in at least "
+                   f"{R2_MIN_OVERLAP:.0%} of the runs that transfer (final accuracy >= twice chance) that window "
+                   "overlaps the steepest window of cross-lingual accuracy; partial if one holds",
+                   f"median concentration {concentration:.2f} over {len(phases)} runs; windows overlap in "
+                   f"{overlap:.0%} of {len(transfer)} transferring runs",
+                   {"concentration": concentration, "overlap": overlap, "phases": phases})
+
+
 R6_MIN_ADVANTAGE = 0.1
 
 

@@ -18,8 +18,9 @@ SMOKE = Path(os.environ.get("CROSSLINGUAL_SMOKE_DIR", ROOT / "_build" / "smoke")
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS][:4] == ["01_world.ipynb", "02_unification_dynamics.ipynb",
-                                               "03_information.ipynb", "04_exposure_control.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["01_world.ipynb", "02_unification_dynamics.ipynb",
+                                           "03_information.ipynb", "04_exposure_control.ipynb",
+                                           "07_unification_predicts_transfer.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

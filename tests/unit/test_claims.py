@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_ci, r1_cross_lingual_gap,
-                                 r3_unification_predicts_transfer, r4_information, r6_exposure_control, spearman,
-                                 verdict_table)
+from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_ci, phase_window,
+                                 r1_cross_lingual_gap, r2_learning_phase, r3_unification_predicts_transfer,
+                                 r4_information, r6_exposure_control, spearman, verdict_table)
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
@@ -78,3 +78,25 @@ def _exposure(par_slope: float, rep_slope: float) -> pd.DataFrame:
                                                 (0.0, 0.0, NOT_REPRODUCED)])
 def test_r6_thresholds(par, rep, expected):
     assert r6_exposure_control(_exposure(par, rep)).verdict == expected
+
+
+def test_phase_window_hand_computed():
+    assert phase_window([0, 0, 1, 5, 6, 6, 6], width=2) == (1, 3, 5.0)
+    assert phase_window([3, 3, 0, 0], width=1) == (1, 2, -3.0)
+
+
+def _sigmoid_runs(shift_u: float, shift_x: float, sharp: float) -> pd.DataFrame:
+    steps = np.unique(np.round(np.geomspace(1, 3000, 23)))
+    rows = []
+    for run in range(4):
+        for s in steps:
+            t = np.log(s)
+            rows.append({"run": run, "step": s, "unification": 1 / (1 + np.exp(-sharp * (t - shift_u))),
+                         "acc_xling": 0.05 + 0.9 / (1 + np.exp(-sharp * (t - shift_x)))})
+    return pd.DataFrame(rows)
+
+
+def test_r2_thresholds():
+    assert r2_learning_phase(_sigmoid_runs(5.0, 5.2, 4.0), chance=0.05).verdict == REPRODUCED
+    assert r2_learning_phase(_sigmoid_runs(2.0, 7.0, 4.0), chance=0.05).verdict == PARTIAL  # phases apart
+    assert r2_learning_phase(_sigmoid_runs(5.0, 5.0, 0.2), chance=0.05).verdict != REPRODUCED  # no phase
