@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from crosslingual.config import make_config
-from crosslingual.results import final_scalars, metrics_table
+from crosslingual.results import final_layer_metrics
 from crosslingual.sweep import run_many
 
 # (label, overrides of the default profile). The prototype scale of science.md is 200 entities x 8 relations.
@@ -52,10 +52,8 @@ def calibration_table(workers: int | None = None) -> pd.DataFrame:
     runs = run_many([cfg for _, cfg in labelled], workers=workers)
     rows = []
     for (label, cfg), run in zip(labelled, runs):
-        m = run.metrics
-        last = m[(m.step == m.step.max()) & (m.layer == cfg.model.n_layers) & (m.position == "last")]
         rows.append({"configuration": label, "acc_in": run.scalar("acc_in"), "acc_xling": run.scalar("acc_xling"),
-                     "unification": float(last[last.metric == "unification"].value.iloc[0]),
+                     "unification": float(final_layer_metrics(run)["unification"]),
                      "seconds": run.info["wall_seconds_this_process"], "chance": 1 / cfg.world.n_values})
     df = pd.DataFrame(rows)
     agg = df.groupby("configuration", sort=False).agg(["mean", "std"])

@@ -30,3 +30,17 @@ def final_scalars(table: pd.DataFrame) -> pd.DataFrame:
     index = [c for c in table.columns if c not in ("step", "metric", "layer", "position", "value")]
     wide = last.pivot_table(index=index, columns="metric", values="value").reset_index()
     return wide.sort_values([c for c in index if c != "run"] + ["run"], ignore_index=True)
+
+
+def final_layer_metrics(run: Run, position: str = "last") -> pd.Series:
+    """Per-layer metrics of the last layer at ``position`` and the run's last checkpoint, indexed by metric."""
+    m, n_layers = run.metrics, run.config.model.n_layers
+    last = m[(m.step == m.step.max()) & (m.layer == n_layers) & (m.position == position)]
+    return last.set_index("metric").value
+
+
+def unification_vs_transfer(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run x checkpoint x layer x position: the unification score beside cross-lingual accuracy."""
+    xacc = table[table.metric == "acc_xling"][["run", "step", "value"]].rename(columns={"value": "acc_xling"})
+    unif = table[table.metric == "unification"][["run", "step", "layer", "position", "value"]]
+    return unif.rename(columns={"value": "unification"}).merge(xacc, on=["run", "step"])
