@@ -117,3 +117,15 @@ def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
     per_chapter = sum(int(n) for name, n in rows if not name.startswith("total"))
     total = int(next(n for name, n in rows if name.startswith("total")))
     assert 0 < total < per_chapter  # chapters share runs; the total counts each once
+
+
+def test_no_page_loads_anything_from_the_network(smoke_book):
+    """Offline rendering: scripts, styles and images (MathJax included) come from the book itself."""
+    html_dir = smoke_book.parent
+    external = []
+    for page in html_dir.rglob("*.html"):
+        for tag in re.findall(r"<(?:script|link|img)\b[^>]*>", page.read_text()):
+            if re.search(r'\b(?:src|href)="(?:https?:)?//', tag):
+                external.append((page.relative_to(html_dir), tag[:120]))
+    assert not external
+    assert (html_dir / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
