@@ -19,11 +19,10 @@ from pathlib import Path
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
-from tqdm import tqdm
 
 from crosslingual.config import RunConfig, resolve_device
 from crosslingual.runs import Run, RunWriter, get_or_train, is_done, release_lock, run_dir, try_lock
-from crosslingual.train import Trainer, autocast, lm_loss, make_optimizer, set_learning_rate
+from crosslingual.train import Trainer, autocast, lm_loss, make_optimizer, run_schedule, set_learning_rate
 
 # vmap has no batching rule for the CPU flash-attention kernel and loops over the runs there; that loop is
 # cheap at our sequence lengths, and the warning would otherwise fill every notebook.
@@ -49,6 +48,7 @@ class BatchedTrainer:
         self.trainers = trainers
         self.cfg = trainers[0].cfg
         self.step = steps.pop()
+        self.schedule = trainers[0].schedule
         self.base = copy.deepcopy(trainers[0].model).to("meta")
         self.params, self.buffers = stack_module_state([t.model for t in trainers])
         rank = {n: p.dim() for n, p in trainers[0].model.named_parameters()}
@@ -103,18 +103,13 @@ class BatchedTrainer:
     def fit(self, on_checkpoint: list[Callable[[Trainer, list[dict]], None]], progress: bool = True,
             desc: str = "train") -> None:
         """Train every run to the last step; ``on_checkpoint[k](trainer_k, rows)`` as in ``Trainer.fit``."""
-        schedule = self.trainers[0].schedule
-        pending = [s for s in schedule if s > self.step or s == self.step == 0]
-        bar = tqdm(total=self.cfg.train.steps, initial=self.step, desc=desc, disable=not progress, leave=False)
-        running = torch.full((len(self.trainers),), float("nan"))
-        for target in pending:
-            while self.step < target:
-                running = self.train_step()
-                bar.update(1)
+        def at_checkpoint(losses: torch.Tensor | float) -> None:
             self.sync()
+            losses = torch.as_tensor(losses).expand(len(self.trainers))
             for k, t in enumerate(self.trainers):
-                on_checkpoint[k](t, t.checkpoint_rows(float(running[k])))
-        bar.close()
+                on_checkpoint[k](t, t.checkpoint_rows(float(losses[k])))
+
+        run_schedule(self, at_checkpoint, progress, desc)
 
 
 def get_or_train_together(cfgs: list[RunConfig], *, device: str = "auto", progress: bool = True,

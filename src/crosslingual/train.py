@@ -73,6 +73,20 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, cfg: RunConfig, step: in
         group["lr"] = learning_rate(cfg, step)
 
 
+def run_schedule(trainer, at_checkpoint: Callable, progress: bool, desc: str) -> None:
+    """Advance ``trainer`` (single or batched: it has ``cfg``, ``step``, ``schedule`` and ``train_step``)
+    through the checkpoint schedule, calling ``at_checkpoint(last_loss)`` at each pending checkpoint."""
+    pending = [s for s in trainer.schedule if s > trainer.step or s == trainer.step == 0]
+    bar = tqdm(total=trainer.cfg.train.steps, initial=trainer.step, desc=desc, disable=not progress, leave=False)
+    loss = float("nan")
+    for target in pending:
+        while trainer.step < target:
+            loss = trainer.train_step()
+            bar.update(1)
+        at_checkpoint(loss)
+    bar.close()
+
+
 class Trainer:
     """One run: world, model, optimiser and evaluation data on one device."""
 
@@ -111,16 +125,7 @@ class Trainer:
             desc: str = "train") -> None:
         """Train to the last step, calling ``on_checkpoint(trainer, metric_rows)`` at every scheduled step
         not yet reached (so a resumed trainer continues where it stopped)."""
-        pending = [s for s in self.schedule if s > self.step or s == self.step == 0]
-        bar = tqdm(total=self.cfg.train.steps, initial=self.step, desc=desc, disable=not progress, leave=False)
-        running = float("nan")
-        for target in pending:
-            while self.step < target:
-                running = self.train_step()
-                bar.update(1)
-            on_checkpoint(self, self.checkpoint_rows(running))
-            bar.set_postfix(step=self.step, loss=f"{running:.3f}")
-        bar.close()
+        run_schedule(self, lambda loss: on_checkpoint(self, self.checkpoint_rows(loss)), progress, desc)
 
     def checkpoint_rows(self, train_loss: float) -> list[dict]:
         """Every metric at the current step, plus the last training loss."""
