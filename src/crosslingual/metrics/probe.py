@@ -30,6 +30,8 @@ def language_probe_accuracy(h: torch.Tensor, *, n_folds: int = 5, ridge: float =
         Xtr = torch.cat([(X[:, tr] - mu) / sd, torch.ones_like(X[:, tr, :1])], -1)
         Xte = torch.cat([(X[:, te] - mu) / sd, torch.ones_like(X[:, te, :1])], -1)
         gram = Xtr.transpose(1, 2) @ Xtr + ridge * torch.eye(d + 1, device=h.device)
-        W = torch.linalg.solve(gram, Xtr.transpose(1, 2) @ Y[tr])
+        # the ridge Gram matrix is symmetric positive definite: Cholesky is the right solver (and batched LU
+        # solves hit a multi-threaded MKL bug on CPU, "Pivots given to lu_solve must all be >= 1")
+        W = torch.cholesky_solve(Xtr.transpose(1, 2) @ Y[tr], torch.linalg.cholesky(gram))
         correct += ((Xte @ W).argmax(-1) == y[te]).float().sum(-1)
     return (correct / (K * Fn)).reshape(lead)
