@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from crosslingual.config import RunConfig, resolve_device
 from crosslingual.runs import Run, RunWriter, get_or_train, is_done, release_lock, run_dir, try_lock
@@ -45,6 +46,8 @@ class BatchedTrainer:
         steps = {t.step for t in trainers}
         if len(keys) > 1 or len(steps) > 1:
             raise ValueError("batched runs must share model, training settings, shapes, device and step")
+        if trainers[0].cfg.train.aligned_pairs:
+            raise ValueError("runs with the alignment loss (align_weight > 0) are trained one at a time")
         self.trainers = trainers
         self.cfg = trainers[0].cfg
         self.step = steps.pop()
@@ -66,7 +69,9 @@ class BatchedTrainer:
     def train_step(self) -> torch.Tensor:
         set_learning_rate(self.optimizer, self.cfg, self.step)
         batch = torch.stack([t.batch(self.step) for t in self.trainers])
-        with autocast(self.cfg, self.trainers[0].device):
+        # vmap of the fused CUDA attention kernels fails in the backward pass ("LSE is not correctly aligned"),
+        # so batched runs use the plain-maths kernel, which at our sequence lengths costs nothing measurable
+        with autocast(self.cfg, self.trainers[0].device), sdpa_kernel(SDPBackend.MATH):
             losses = self._losses(self.params, self.buffers, batch)
         self.optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -121,7 +126,7 @@ def get_or_train_together(cfgs: list[RunConfig], *, device: str = "auto", progre
         members: dict[tuple, list[tuple[RunWriter, Trainer]]] = {}
         for cfg in {c.hash(): c.validate() for c in cfgs}.values():
             directory = run_dir(cfg, root)
-            if is_done(cfg, root):
+            if is_done(cfg, root) or cfg.train.aligned_pairs:  # the alignment loss trains alone (below)
                 continue
             directory.mkdir(parents=True, exist_ok=True)
             if not try_lock(directory):

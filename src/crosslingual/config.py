@@ -68,6 +68,10 @@ class WorldConfig:
     language_marker: bool = False
     shared_function_words: bool = False
     code_switching: float = 0.0
+    # "word": every string is one token; "bpe": the query words are split by a BPE model trained on the corpus
+    # with at most ``bpe_vocab_size`` pieces (world/subwords.py; the answer stays one whole-word token)
+    tokenizer: str = "word"
+    bpe_vocab_size: int = 256
     world_seed: int = 0
 
     def validate(self) -> None:
@@ -94,6 +98,8 @@ class WorldConfig:
         _check_bool("language_marker", self.language_marker)
         _check_bool("shared_function_words", self.shared_function_words)
         _check_range("code_switching", self.code_switching, 0.0, 1.0)
+        _check_choice("tokenizer", self.tokenizer, ("word", "bpe"))
+        _check_range("bpe_vocab_size", self.bpe_vocab_size, 8, 100_000, integer=True)
         _check_range("world_seed", self.world_seed, 0, 2**31 - 1, integer=True)
         if self.n_entities < k:
             raise ConfigError(f"n_entities={self.n_entities} must be at least n_languages={k} "
@@ -147,6 +153,10 @@ class TrainConfig:
     n_eval: int = 512  # queries per accuracy split
     n_unification: int = 256  # facts whose representations are compared across languages
     keep_checkpoints: int = 12  # saved weights per run (log-spaced among the evaluated steps; bounds disk use)
+    # Auxiliary alignment loss (R7): weight of an InfoNCE loss between the last-layer states of one parallel
+    # fact in two languages; ``align_share`` of every batch is such pairs (the same sequences per step)
+    align_weight: float = 0.0
+    align_share: float = 0.25
 
     def validate(self) -> None:
         _check_range("steps", self.steps, 1, 10_000_000, integer=True)
@@ -160,6 +170,16 @@ class TrainConfig:
         _check_range("n_eval", self.n_eval, 1, 1_000_000, integer=True)
         _check_range("n_unification", self.n_unification, 5, 100_000, integer=True)
         _check_range("keep_checkpoints", self.keep_checkpoints, 2, self.n_checkpoints, integer=True)
+        _check_range("align_weight", self.align_weight, 0.0, 100.0)
+        _check_range("align_share", self.align_share, 0.0, 1.0, lo_open=True, hi_open=True)
+        if self.align_weight > 0 and not 2 <= self.aligned_pairs <= (self.batch_size - 1) // 2:
+            raise ConfigError(f"align_share={self.align_share} gives {self.aligned_pairs} aligned pairs in a batch of "
+                              f"{self.batch_size}: the alignment loss needs at least 2 pairs and one other sequence")
+
+    @property
+    def aligned_pairs(self) -> int:
+        """Parallel pairs per batch for the alignment loss (0 when it is off)."""
+        return round(self.align_share * self.batch_size / 2) if self.align_weight > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +196,9 @@ class RunConfig:
         self.world.validate()
         self.model.validate()
         self.train.validate()
+        if self.train.align_weight > 0 and (self.world.parallel_mode != "parallel" or self.world.parallel_fraction == 0):
+            raise ConfigError(f"align_weight={self.train.align_weight} needs parallel facts to align: set "
+                              "parallel_mode='parallel' and parallel_fraction > 0")
         return self
 
     def to_dict(self) -> dict[str, Any]:

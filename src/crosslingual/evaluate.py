@@ -3,7 +3,7 @@
 The result is a long table (one row per metric x layer x position) so that runs, checkpoints and settings can
 be concatenated and plotted without reshaping. Layer 0 is ``hook_embed``, layer i is
 ``blocks.{i-1}.hook_resid_post``. Positions: ``last`` (the last query token, which predicts the value) and
-``entity`` (the entity token, whose position depends on the language's word order).
+``entity`` (the entity's last token, whose position depends on the language's word order and tokenizer).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def parallel_queries(world: World, facts: np.ndarray) -> tuple[np.ndarray, dict[
     """``facts`` rendered in every language (language-major ``[K * F, T]``) and the probed token positions."""
     K = world.cfg.n_languages
     lang = np.repeat(np.arange(K), len(facts))
-    tokens = world.encode(np.tile(facts, K), lang).tokens
-    return tokens, {"last": np.full(len(lang), world.seq_len - 2), "entity": world.entity_position(lang)}
+    split = world.encode(np.tile(facts, K), lang)
+    return split.tokens, {"last": np.full(len(lang), world.seq_len - 2), "entity": split.entity_pos}
 
 
 def gather_positions(resid: torch.Tensor, index: torch.Tensor, n_languages: int) -> torch.Tensor:

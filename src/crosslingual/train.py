@@ -18,7 +18,7 @@ from tqdm import tqdm
 from crosslingual.config import RunConfig
 from crosslingual.evaluate import EvalData, evaluate
 from crosslingual.model import Transformer
-from crosslingual.world import World
+from crosslingual.world import PARALLEL, World
 
 
 def checkpoint_steps(steps: int, n: int) -> list[int]:
@@ -54,13 +54,28 @@ def make_optimizer(cfg: RunConfig, named: list[tuple[str, torch.Tensor]],
         lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-8, fused=True)  # fused: ~15% faster on CPU, same maths
 
 
-def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str) -> torch.Tensor:
+def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str,
+            cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """The training loss of ``tokens`` under ``model(inputs, last_only=...)``: the answer token only
-    (``kind="answer"``), or every next-token prediction (``"full"``)."""
+    (``kind="answer"``), or every next-token prediction (``"full"``). ``cache`` receives the hooks."""
     if kind == "answer":
-        return F.cross_entropy(model(tokens[:, :-1], last_only=True)[:, -1], tokens[:, -1])
-    logits = model(tokens[:, :-1])
+        return F.cross_entropy(model(tokens[:, :-1], cache=cache, last_only=True)[:, -1], tokens[:, -1])
+    logits = model(tokens[:, :-1], cache=cache)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+ALIGN_TEMPERATURE = 0.1
+
+
+def alignment_loss(h_a: torch.Tensor, h_b: torch.Tensor, temperature: float = ALIGN_TEMPERATURE) -> torch.Tensor:
+    """Symmetric InfoNCE: row i of ``h_a`` and of ``h_b`` are one fact in two languages, the other rows its
+    negatives. States are centred on the batch mean first, as the unification score centres its layer, so
+    the loss cannot be met by a shared offset (the standard contrastive alignment objective; our choice)."""
+    h = torch.cat([h_a, h_b])
+    z = F.normalize(h - h.mean(0), dim=-1)
+    sim = z[: len(h_a)] @ z[len(h_a):].T / temperature
+    target = torch.arange(len(h_a), device=h.device)
+    return 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
 
 
 def autocast(cfg: RunConfig, device: torch.device) -> torch.autocast:
@@ -99,18 +114,41 @@ class Trainer:
         self.model = Transformer(cfg.model, len(self.world.vocab), self.world.seq_len).init_weights(cfg.seed)
         self.model.to(self.device)
         self.optimizer = make_optimizer(cfg, list(self.model.named_parameters()))
+        if cfg.train.aligned_pairs:  # every parallel fact in every language, [K, P, T]
+            facts = np.nonzero(self.world.assignment.reshape(-1) == PARALLEL)[0]
+            K = cfg.world.n_languages
+            tokens = self.world.encode(np.tile(facts, K), np.repeat(np.arange(K), len(facts))).tokens
+            self.parallel = torch.as_tensor(tokens.reshape(K, len(facts), -1), device=self.device)
         self.step = 0
         self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
         self.kept = kept_steps(self.schedule, cfg.train.keep_checkpoints)
 
     def batch(self, step: int) -> torch.Tensor:
+        """``batch_size`` training sequences; with the alignment loss the last ``2 n`` rows are ``n`` parallel
+        facts in a language ``a`` and then the same facts in another language ``b``."""
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
-        idx = torch.randint(len(self.corpus), (self.cfg.train.batch_size,), generator=g)
-        return self.corpus[idx.to(self.device)]
+        n = self.cfg.train.aligned_pairs
+        idx = torch.randint(len(self.corpus), (self.cfg.train.batch_size - 2 * n,), generator=g)
+        tokens = self.corpus[idx.to(self.device)]
+        if n:
+            K, P = self.parallel.shape[:2]
+            fact = torch.randint(P, (n,), generator=g).to(self.device)
+            a = torch.randint(K, (n,), generator=g).to(self.device)
+            b = (a + torch.randint(1, K, (n,), generator=g).to(self.device)) % K
+            tokens = torch.cat([tokens, self.parallel[a, fact], self.parallel[b, fact]])
+        return tokens
 
     def loss(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The LM loss over the whole batch, plus the weighted alignment loss on its aligned pairs (taken from
+        the same forward pass, so the alignment runs cost the same compute per step as the others)."""
+        n, train = self.cfg.train.aligned_pairs, self.cfg.train
         with autocast(self.cfg, self.device):
-            return lm_loss(self.model, tokens, self.cfg.train.loss)
+            cache: dict[str, torch.Tensor] | None = {} if n else None
+            loss = lm_loss(self.model, tokens, train.loss, cache)
+            if n:
+                h = cache[self.model.hook_names[-1]][-2 * n:, -1]  # last query token, last layer
+                loss = loss + train.align_weight * alignment_loss(h[:n], h[n:])
+            return loss
 
     def train_step(self) -> float:
         set_learning_rate(self.optimizer, self.cfg, self.step)

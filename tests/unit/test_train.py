@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from crosslingual.config import make_config
-from crosslingual.train import Trainer, checkpoint_steps, learning_rate
+from crosslingual.train import Trainer, alignment_loss, checkpoint_steps, learning_rate
 
 
 def test_checkpoint_schedule_is_log_spaced():
@@ -66,3 +67,36 @@ def test_bf16_autocast_is_an_option_that_learns_and_fp32_is_the_default():
     last = lambda m, metric: m[(m.metric == metric) & (m.step == m.step.max())].value.iloc[0]  # noqa: E731
     assert last(fp32, "acc_in") >= 0.9 and last(bf16, "acc_in") >= 0.9
     assert not fp32.value.equals(bf16.value)  # it really trained in another precision
+
+
+def test_alignment_loss_on_hand_computed_pairs():
+    import math
+
+    a = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    assert alignment_loss(a, a.clone()).item() == pytest.approx(math.log1p(math.exp(-20)), abs=1e-7)
+    assert alignment_loss(a, a.flip(0)).item() == pytest.approx(math.log1p(math.exp(20)), rel=1e-6)
+    # a shared offset is removed by the centring: it cannot lower the loss
+    assert alignment_loss(a + 5, a.flip(0) + 5).item() == pytest.approx(math.log1p(math.exp(20)), rel=1e-6)
+
+
+def test_alignment_batches_hold_one_parallel_fact_in_two_languages():
+    cfg = make_config("smoke", align_weight=1.0, align_share=0.5)
+    tr = Trainer(cfg)
+    n = cfg.train.aligned_pairs
+    assert n == 8
+    batch = tr.batch(3)
+    assert batch.shape == (cfg.train.batch_size, tr.world.seq_len)
+    a, b = batch[-2 * n:-n], batch[-n:]
+    assert not torch.equal(a, b) and torch.equal(a[:, -1] == b[:, -1], torch.ones(n, dtype=torch.bool))
+    np.testing.assert_array_equal(Trainer(cfg).batch(3), batch)  # seeded like every batch
+    # without the loss, batches are exactly what they were before the option existed
+    plain = Trainer(make_config("smoke")).batch(3)
+    assert torch.equal(plain, Trainer(make_config("smoke", align_share=0.5)).batch(3))
+
+
+def test_alignment_loss_moves_the_model_and_stays_finite():
+    runs = {}
+    for w in (0.0, 1.0):
+        tr = Trainer(make_config("smoke", align_weight=w, steps=20))
+        runs[w] = [tr.train_step() for _ in range(20)]
+    assert all(np.isfinite(runs[1.0])) and runs[1.0] != runs[0.0]

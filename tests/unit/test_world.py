@@ -70,7 +70,7 @@ def test_sequence_layout_marker_entity_and_value():
     R = w.cfg.n_relations
     e, r = tr.fact // R, tr.fact % R
     np.testing.assert_array_equal(tr.tokens[:, 1], w.marker_ids[tr.language])
-    np.testing.assert_array_equal(tr.tokens[np.arange(len(tr)), w.entity_position(tr.language)], w.ent_ids[tr.language, e])
+    np.testing.assert_array_equal(tr.tokens[np.arange(len(tr)), tr.entity_pos], w.ent_ids[tr.language, e])
     np.testing.assert_array_equal(tr.tokens[:, -1], w.val_ids[tr.language, r, w.values[e, r]])
     assert tr.tokens.shape[1] == w.seq_len == 6
 
@@ -205,3 +205,43 @@ def test_the_repeat_control_matches_exposure_but_keeps_each_fact_in_one_language
     assert all(counts[f] == (2 if flagged[f] else 1) for f in range(rep.n_facts))
     zero = exact_information(make_config("smoke", parallel_fraction=0.0).world)
     assert exact_information(rep.cfg) == pytest.approx(zero)
+
+
+@pytest.mark.parametrize("kw", [dict(bpe_vocab_size=24), dict(bpe_vocab_size=60, scripts=("latin", "latin")),
+                                dict(bpe_vocab_size=10**5, language_marker=True, code_switching=0.5)])
+def test_subword_sequences_spell_the_same_words_left_padded(kw):
+    w, words = world(tokenizer="bpe", **kw), world(**kw)
+    tr, wtr = w.train, words.train
+    assert tr.tokens.shape == (len(wtr), w.seq_len)
+    np.testing.assert_array_equal(tr.fact, wtr.fact)
+    for row, wrow, pos, wpos in zip(tr.tokens[:50], wtr.tokens[:50], tr.entity_pos[:50], wtr.entity_pos[:50]):
+        real = row[row != w.pad_id]
+        assert (row[: len(row) - len(real)] == w.pad_id).all() and real[0] == 0  # PADs, then BOS
+        assert w.vocab[real[-1]] == words.vocab[wrow[-1]]  # the answer is the same whole word
+        text = "".join(w.vocab[t] for t in real[w.prefix_len:-1])
+        assert text == "".join(words.vocab[t] for t in wrow[words.prefix_len:-1])
+        entity = words.vocab[wrow[wpos]]  # the entity's last piece ends the entity word
+        pad = len(row) - len(real)
+        assert text.index(entity) + len(entity) == len("".join(w.vocab[t] for t in real[w.prefix_len:pos - pad + 1]))
+
+
+def test_subword_vocabulary_size_and_sharing_follow_the_script():
+    small, large = world(tokenizer="bpe", bpe_vocab_size=40), world(tokenizer="bpe", bpe_vocab_size=10**5)
+    assert small.n_pieces < large.n_pieces and small.seq_len > large.seq_len == 5
+    same = world(tokenizer="bpe", bpe_vocab_size=40, scripts=("latin", "latin"))
+    def pieces(w, k):
+        return set(np.unique(w.train.tokens[w.train.language == k, :-1])) - set(w.special_ids)
+    assert not pieces(small, 0) & pieces(small, 1)  # different scripts share no piece
+    assert len(pieces(same, 0) & pieces(same, 1)) > 5
+
+
+def test_bpe_training_is_identical_across_processes():
+    import subprocess
+    import sys
+
+    code = ("from crosslingual.config import make_config; from crosslingual.world import World; import hashlib;"
+            "w = World(make_config('smoke', tokenizer='bpe', bpe_vocab_size=50, scripts=('latin','latin')).world);"
+            "print(hashlib.sha256(w.train.tokens.tobytes() + '|'.join(w.vocab).encode()).hexdigest())")
+    out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+           for _ in range(2)}
+    assert len(out) == 1

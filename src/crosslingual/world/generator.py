@@ -21,6 +21,7 @@ import numpy as np
 
 from crosslingual.config import WorldConfig
 from crosslingual.scripts import SCRIPTS
+from crosslingual.world.subwords import split_words, train_bpe
 
 # Word orders of the three prefix slots (E = entity, R = relation, F = function word); language k uses
 # ORDERS[k % 6]. The value always follows the prefix.
@@ -29,6 +30,7 @@ SLOT_E, SLOT_R, SLOT_F = 0, 1, 2
 PARALLEL = -1  # assignment code of a parallel fact
 SHARED_FUNCTION_WORD = "ist"
 BOS = "<bos>"
+PAD = "<pad>"
 
 
 def _syllables(script: str, rng: np.random.Generator, keep: float = 0.75) -> list[str]:
@@ -61,6 +63,7 @@ class Split:
     tokens: np.ndarray
     fact: np.ndarray  # entity * R + relation
     language: np.ndarray  # language of the relation/function words (the sequence's language)
+    entity_pos: np.ndarray  # index of the entity's (last) token
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -118,18 +121,54 @@ class World:
         self.shared_entity, self.shared_value = shared_e, shared_v
         self.markers = [f"<{s}{k}>" for k, s in enumerate(self.scripts)]
 
-        # Word-level tokenizer: every distinct string is one token (shared strings share an id).
-        vocab: list[str] = [BOS, *(self.markers if cfg.language_marker else [])]
+        # Word-level vocabulary: every distinct string is one word (shared strings share an id). With the word
+        # tokenizer it is the model's vocabulary; with BPE the query words are split into pieces below.
+        words: list[str] = [BOS, *(self.markers if cfg.language_marker else [])]
         for k in range(K):
-            vocab += [*self.entity_names[k], *self.relation_names[k], *self.value_names[k], self.function_words[k]]
-        self.vocab = list(dict.fromkeys(vocab))
-        self.token_id = {w: i for i, w in enumerate(self.vocab)}
-        tid = self.token_id
-        self.ent_ids = np.array([[tid[w] for w in self.entity_names[k]] for k in range(K)])  # [K, E]
-        self.rel_ids = np.array([[tid[w] for w in self.relation_names[k]] for k in range(K)])  # [K, R]
-        self.val_ids = np.array([[tid[w] for w in self.value_names[k]] for k in range(K)]).reshape(K, R, V)
-        self.fw_ids = np.array([tid[w] for w in self.function_words])
-        self.marker_ids = np.array([tid[m] for m in self.markers]) if cfg.language_marker else None
+            words += [*self.entity_names[k], *self.relation_names[k], *self.value_names[k], self.function_words[k]]
+        self.words = list(dict.fromkeys(words))
+        wid = {w: i for i, w in enumerate(self.words)}
+        self.ent_ids = np.array([[wid[w] for w in self.entity_names[k]] for k in range(K)])  # [K, E] word ids
+        self.rel_ids = np.array([[wid[w] for w in self.relation_names[k]] for k in range(K)])  # [K, R] word ids
+        self.fw_ids = np.array([wid[w] for w in self.function_words])  # word ids
+        self.marker_ids = np.array([wid[m] for m in self.markers]) if cfg.language_marker else None
+        self._value_words = np.array([[wid[w] for w in self.value_names[k]] for k in range(K)]).reshape(K, R, V)
+        if cfg.tokenizer == "word":
+            self.vocab, self.pad_id, self._pieces = self.words, None, None
+            self.val_ids = self._value_words  # [K, R, V] token ids of the answers
+            n_head = 1 + (K if cfg.language_marker else 0)
+            self.n_pieces = len(self.words) - n_head - len(np.unique(self._value_words))  # query word types
+        else:
+            self._build_subword_vocabulary(self._value_words)
+        self.special_ids = np.array([0] if self.pad_id is None else [0, self.pad_id])  # BOS (and PAD)
+
+    def _build_subword_vocabulary(self, value_words: np.ndarray) -> None:
+        """Model vocabulary ``[BOS, markers, PAD, pieces, values]`` and the table ``_pieces[word id] -> token
+        ids`` (-1 padded) that ``encode`` uses. BOS and markers keep their word ids."""
+        n_head = 1 + (self.cfg.n_languages if self.cfg.language_marker else 0)
+        is_value = np.zeros(len(self.words), dtype=bool)
+        is_value[value_words.reshape(-1)] = True
+        query = [i for i in range(n_head, len(self.words)) if not is_value[i]]
+        train_words = self._train_words.tokens[:, self.prefix_len:-1]
+        tok = train_bpe((" ".join(self.words[i] for i in row) for row in train_words), self.cfg.bpe_vocab_size)
+        pieces = split_words(tok, [self.words[i] for i in query])
+        piece_names = list(dict.fromkeys(p for ps in pieces for p in ps))
+        values = list(dict.fromkeys(value_words.reshape(-1).tolist()))
+        self.pad_id = n_head
+        self.vocab = [*self.words[:n_head], PAD, *piece_names, *(self.words[i] for i in values)]
+        piece_id = {p: n_head + 1 + i for i, p in enumerate(piece_names)}
+        value_id = {w: n_head + 1 + len(piece_names) + i for i, w in enumerate(values)}
+        table = np.full((len(self.words), max(map(len, pieces))), -1)
+        table[:n_head, 0] = np.arange(n_head)
+        for i, ps in zip(query, pieces):
+            table[i, :len(ps)] = [piece_id[p] for p in ps]
+        for w, t in value_id.items():
+            table[w, 0] = t
+        self._pieces = table
+        self.n_pieces = len(piece_names)  # query token types
+        self.val_ids = np.vectorize(value_id.__getitem__)(value_words)
+        n = (table >= 0).sum(1)
+        self._max_pieces = [int(n[ids].max()) for ids in (self.ent_ids, self.rel_ids, self.fw_ids)]
 
     # ------------------------------------------------------------------ encoding
     @property
@@ -139,27 +178,47 @@ class World:
 
     @property
     def seq_len(self) -> int:
-        return self.prefix_len + 4
+        """Fixed sequence length. Subword sequences are left-padded to the longest possible query, so the
+        answer is always the last token and the last query token always the one before it."""
+        return self.prefix_len + (3 if self._pieces is None else sum(self._max_pieces)) + 1
 
-    def entity_position(self, language: np.ndarray | int) -> np.ndarray:
-        """Index of the entity token in a sequence of the given language(s)."""
+    def _word_slot(self, language: np.ndarray) -> np.ndarray:
+        """Index of the entity *word* in a word-level sequence of the given language(s)."""
         orders = np.array(ORDERS)[np.asarray(language) % len(ORDERS)]
         return self.prefix_len + np.argmax(orders == SLOT_E, axis=-1)
 
-    def encode(self, fact: np.ndarray, language: np.ndarray, entity_language: np.ndarray | None = None) -> Split:
-        """Render facts in languages as ``[N, T]`` token ids (vectorised; no per-example Python)."""
+    def encode_words(self, fact: np.ndarray, language: np.ndarray,
+                     entity_language: np.ndarray | None = None) -> Split:
+        """Render facts in languages as word ids ``[N, prefix + 4]`` (vectorised; no per-example Python)."""
         fact, language = np.asarray(fact), np.asarray(language)
         ent_lang = language if entity_language is None else np.asarray(entity_language)
         R = self.cfg.n_relations
         e, r = fact // R, fact % R
         slots = np.stack([self.ent_ids[ent_lang, e], self.rel_ids[language, r], self.fw_ids[language]], axis=1)
         order = np.array(ORDERS)[language % len(ORDERS)]
-        cols = [np.full(len(fact), self.token_id[BOS])]
+        cols = [np.zeros(len(fact), dtype=np.int64)]  # BOS is word 0
         if self.cfg.language_marker:
             cols.append(self.marker_ids[language])
-        tokens = np.concatenate([np.stack(cols, 1), np.take_along_axis(slots, order, axis=1),
-                                 self.val_ids[language, r, self.values[e, r]][:, None]], axis=1)
-        return Split(tokens=tokens.astype(np.int64), fact=fact, language=language)
+        words = np.concatenate([np.stack(cols, 1), np.take_along_axis(slots, order, axis=1),
+                                self._value_words[language, r, self.values[e, r]][:, None]], axis=1)
+        return Split(tokens=words.astype(np.int64), fact=fact, language=language,
+                     entity_pos=self._word_slot(language))
+
+    def encode(self, fact: np.ndarray, language: np.ndarray, entity_language: np.ndarray | None = None) -> Split:
+        """Render facts in languages as model tokens ``[N, seq_len]``; ``entity_pos`` is the entity's (last)
+        token. Subword sequences are pieces left-justified behind PAD tokens (one gather and one stable sort)."""
+        split = self.encode_words(fact, language, entity_language)
+        if self._pieces is None:
+            return split
+        pieces = self._pieces[split.tokens]  # [N, W, P]
+        n_pieces = (pieces >= 0).sum(-1)  # [N, W]
+        flat = pieces.reshape(len(pieces), -1)
+        order = np.argsort(flat >= 0, axis=1, kind="stable")  # absent pieces first, the rest in order
+        tokens = np.take_along_axis(flat, order, axis=1)[:, -self.seq_len:]
+        tokens = np.where(tokens < 0, self.pad_id, tokens)
+        after_entity = np.where(np.arange(n_pieces.shape[1]) > split.entity_pos[:, None], n_pieces, 0).sum(1)
+        return Split(tokens=tokens, fact=split.fact, language=split.language,
+                     entity_pos=self.seq_len - 1 - after_entity)
 
     # ------------------------------------------------------------------ splits
     @cached_property
@@ -187,13 +246,21 @@ class World:
         return self.cfg.n_entities * self.cfg.n_relations
 
     @cached_property
-    def train(self) -> Split:
+    def _entity_languages(self) -> np.ndarray:
+        """Language of each training sequence's entity name: its own, or another one when code-switched."""
         fact, lang = self.train_pairs
         K = self.cfg.n_languages
         rng = np.random.default_rng([self.cfg.world_seed, 1])
         switch = rng.random(len(fact)) < self.cfg.code_switching
-        other = (lang + rng.integers(1, K, size=len(fact))) % K
-        return self.encode(fact, lang, entity_language=np.where(switch, other, lang))
+        return np.where(switch, (lang + rng.integers(1, K, size=len(fact))) % K, lang)
+
+    @cached_property
+    def _train_words(self) -> Split:
+        return self.encode_words(*self.train_pairs, entity_language=self._entity_languages)
+
+    @cached_property
+    def train(self) -> Split:
+        return self.encode(*self.train_pairs, entity_language=self._entity_languages)
 
     def _subsample(self, n_total: int, n: int, stream: int) -> np.ndarray:
         rng = np.random.default_rng([self.cfg.world_seed, stream])

@@ -11,16 +11,21 @@ from crosslingual.world.generator import PARALLEL, World
 from crosslingual.world.information import empirical_information, exact_information
 
 
+def _content_tokens(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Training tokens without BOS and PAD, with the language of the sequence each comes from."""
+    tokens = world.train.tokens
+    lang = np.broadcast_to(world.train.language[:, None], tokens.shape)
+    keep = ~np.isin(tokens, world.special_ids)
+    return tokens[keep], lang[keep]
+
+
 def language_cue_share(world: World) -> float:
-    """Share of training tokens (BOS excluded) whose string occurs in the training text of one language only.
+    """Share of training tokens (BOS and PAD excluded) whose id occurs in the training text of one language only.
 
     A data-level measure of how easy the language is to extract: 1.0 means every token gives it away.
     """
-    tokens = world.train.tokens[:, 1:]
-    lang = np.repeat(world.train.language, tokens.shape[1])
-    flat = tokens.reshape(-1)
-    K, n_vocab = world.cfg.n_languages, len(world.vocab)
-    used = np.zeros((n_vocab, K), dtype=bool)
+    flat, lang = _content_tokens(world)
+    used = np.zeros((len(world.vocab), world.cfg.n_languages), dtype=bool)
     used[flat, lang] = True
     return float((used.sum(1)[flat] == 1).mean())
 
@@ -28,7 +33,8 @@ def language_cue_share(world: World) -> float:
 def vocabulary_overlap(world: World) -> pd.DataFrame:
     """Jaccard overlap of the token sets used by each pair of languages in training."""
     K = world.cfg.n_languages
-    sets = [set(np.unique(world.train.tokens[world.train.language == k, 1:])) for k in range(K)]
+    flat, lang = _content_tokens(world)
+    sets = [set(np.unique(flat[lang == k])) for k in range(K)]
     rows = [{"language_a": world.scripts[a], "language_b": world.scripts[b],
              "jaccard": len(sets[a] & sets[b]) / max(1, len(sets[a] | sets[b]))}
             for a, b in itertools.combinations(range(K), 2)]
@@ -44,7 +50,7 @@ def per_language_table(world: World) -> pd.DataFrame:
         rows.append({
             "language": f"L{k} ({world.scripts[k]})",
             "train sequences": int(m.sum()),
-            "train tokens": int(m.sum() * tr.tokens.shape[1]),
+            "train tokens": int((~np.isin(tr.tokens[m], world.special_ids)).sum() + m.sum()),  # + BOS
             "entities seen": int(len(np.unique(tr.fact[m] // R))),
             "facts seen only here": int(((world.assignment.reshape(-1) == k)).sum()),
             "cross-lingual queries": int((~world.seen[:, k]).sum()),
@@ -62,6 +68,7 @@ def summary_table(world: World) -> pd.DataFrame:
     rows = {
         "entities": cfg.n_entities, "relations": cfg.n_relations, "values per relation": cfg.n_values,
         "languages": cfg.n_languages, "facts": world.n_facts, "vocabulary size": len(world.vocab),
+        "tokenizer": cfg.tokenizer if cfg.tokenizer == "word" else f"BPE ({world.n_pieces} query pieces)",
         "sequence length (tokens)": world.seq_len, "train sequences": len(world.train),
         "parallel facts (share)": float((a == PARALLEL).mean()),
         "mean vocabulary Jaccard between languages": float(overlap.mean()),
