@@ -17,11 +17,18 @@ from tqdm import tqdm
 
 from crosslingual.config import RunConfig, resolve_device
 from crosslingual.runs import Run, get_or_train, is_done, record_use, run_dir, runs_root
+from crosslingual.world import World
 
 
 def default_workers() -> int:
     """One worker per core, overridable with ``$CROSSLINGUAL_WORKERS``."""
     return max(1, int(os.environ.get("CROSSLINGUAL_WORKERS", os.cpu_count() or 1)))
+
+
+def expected_cost(cfg: RunConfig) -> float:
+    """Relative training cost: tokens x (the matrix products' width) per layer. Only the order matters."""
+    m, t = cfg.model, cfg.train
+    return t.steps * t.batch_size * World(cfg.world).seq_len * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
 
 
 def _init_worker() -> None:
@@ -51,7 +58,8 @@ def run_many(configs: list[RunConfig], *, workers: int | None = None, device: st
     device = resolve_device(device)
     for cfg in configs:
         cfg.validate()
-    missing = list({cfg.hash(): cfg for cfg in configs if not is_done(cfg, root)}.values())
+    missing = sorted({cfg.hash(): cfg for cfg in configs if not is_done(cfg, root)}.values(), key=expected_cost,
+                     reverse=True)  # longest first: the pool's last busy worker finishes soonest
     chunks = [[c.to_dict() for c in missing[i:i + together]] for i in range(0, len(missing), max(1, together))]
     workers = min(workers or default_workers(), max(1, len(chunks)))
     if chunks and (workers == 1 or device == "cuda"):
