@@ -72,6 +72,14 @@ def _fmt_ci(value: float, ci: tuple[float, float]) -> str:
     return f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+def _overall(claim: str, statement: str, parts: list[Verdict]) -> Verdict:
+    kinds = [v.verdict for v in parts]
+    overall = REPRODUCED if kinds and all(k == REPRODUCED for k in kinds) else \
+        PARTIAL if any(k != NOT_REPRODUCED for k in kinds) else NOT_REPRODUCED
+    return Verdict(claim, statement, overall, "reproduced if every part reproduces; partial if any part does",
+                   ", ".join(f"{v.claim}: {v.verdict}" for v in parts))
+
+
 # ---------------------------------------------------------------------------------------------- Rosetta
 R1_MIN_GAP = 0.3
 
@@ -135,13 +143,8 @@ def r4_information(final: pd.DataFrame) -> list[Verdict]:
                                 "reproduced if, as the information rises over the levels, the level means of both "
                                 "unification and cross-lingual accuracy fall strictly and both run-level Spearman "
                                 "CIs lie below 0; partial if at least one CI lies below 0", evidence, res))
-    kinds = [v.verdict for v in verdicts]
-    overall = REPRODUCED if kinds and all(k == REPRODUCED for k in kinds) else \
-        PARTIAL if any(k != NOT_REPRODUCED for k in kinds) else NOT_REPRODUCED
-    verdicts.append(Verdict("R4", "more fact-language information -> less unification and less transfer", overall,
-                            "reproduced if every sweep reproduces; partial if any sweep is reproduced or partial",
-                            ", ".join(f"{v.claim}: {v.verdict}" for v in verdicts)))
-    return verdicts
+    return [*verdicts, _overall("R4", "more fact-language information -> less unification and less transfer",
+                                verdicts)]
 
 
 R2_WINDOW = 5  # checkpoint intervals in a phase window (about a factor 3 in steps on the log-spaced schedule)
@@ -219,6 +222,95 @@ def r6_exposure_control(final: pd.DataFrame) -> Verdict:
                    f"parallel - repeat {_fmt_ci(advantage, advantage_ci)} over {len(paired)} pairs",
                    {"rho_parallel": helps, "rho_repeat": exposure, "advantage": advantage,
                     "advantage_ci": advantage_ci})
+
+
+def paired_difference(arm: pd.DataFrame, control: pd.DataFrame, metric: str) -> tuple[float, tuple[float, float], int]:
+    """Mean of ``arm - control`` in ``metric`` over seeds present in both (same seed = same world and init
+    apart from the knob), with a bootstrap CI over those seeds."""
+    paired = arm[["seed", metric]].merge(control[["seed", metric]], on="seed", suffixes=("_arm", "_control"))
+    paired = paired.assign(diff=paired[f"{metric}_arm"] - paired[f"{metric}_control"])
+    return float(paired["diff"].mean()), bootstrap_ci(paired, lambda d: d["diff"].mean(), unit="seed"), len(paired)
+
+
+def _direction(ci: tuple[float, float], predicted: int) -> str:
+    """"as predicted", "opposite" or "flat" for an interval and a predicted sign (+1 / -1)."""
+    if ci[0] > 0 or ci[1] < 0:
+        return "as predicted" if (ci[0] > 0) == (predicted > 0) else "opposite"
+    return "flat"
+
+
+def r5_extractability(final: pd.DataFrame, cue_arms: dict[str, int]) -> list[Verdict]:
+    """``final``: one row per run of ``05_extractability`` with ``sweep``, ``level``, ``seed`` and
+    ``unification`` (``vocabulary`` levels: query token types, word level included). ``cue_arms``: sweep name
+    -> +1 if the knob makes the language easier to extract (so unification should fall), -1 if harder.
+
+    One verdict per manipulation -- a cue arm against the baseline (paired by seed), or a sweep's run-level
+    Spearman rho (entity overlap: more sharing, harder extraction; vocabulary: larger, easier) -- then R5."""
+    base = final[final.sweep == "baseline"]
+    verdicts = []
+    for arm, sign in cue_arms.items():
+        mean, ci, n = paired_difference(final[final.sweep == arm], base, "unification")
+        direction = _direction(ci, -sign)
+        verdicts.append(Verdict(f"R5 ({arm})", f"{arm.replace('_', ' ')} {'eases' if sign > 0 else 'hinders'} "
+                                "language extraction -> unification " + ("falls" if sign > 0 else "rises"),
+                                _VERDICT_OF[direction], "reproduced if the 95% CI of the paired difference in "
+                                "final unification (knob on - off, same seed) excludes 0 in the predicted "
+                                "direction", f"difference {_fmt_ci(mean, ci)} over {n} seeds ({direction})",
+                                {"difference": mean, "ci": ci}))
+    for sweep, sign in (("entity_overlap", +1), ("vocabulary", -1)):
+        data = final[final.sweep == sweep]
+
+        def rho(d: Columns) -> float:
+            return spearman(d["level"], d["unification"])
+
+        value, ci = rho(columns(data)), bootstrap_ci(data, rho)
+        direction = _direction(ci, sign)
+        means = data.groupby("level").unification.mean().round(3).tolist()
+        verdicts.append(Verdict(f"R5 ({sweep})", f"{'more entity-name sharing' if sign > 0 else 'a larger vocabulary'}"
+                                " -> unification " + ("rises" if sign > 0 else "falls"), _VERDICT_OF[direction],
+                                "reproduced if the 95% CI of the run-level Spearman rho between the level and final "
+                                "unification excludes 0 in the predicted direction",
+                                f"level means {means}, rho {_fmt_ci(value, ci)} ({direction})",
+                                {"rho": value, "ci": ci, "means": means}))
+    return [*verdicts, _overall("R5", "easier language extraction -> less unification", verdicts)]
+
+
+_VERDICT_OF = {"as predicted": REPRODUCED, "flat": NOT_REPRODUCED, "opposite": NOT_REPRODUCED}
+
+
+R7_CLAIMED = ("balanced attributes", "shared function words", "no language marker")  # the paper's interventions
+
+
+def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[list[Verdict], pd.DataFrame]:
+    """``final``: one row per run with ``arm``, ``seed``, ``acc_xling`` and ``unification``; ``controls``: arm
+    -> its control arm ("" for arms that are only controls). Returns the verdicts (one per claimed
+    intervention, then R7) and a table of every intervention's paired gain, largest transfer gain first."""
+    rows, verdicts = [], []
+    for arm, control in controls.items():
+        if not control:
+            continue
+        a, c = final[final.arm == arm], final[final.arm == control]
+        row = {"intervention": arm, "control": control}
+        for metric in ("acc_xling", "unification"):
+            mean, ci, n = paired_difference(a, c, metric)
+            row |= {f"{metric} gain": mean, f"{metric} CI low": ci[0], f"{metric} CI high": ci[1]}
+        row["seeds"] = n
+        rows.append(row)
+        if arm in R7_CLAIMED:
+            direction = _direction((row["acc_xling CI low"], row["acc_xling CI high"]), +1)
+            verdicts.append(Verdict(f"R7 ({arm})", f"{arm} raises transfer without extra parallel data",
+                                    _VERDICT_OF[direction], "reproduced if the 95% CI of the paired gain in final "
+                                    f"cross-lingual accuracy over '{control}' (same seed) lies above 0",
+                                    f"gain {_fmt_ci(row['acc_xling gain'], (row['acc_xling CI low'], row['acc_xling CI high']))}"
+                                    f" over {n} seeds ({direction})", row))
+    gains = pd.DataFrame(rows).sort_values("acc_xling gain", ascending=False, ignore_index=True)
+    overall = _overall("R7", "balancing attributes and obfuscating language cues help without extra parallel data",
+                       verdicts)
+    best = gains.iloc[0]
+    overall = Verdict(overall.claim, overall.statement, overall.verdict, overall.rule,
+                      f"{overall.evidence}; largest transfer gain: {best.intervention} "
+                      f"{_fmt_ci(best['acc_xling gain'], (best['acc_xling CI low'], best['acc_xling CI high']))}")
+    return [*verdicts, overall], gains
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ SMOKE = Path(os.environ.get("CROSSLINGUAL_SMOKE_DIR", ROOT / "_build" / "smoke")
 def test_there_are_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_world.ipynb", "02_unification_dynamics.ipynb",
                                            "03_information.ipynb", "04_exposure_control.ipynb",
+                                           "05_extractability.ipynb", "06_interventions.ipynb",
                                            "07_unification_predicts_transfer.ipynb"]
 
 
@@ -28,6 +29,14 @@ def test_notebooks_are_committed_with_outputs_stripped(path):
     nb = json.loads(path.read_text())
     dirty = [i for i, c in enumerate(nb["cells"]) if c.get("outputs") or c.get("execution_count")]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_text_has_no_control_characters(path):
+    """A LaTeX backslash lost when a notebook is edited turns \\text into a tab and \\nu into a newline."""
+    nb = json.loads(path.read_text())
+    bad = [i for i, c in enumerate(nb["cells"]) if re.search(r"[\x00-\x08\x0b-\x1f]", "".join(c["source"]))]
+    assert not bad, f"{path.name}: cells {bad} hold control characters"
 
 
 def _parameters(path: Path) -> dict:
