@@ -313,5 +313,66 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[lis
     return [*verdicts, overall], gains
 
 
+
+# ---------------------------------------------------------------------------------------------- Hyperpolyglot
+H1_MIN_ACCURACY = 0.9  # the paper: 0.9924 (XLM-R-XL), 0.9332 (mT5-XL)
+H1_MIN_PARTIAL = 0.6  # clearly above the 0.5 of a balanced one-vs-rest task
+
+
+def h1_script_separability(per_run: pd.DataFrame) -> Verdict:
+    """``per_run``: one row per run with ``run`` and ``separability`` (the mean one-vs-rest accuracy over the
+    script categories of its input embeddings; NaN where no category had enough tokens, left out)."""
+    per_run = per_run[np.isfinite(per_run.separability)]
+    mean = float(per_run.separability.mean())
+    ci = bootstrap_ci(per_run, lambda d: d["separability"].mean())
+    verdict = REPRODUCED if ci[0] >= H1_MIN_ACCURACY else PARTIAL if ci[0] > H1_MIN_PARTIAL else NOT_REPRODUCED
+    return Verdict("H1", "tokens of distinct scripts are linearly separable in the input embeddings", verdict,
+                   f"reproduced if the 95% CI of the mean cross-validated one-vs-rest accuracy (chance 0.5) lies "
+                   f"above {H1_MIN_ACCURACY} (the paper: 0.99 and 0.93); partial if above {H1_MIN_PARTIAL}",
+                   f"accuracy {_fmt_ci(mean, ci)} over {per_run.run.nunique()} runs", {"accuracy": mean, "ci": ci})
+
+
+def h2_neighbourhoods_follow_unification(final: pd.DataFrame) -> Verdict:
+    """``final``: one row per run with ``unification``, ``neighbor_categories`` (mean numNeighborCategory@k)
+    and ``translation_precision`` (precision@k)."""
+    parts = {}
+    for metric in ("neighbor_categories", "translation_precision"):
+        def rho(d: Columns, metric: str = metric) -> float:
+            return spearman(d["unification"], d[metric])
+
+        parts[metric] = (rho(columns(final)), bootstrap_ci(final, rho))
+    ok = [m for m, (_, ci) in parts.items() if ci[0] > 0]
+    verdict = REPRODUCED if len(ok) == 2 else PARTIAL if ok else NOT_REPRODUCED
+    return Verdict("H2", "models that unify have multi-script, translation-rich neighbourhoods", verdict,
+                   "reproduced if across runs the Spearman CIs between final unification and both neighbour "
+                   "diversity (numNeighborCategory@k) and translation precision@k lie above 0; partial if one does",
+                   "; ".join(f"{m.replace('_', ' ')}: rho {_fmt_ci(v, ci)}" for m, (v, ci) in parts.items()),
+                   {m: {"rho": v, "ci": ci} for m, (v, ci) in parts.items()})
+
+
+H3_MIN_MARGIN = 0.1
+
+
+def h3_geometry_agrees_across_seeds(pairs: pd.DataFrame, chance: float) -> Verdict:
+    """``pairs``: one row per pair of runs (same world, different initialisation) x checkpoint, with ``pair``,
+    ``step`` and ``overlap`` (mean share of common k nearest neighbours); ``chance``: the overlap of
+    unrelated embeddings (k / (n - 1))."""
+    last = pairs[pairs.step == pairs.step.max()]
+    mean, ci = float(last.overlap.mean()), bootstrap_ci(last, lambda d: d["overlap"].mean(), unit="pair")
+
+    def rho(d: Columns) -> float:
+        return spearman(d["step"], d["overlap"])
+
+    trend, trend_ci = rho(columns(pairs)), bootstrap_ci(pairs, rho, unit="pair")
+    agrees, grows = ci[0] > chance + H3_MIN_MARGIN, trend_ci[0] > 0
+    verdict = REPRODUCED if agrees and grows else PARTIAL if agrees or grows else NOT_REPRODUCED
+    return Verdict("H3", "the embedding geometry forms during training and agrees across seeds", verdict,
+                   f"reproduced if the final k-NN overlap between seeds exceeds chance by more than {H3_MIN_MARGIN} "
+                   "(95% CI over pairs) and the overlap rises over training (Spearman CI above 0); partial if one",
+                   f"final overlap {_fmt_ci(mean, ci)} vs chance {chance:.3f} over {last.pair.nunique()} pairs; "
+                   f"rho with training step {_fmt_ci(trend, trend_ci)}",
+                   {"overlap": mean, "ci": ci, "chance": chance, "trend": trend, "trend_ci": trend_ci})
+
+
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     return pd.DataFrame([v.row() for v in verdicts]).set_index("claim")

@@ -21,7 +21,7 @@ def test_there_are_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_world.ipynb", "02_unification_dynamics.ipynb",
                                            "03_information.ipynb", "04_exposure_control.ipynb",
                                            "05_extractability.ipynb", "06_interventions.ipynb",
-                                           "07_unification_predicts_transfer.ipynb"]
+                                           "07_unification_predicts_transfer.ipynb", "08_embedding_geometry.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

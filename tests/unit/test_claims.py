@@ -5,7 +5,8 @@ import pytest
 from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_ci, phase_window,
                                  r1_cross_lingual_gap, r2_learning_phase, r3_unification_predicts_transfer,
                                  r4_information, r5_extractability, r6_exposure_control, r7_interventions,
-                                 paired_difference, spearman, verdict_table)
+                                 paired_difference, spearman, verdict_table, h1_script_separability,
+                                 h2_neighbourhoods_follow_unification, h3_geometry_agrees_across_seeds)
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
@@ -147,3 +148,28 @@ def test_r7_gains_table_and_verdicts():
                                            "no language marker"]
     assert gains.loc[0, "acc_xling gain"] == pytest.approx(0.25, abs=0.01)
     assert "alignment loss" in verdicts[-1].evidence
+
+
+@pytest.mark.parametrize("acc, expected", [(0.97, REPRODUCED), (0.8, PARTIAL), (0.52, NOT_REPRODUCED)])
+def test_h1_thresholds(acc, expected):
+    per_run = pd.DataFrame({"run": range(5), "separability": _noisy([acc])})
+    assert h1_script_separability(per_run).verdict == expected
+
+
+def test_h2_needs_both_neighbourhood_measures():
+    u = np.linspace(0, 1, 12)
+    rising = pd.DataFrame({"run": range(12), "unification": u, "neighbor_categories": 1 + u,
+                           "translation_precision": u ** 2})
+    assert h2_neighbourhoods_follow_unification(rising).verdict == REPRODUCED
+    flat = rising.assign(translation_precision=np.random.default_rng(0).permutation(u))
+    assert h2_neighbourhoods_follow_unification(flat).verdict == PARTIAL
+
+
+def test_h3_overlap_margin_and_trend():
+    steps = [0, 10, 100, 1000]
+    rows = [{"pair": p, "step": s, "overlap": o + 0.01 * p} for p in range(3)
+            for s, o in zip(steps, [0.05, 0.1, 0.3, 0.5])]
+    pairs = pd.DataFrame(rows)
+    v = h3_geometry_agrees_across_seeds(pairs, chance=0.05)
+    assert v.verdict == REPRODUCED and v.numbers["overlap"] == pytest.approx(0.51)
+    assert h3_geometry_agrees_across_seeds(pairs, chance=0.45).verdict == PARTIAL  # grows, but not enough
