@@ -15,7 +15,8 @@ def world(**kw):
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(n_languages=3, code_switching=0.5, language_marker=True),
-                                dict(parallel_fraction=0.0, language_association=1.0)])
+                                dict(parallel_fraction=0.0, language_association=1.0),
+                                dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"))])
 def test_no_cross_lingual_query_appears_in_training(kw):
     w = world(**kw)
     train_prefixes = {tuple(t[:-1]) for t in w.train.tokens}
