@@ -29,6 +29,9 @@ book: setup
 # then nbval re-executes the smoke notebooks and compares the cells marked for checking.
 test: setup
 	rm -rf $(SMOKE)
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "Chromium could not be installed (needs root and apt): the browser test will be skipped"
 	CROSSLINGUAL_SMOKE_DIR=$(CURDIR)/$(SMOKE) CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs $(BIN)/python -m pytest tests
 	cd $(SMOKE)/book/book/experiments && CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
 	  $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \

@@ -7,6 +7,7 @@ errors. ``out`` builds a copy (the test suite's smoke book) without touching the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from crosslingual.claims import CLAIMS_LOG, claims_page
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.runs import USAGE_LOG, Run
 from crosslingual.sweep import default_workers
@@ -33,6 +35,9 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     import papermill
 
     dest.mkdir(parents=True, exist_ok=True)
+    claims_log = dest / ".claims.jsonl"
+    claims_log.unlink(missing_ok=True)
+    os.environ[CLAIMS_LOG] = str(claims_log)
     usage = []
     for nb in notebooks(root):
         log = dest / f".{nb.stem}.runs"
@@ -49,7 +54,23 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         log.unlink(missing_ok=True)
         print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
         usage.append({"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs]})
+    del os.environ[CLAIMS_LOG]
     return usage
+
+
+def scoreboard_page(claims_log: Path) -> str:
+    """The Claims page: every verdict the chapters recorded while this build executed them."""
+    rows = [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
+    return f"""# Claims scoreboard
+
+Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
+built: the paper's own figure where it reports one, our numbers with 95% confidence intervals, the verdict of
+the check in `crosslingual.claims` (thresholds fixed in code before the runs; the rules are in
+{{doc}}`../method`), and a link to the chapter's verdict table. A claim with a suffix, such as
+`R4 (parallel_fraction)`, is one part of the overall verdict of the same claim.
+
+{claims_page(rows)}
+"""
 
 
 def cost_page(usage: list[dict], profile: str) -> str:
@@ -78,7 +99,8 @@ A rebuild with the store in place trains nothing and costs only the notebook col
 {chr(10).join(lines)}
 
 At the `smoke` profile the same table is produced for the test suite's book (every run takes about two
-seconds); the `paper` profile is meant for a GPU and has not been timed on this machine.
+seconds); the `paper` profile is meant for a GPU: one of its runs took 143 s on an NVIDIA H200
+(`bench/README.md`).
 """
 
 
@@ -97,7 +119,9 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
         shutil.rmtree(target / "book" / "experiments", ignore_errors=True)
     usage = execute_notebooks(root, target / "book" / "experiments", profile)
-    (target / "book" / "experiments" / "cost.md").write_text(cost_page(usage, profile))
+    experiments = target / "book" / "experiments"
+    (experiments / "cost.md").write_text(cost_page(usage, profile))
+    (experiments / "claims.md").write_text(scoreboard_page(experiments / ".claims.jsonl"))
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
     return target / "_build" / "html" / "index.html"

@@ -49,8 +49,8 @@ def normalise(emb: torch.Tensor | np.ndarray) -> torch.Tensor:
 def separability(emb: torch.Tensor | np.ndarray, labels: list[str] | np.ndarray, *, min_count: int = 500,
                  folds: int = 10, seed: int = 0) -> pd.DataFrame:
     """Per category with at least ``min_count`` tokens: 10-fold cross-validated accuracy of a one-vs-rest
-    logistic regression (scikit-learn defaults) on L2-normalised rows, the rest randomly undersampled to the
-    category's size (chance 0.5). The paper's headline is the mean over categories."""
+    logistic regression (scikit-learn defaults) on L2-normalised rows, the larger side randomly undersampled
+    to the smaller one (chance 0.5). The paper's headline is the mean over categories."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
@@ -58,16 +58,16 @@ def separability(emb: torch.Tensor | np.ndarray, labels: list[str] | np.ndarray,
     rng = np.random.default_rng(seed)
     rows = []
     for category, count in sorted(Counter(labels.tolist()).items()):
-        rest = np.nonzero(labels != category)[0]
-        if count < min_count or len(rest) < count:
+        pos, rest = np.nonzero(labels == category)[0], np.nonzero(labels != category)[0]
+        n = min(count, len(rest))
+        if count < min_count or n < folds:
             continue
-        pos = np.nonzero(labels == category)[0]
-        idx = np.concatenate([pos, rng.choice(rest, size=count, replace=False)])
-        y = np.r_[np.ones(count), np.zeros(count)]
+        idx = np.concatenate([rng.choice(pos, size=n, replace=False), rng.choice(rest, size=n, replace=False)])
+        y = np.r_[np.ones(n), np.zeros(n)]
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         acc = cross_val_score(LogisticRegression(), x[idx], y, cv=cv).mean()
-        rows.append({"category": category, "tokens": count, "accuracy": float(acc)})
-    return pd.DataFrame(rows, columns=["category", "tokens", "accuracy"])
+        rows.append({"category": category, "tokens": count, "balanced set": 2 * n, "accuracy": float(acc)})
+    return pd.DataFrame(rows, columns=["category", "tokens", "balanced set", "accuracy"])
 
 
 def knn(emb: torch.Tensor | np.ndarray, k: int, queries: np.ndarray | None = None,
@@ -93,6 +93,13 @@ def num_neighbor_category(neighbours: np.ndarray, labels: np.ndarray) -> np.ndar
     """numNeighborCategory@k per query: distinct categories among its k + 1 rows (itself included)."""
     lab = np.asarray(labels)[neighbours]
     return np.array([len(set(row)) for row in lab.tolist()])
+
+
+def cross_script_share(neighbours: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per query: the share of its k neighbours (self excluded) whose category differs from its own. A
+    continuous version of numNeighborCategory, which saturates when a world has only two scripts."""
+    lab = np.asarray(labels)
+    return (lab[neighbours[:, 1:]] != lab[neighbours[:, :1]]).mean(1)
 
 
 def translation_precision(neighbours: np.ndarray, queries: np.ndarray, translations: dict[int, set[int]],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 
 from crosslingual.config import WorldConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+from smoke_paths import ROOT, SMOKE
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SMOKE = Path(os.environ.get("CROSSLINGUAL_SMOKE_DIR", ROOT / "_build" / "smoke"))
 
 
 def test_there_are_notebooks():
@@ -75,14 +74,6 @@ def test_a_bad_parameter_fails_at_once_with_its_allowed_range(bad, message, tmp_
     assert err.value.exec_count <= 3  # failed in the validation cell, before any training
 
 
-@pytest.fixture(scope="module")
-def smoke_book() -> Path:
-    """Execute every notebook at profile=smoke and build the book strictly (-W); shared by the checks below."""
-    from crosslingual.book import build_book
-
-    return build_book(ROOT, profile="smoke", out=SMOKE / "book")
-
-
 def test_smoke_book_builds(smoke_book):
     assert smoke_book.is_file()
 
@@ -115,6 +106,16 @@ def test_chapter_figures_exist(smoke_book, path):
     for src in images:
         if not src.startswith("data:"):
             assert (page.parent / src).resolve().is_file(), f"missing image {src} in {page.name}"
+
+
+def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_book):
+    page = (smoke_book.parent / "book" / "experiments" / "claims.html").read_text()
+    for claim in [*(f"R{i}" for i in range(1, 8)), "H1", "H2", "H3"]:
+        assert re.search(rf"<strong>{claim}</strong>", page), f"{claim} missing from the claims page"
+    links = re.findall(r'href="([^"#]*)#(verdicts-\d\d)"', page)
+    assert {anchor for _, anchor in links} == {f"verdicts-0{i}" for i in range(3, 9)}
+    for target, anchor in links:
+        assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 
 
 def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):

@@ -6,7 +6,8 @@ from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_
                                  r1_cross_lingual_gap, r2_learning_phase, r3_unification_predicts_transfer,
                                  r4_information, r5_extractability, r6_exposure_control, r7_interventions,
                                  paired_difference, spearman, verdict_table, h1_script_separability,
-                                 h2_neighbourhoods_follow_unification, h3_geometry_agrees_across_seeds)
+                                 h2_neighbourhoods_follow_unification, h3_geometry_agrees_across_seeds,
+                                 claims_page, record, Verdict, CLAIMS_LOG)
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
@@ -151,14 +152,17 @@ def test_r7_gains_table_and_verdicts():
 
 
 @pytest.mark.parametrize("acc, expected", [(0.97, REPRODUCED), (0.8, PARTIAL), (0.52, NOT_REPRODUCED)])
-def test_h1_thresholds(acc, expected):
-    per_run = pd.DataFrame({"run": range(5), "separability": _noisy([acc])})
-    assert h1_script_separability(per_run).verdict == expected
+def test_h1_thresholds_per_tokenizer_and_overall(acc, expected):
+    per_run = pd.DataFrame({"run": range(10), "tokenizer": ["word"] * 5 + ["bpe"] * 5,
+                            "separability": _noisy([acc]) + _noisy([0.97])})
+    verdicts = {v.claim: v.verdict for v in h1_script_separability(per_run)}
+    assert verdicts["H1 (word)"] == expected and verdicts["H1 (bpe)"] == REPRODUCED
+    assert verdicts["H1"] == (REPRODUCED if expected == REPRODUCED else PARTIAL)
 
 
 def test_h2_needs_both_neighbourhood_measures():
     u = np.linspace(0, 1, 12)
-    rising = pd.DataFrame({"run": range(12), "unification": u, "neighbor_categories": 1 + u,
+    rising = pd.DataFrame({"run": range(12), "unification": u, "cross_script_share": 1 + u,
                            "translation_precision": u ** 2})
     assert h2_neighbourhoods_follow_unification(rising).verdict == REPRODUCED
     flat = rising.assign(translation_precision=np.random.default_rng(0).permutation(u))
@@ -173,3 +177,22 @@ def test_h3_overlap_margin_and_trend():
     v = h3_geometry_agrees_across_seeds(pairs, chance=0.05)
     assert v.verdict == REPRODUCED and v.numbers["overlap"] == pytest.approx(0.51)
     assert h3_geometry_agrees_across_seeds(pairs, chance=0.45).verdict == PARTIAL  # grows, but not enough
+
+
+def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monkeypatch):
+    verdicts = [Verdict("R4 (parallel_fraction)", "s", REPRODUCED, "rule", "rho -0.9"),
+                Verdict("H1", "separable", PARTIAL, "rule", "acc 0.8 | 0.9"), Verdict("R4", "info", PARTIAL, "r", "e"),
+                Verdict("R10", "x", NOT_REPRODUCED, "r", "e")]
+    record(verdicts, "03_information", "verdicts-03")  # no log set: nothing happens, nothing fails
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv(CLAIMS_LOG, str(log))
+    record(verdicts, "03_information", "verdicts-03")
+    import json
+
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    page = claims_page(rows).splitlines()
+    assert [line.split("|")[1].strip() for line in page[2:]] == ["**R4**", "**R4 (parallel_fraction)**", "**R10**",
+                                                                 "**H1**"]
+    assert "{ref}`03_information <verdicts-03>`" in page[2]
+    assert "99.24%" in page[-1] and "acc 0.8 \\| 0.9" in page[-1]  # the paper's figure; pipes escaped
+    assert page[3].split("|")[3].strip() == ""  # parts carry no paper figure of their own

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosslingual.geometry import (knn, knn_overlap, max_canonical_cosine, num_neighbor_category,
+from crosslingual.geometry import (cross_script_share, knn, knn_overlap, max_canonical_cosine, num_neighbor_category,
                                    random_canonical_cosine, separability, token_category, translation_precision,
                                    world_translations)
 
@@ -27,6 +27,9 @@ def test_separability_is_perfect_for_separable_categories_and_chance_for_random_
     noise = separability(rng.normal(size=(2 * n, 8)), ["A"] * n + ["B"] * n, min_count=50)
     assert abs(noise.accuracy.mean() - 0.5) < 0.1
     assert separability(np.vstack([a, b]), ["A"] * n + ["B"] * n, min_count=500).empty  # too few tokens
+    # an unbalanced pair: the larger side is undersampled to the smaller one, both categories are tested
+    uneven = separability(np.vstack([a, b[:60]]), ["A"] * n + ["B"] * 60, min_count=50)
+    assert uneven["balanced set"].tolist() == [120, 120] and uneven.accuracy.tolist() == [1.0, 1.0]
 
 
 def test_knn_matches_brute_force_in_any_block_size():
@@ -44,6 +47,8 @@ def test_neighbour_category_and_translation_precision_hand_computed():
     labels = np.array(["LATIN", "LATIN", "GREEK", "GREEK"])
     assert num_neighbor_category(neighbours, labels).tolist() == [2, 2, 2, 2]
     assert num_neighbor_category(np.array([[2, 3], [0, 1], [0, 3]]), labels).tolist() == [1, 1, 2]
+    assert cross_script_share(neighbours, labels).tolist() == [0.5, 0.5, 0.5, 0.5]
+    assert cross_script_share(np.array([[0, 1, 2, 3]]), labels).tolist() == pytest.approx([2 / 3])
     translations = {0: {0, 2}, 2: {0, 2}, 1: {1, 3}, 3: {1, 3}}
     # k = 1: 0's nearest is 1 (no), 1's is 0 (no), 2's is 3 (no), 3's is 2 (no); k = 2: 0 (2 yes), 1 (3 yes),
     # 2 (0 yes), 3 (1 yes)

@@ -1,0 +1,88 @@
+"""The smoke book in a real browser: every page loads, shows no traceback, no missing image, typeset maths.
+
+Headless Chromium opens a harness page served from the book itself (same origin), which loads every page of
+the book in turn in an iframe, lets its scripts run (MathJax included), and writes what it found into its own
+DOM; ``--dump-dom`` prints that DOM. `make test` installs the Debian package when it is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from smoke_paths import SMOKE
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `make test` installs the Debian package")
+
+HARNESS = """<!doctype html><html><body><pre id="out">pending</pre><iframe id="f" width="1200" height="900"></iframe>
+<script>
+const pages = %s;
+const results = {};
+async function visit(page) {
+  const frame = document.getElementById("f");
+  await new Promise(done => { frame.onload = done; frame.src = page; });
+  await new Promise(done => setTimeout(done, 1500));  // MathJax and images
+  const doc = frame.contentDocument;
+  const broken = [...doc.images].filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
+  results[page] = {traceback: doc.body.innerText.includes("Traceback (most recent call last)"), broken: broken,
+                   images: doc.images.length, maths: doc.querySelectorAll("mjx-container").length,
+                   title: doc.title};
+}
+(async () => { for (const p of pages) { await visit(p); } document.getElementById("out").textContent =
+  "RESULTS" + JSON.stringify(results) + "END"; })();
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def served(smoke_book):
+    """The built HTML on a local port (file:// would block the harness from reading the iframes)."""
+    html_dir = smoke_book.parent
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *args: None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield html_dir, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def chromium(*args: str, timeout: int = 240) -> str:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--hide-scrollbars", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True).stdout
+
+
+def test_every_page_renders_without_tracebacks_or_missing_images(served):
+    html_dir, url = served
+    pages = sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
+                   if not p.name.startswith(("genindex", "search")) and "_static" not in p.parts)
+    (html_dir / "_harness.html").write_text(HARNESS % json.dumps(pages))
+    budget = 3000 * len(pages) + 10_000
+    dom = chromium(f"--virtual-time-budget={budget}", "--dump-dom", f"{url}/_harness.html")
+    assert "RESULTS" in dom, f"the harness did not finish: {dom[-500:]}"
+    results = json.loads(html.unescape(dom.split("RESULTS", 1)[1].split("END", 1)[0]))
+    assert set(results) == set(pages)
+    for page, r in results.items():
+        assert not r["traceback"], f"{page} shows a Python traceback"
+        assert not r["broken"], f"{page} has missing images: {r['broken']}"
+    chapters = [p for p in pages if p.startswith("book/experiments/0")]
+    assert chapters and all(results[p]["images"] > 0 for p in chapters), "a chapter shows no figure"
+    assert results["book/method.html"]["maths"] > 10, "MathJax did not typeset the method page (offline copy)"
+
+
+@pytest.mark.parametrize("page", ["book/intro.html", "book/experiments/06_interventions.html"])
+def test_screenshots_of_the_intro_and_a_chapter(served, page):
+    html_dir, url = served
+    out = SMOKE / "screenshots" / (Path(page).stem + ".png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    chromium("--window-size=1280,1600", "--virtual-time-budget=5000", f"--screenshot={out}", f"{url}/{page}")
+    assert out.is_file() and out.stat().st_size > 20_000, f"no useful screenshot of {page}"
