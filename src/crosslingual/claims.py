@@ -299,12 +299,12 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[lis
         row["seeds"] = n
         rows.append(row)
         if arm in R7_CLAIMED:
-            direction = _direction((row["acc_xling CI low"], row["acc_xling CI high"]), +1)
+            ci = (row["acc_xling CI low"], row["acc_xling CI high"])
+            direction = _direction(ci, +1)
             verdicts.append(Verdict(f"R7 ({arm})", f"{arm} raises transfer without extra parallel data",
                                     _VERDICT_OF[direction], "reproduced if the 95% CI of the paired gain in final "
                                     f"cross-lingual accuracy over '{control}' (same seed) lies above 0",
-                                    f"gain {_fmt_ci(row['acc_xling gain'], (row['acc_xling CI low'], row['acc_xling CI high']))}"
-                                    f" over {n} seeds ({direction})", row))
+                                    f"gain {_fmt_ci(row['acc_xling gain'], ci)} over {n} seeds ({direction})", row))
     gains = pd.DataFrame(rows).sort_values("acc_xling gain", ascending=False, ignore_index=True)
     overall = _overall("R7", "balancing attributes and obfuscating language cues help without extra parallel data",
                        verdicts)

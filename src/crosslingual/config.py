@@ -196,7 +196,8 @@ class RunConfig:
         self.world.validate()
         self.model.validate()
         self.train.validate()
-        if self.train.align_weight > 0 and (self.world.parallel_mode != "parallel" or self.world.parallel_fraction == 0):
+        no_parallel = self.world.parallel_mode != "parallel" or self.world.parallel_fraction == 0
+        if self.train.align_weight > 0 and no_parallel:
             raise ConfigError(f"align_weight={self.train.align_weight} needs parallel facts to align: set "
                               "parallel_mode='parallel' and parallel_fraction > 0")
         return self
