@@ -37,24 +37,22 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     dest.mkdir(parents=True, exist_ok=True)
     claims_log = dest / ".claims.jsonl"
     claims_log.unlink(missing_ok=True)
-    os.environ[CLAIMS_LOG] = str(claims_log)
     usage = []
     for nb in notebooks(root):
         log = dest / f".{nb.stem}.runs"
         log.unlink(missing_ok=True)
-        os.environ[USAGE_LOG] = str(log)
+        os.environ[USAGE_LOG], os.environ[CLAIMS_LOG] = str(log), str(claims_log)  # the kernel inherits both
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(nb), str(dest / nb.name), progress_bar=False, cwd=str(root),
                                        parameters={"profile": profile, **(parameters or {})}, kernel_name="python3")
         finally:
-            del os.environ[USAGE_LOG]
+            del os.environ[USAGE_LOG], os.environ[CLAIMS_LOG]
         seconds = time.perf_counter() - start
         runs = sorted(set(log.read_text().split())) if log.exists() else []
         log.unlink(missing_ok=True)
         print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
         usage.append({"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs]})
-    del os.environ[CLAIMS_LOG]
     return usage
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from crosslingual.config import RunConfig
-from crosslingual.evaluate import EvalData, evaluate
+from crosslingual.evaluate import EvalData, evaluate, parallel_queries
 from crosslingual.model import Transformer
 from crosslingual.world import PARALLEL, World
 
@@ -116,9 +116,8 @@ class Trainer:
         self.optimizer = make_optimizer(cfg, list(self.model.named_parameters()))
         if cfg.train.aligned_pairs:  # every parallel fact in every language, [K, P, T]
             facts = np.nonzero(self.world.assignment.reshape(-1) == PARALLEL)[0]
-            K = cfg.world.n_languages
-            tokens = self.world.encode(np.tile(facts, K), np.repeat(np.arange(K), len(facts))).tokens
-            self.parallel = torch.as_tensor(tokens.reshape(K, len(facts), -1), device=self.device)
+            tokens, _ = parallel_queries(self.world, facts)
+            self.parallel = torch.as_tensor(tokens.reshape(cfg.world.n_languages, len(facts), -1), device=self.device)
         self.step = 0
         self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
         self.kept = kept_steps(self.schedule, cfg.train.keep_checkpoints)

@@ -133,19 +133,18 @@ class World:
         self.fw_ids = np.array([wid[w] for w in self.function_words])  # word ids
         self.marker_ids = np.array([wid[m] for m in self.markers]) if cfg.language_marker else None
         self._value_words = np.array([[wid[w] for w in self.value_names[k]] for k in range(K)]).reshape(K, R, V)
+        n_head = 1 + (K if cfg.language_marker else 0)  # BOS and the markers lead the vocabulary
         if cfg.tokenizer == "word":
             self.vocab, self.pad_id, self._pieces = self.words, None, None
             self.val_ids = self._value_words  # [K, R, V] token ids of the answers
-            n_head = 1 + (K if cfg.language_marker else 0)
             self.n_pieces = len(self.words) - n_head - len(np.unique(self._value_words))  # query word types
         else:
-            self._build_subword_vocabulary(self._value_words)
+            self._build_subword_vocabulary(self._value_words, n_head)
         self.special_ids = np.array([0] if self.pad_id is None else [0, self.pad_id])  # BOS (and PAD)
 
-    def _build_subword_vocabulary(self, value_words: np.ndarray) -> None:
+    def _build_subword_vocabulary(self, value_words: np.ndarray, n_head: int) -> None:
         """Model vocabulary ``[BOS, markers, PAD, pieces, values]`` and the table ``_pieces[word id] -> token
-        ids`` (-1 padded) that ``encode`` uses. BOS and markers keep their word ids."""
-        n_head = 1 + (self.cfg.n_languages if self.cfg.language_marker else 0)
+        ids`` (-1 padded) that ``encode`` uses. BOS and the markers (the first ``n_head`` words) keep their ids."""
         is_value = np.zeros(len(self.words), dtype=bool)
         is_value[value_words.reshape(-1)] = True
         query = [i for i in range(n_head, len(self.words)) if not is_value[i]]
