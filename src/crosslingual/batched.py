@@ -33,7 +33,7 @@ warnings.filterwarnings("ignore", message=".*have not yet implemented the batchi
 def batch_key(trainer: Trainer) -> tuple:
     """Runs with equal keys can be trained together (the same shapes, schedule and optimiser settings)."""
     return (trainer.cfg.model, trainer.cfg.train, trainer.world.seq_len, len(trainer.world.vocab),
-            str(trainer.device))
+            trainer.world.pad_id, str(trainer.device))
 
 
 class BatchedTrainer:
@@ -64,7 +64,7 @@ class BatchedTrainer:
         def model(inputs: torch.Tensor, **kw) -> torch.Tensor:
             return functional_call(self.base, (params, buffers), (inputs,), kw)
 
-        return lm_loss(model, tokens, self.cfg.train.loss)
+        return lm_loss(model, tokens, self.cfg.train.loss, pad_id=self.trainers[0].world.pad_id)
 
     def train_step(self) -> torch.Tensor:
         set_learning_rate(self.optimizer, self.cfg, self.step)

@@ -72,6 +72,9 @@ class WorldConfig:
     # with at most ``bpe_vocab_size`` pieces (world/subwords.py; the answer stays one whole-word token)
     tokenizer: str = "word"
     bpe_vocab_size: int = 256
+    # The last ``held_out_languages`` languages never occur in the training corpus (their words stay in the
+    # vocabulary): a model can later be trained on a *new* language (regions chapter, claim G4)
+    held_out_languages: int = 0
     world_seed: int = 0
 
     def validate(self) -> None:
@@ -100,6 +103,13 @@ class WorldConfig:
         _check_range("code_switching", self.code_switching, 0.0, 1.0)
         _check_choice("tokenizer", self.tokenizer, ("word", "bpe"))
         _check_range("bpe_vocab_size", self.bpe_vocab_size, 8, 100_000, integer=True)
+        _check_range("held_out_languages", self.held_out_languages, 0, self.n_languages - 2, integer=True)
+        trained = self.resolved_scripts[: self.n_languages - self.held_out_languages]
+        unseen = [s for s in self.resolved_scripts[len(trained):] if s not in trained]
+        if self.tokenizer == "bpe" and unseen:
+            raise ConfigError(f"held_out_languages={self.held_out_languages} with tokenizer='bpe' needs every held-out "
+                              f"language in a script of a training language (the BPE alphabet is learnt from the "
+                              f"training text); {', '.join(unseen)} is not")
         _check_range("world_seed", self.world_seed, 0, 2**31 - 1, integer=True)
         if self.n_entities < k:
             raise ConfigError(f"n_entities={self.n_entities} must be at least n_languages={k} "
@@ -220,7 +230,8 @@ class RunConfig:
 
 # Bumped whenever the world, training or metric code, or the run directory format, changes what a run
 # stores, so that runs made by older code are never reused.
-RESULT_FORMAT_VERSION = 3
+# 4: padding is no longer a target of the full-sequence loss; held_out_languages.
+RESULT_FORMAT_VERSION = 4
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Wiring only: a run takes a few seconds.
@@ -275,6 +286,12 @@ def check_count(name: str, value: Any, lo: int, hi: int) -> int:
     """Validate a notebook-level integer parameter such as ``seeds``."""
     _check_range(name, value, lo, hi, integer=True)
     return int(value)
+
+
+def check_number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
+    """Validate a notebook-level real parameter such as a learning rate."""
+    _check_range(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)
+    return float(value)
 
 
 def resolve_device(device: str) -> str:

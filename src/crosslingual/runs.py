@@ -5,6 +5,7 @@
     runs/<hash>/checkpoints/step_XXXXXXX.safetensors   model weights at ``keep_checkpoints`` evaluated steps
     runs/<hash>/state.safetensors    model + optimiser state of the last checkpoint (resume; removed when done)
     runs/<hash>/DONE                 written last: wall time, device, versions, and the checksum manifest
+    runs/.derived/<kind>-<hash>.parquet   tables computed from finished runs (``cached_table``)
 
 Every file is written to a temporary name and renamed, so a reader never sees a partial file, and a killed
 run resumes from its last checkpoint. A lock file (with stale-lock recovery by pid) keeps two processes from
@@ -22,7 +23,7 @@ import shutil
 import socket
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,7 +34,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from crosslingual.config import RunConfig, resolve_device
+from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, resolve_device
 from crosslingual.model import Transformer
 from crosslingual.world import World
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from crosslingual.train import Trainer
 
 DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
+DERIVED = ".derived"  # tables computed from finished runs (hidden: not a run directory)
 
 
 def runs_root() -> Path:
@@ -311,6 +313,20 @@ def _get_or_train(cfg: RunConfig, *, device: str, progress: bool, root: Path | N
         writer.resume(trainer)
         trainer.fit(writer.on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
         return writer.finish(trainer)
+
+
+def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root: Path | None = None) -> pd.DataFrame:
+    """A table derived from finished runs by further computation (e.g. continued training from a run's weights),
+    cached under ``runs/.derived/`` by a hash of ``key`` and the result-format version, and written atomically:
+    a killed computation leaves nothing behind and is redone on the next call."""
+    payload = json.dumps({"kind": kind, "key": key, "format": RESULT_FORMAT_VERSION}, sort_keys=True)
+    path = (root or runs_root()) / DERIVED / f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}.parquet"
+    if path.exists():
+        return pd.read_parquet(path)
+    table = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(path, lambda p: table.to_parquet(p, index=False))
+    return table
 
 
 # ---------------------------------------------------------------------------- store administration (CLI)

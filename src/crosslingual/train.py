@@ -55,13 +55,16 @@ def make_optimizer(cfg: RunConfig, named: list[tuple[str, torch.Tensor]],
 
 
 def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str,
-            cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+            cache: dict[str, torch.Tensor] | None = None, pad_id: int | None = None) -> torch.Tensor:
     """The training loss of ``tokens`` under ``model(inputs, last_only=...)``: the answer token only
-    (``kind="answer"``), or every next-token prediction (``"full"``). ``cache`` receives the hooks."""
+    (``kind="answer"``), or every next-token prediction (``"full"``) except those of ``pad_id`` (left padding
+    says only how long the query will be, which no language model should be scored on). ``cache`` receives
+    the hooks."""
     if kind == "answer":
         return F.cross_entropy(model(tokens[:, :-1], cache=cache, last_only=True)[:, -1], tokens[:, -1])
     logits = model(tokens[:, :-1], cache=cache)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
+                           ignore_index=-100 if pad_id is None else pad_id)
 
 
 ALIGN_TEMPERATURE = 0.1
@@ -143,7 +146,7 @@ class Trainer:
         n, train = self.cfg.train.aligned_pairs, self.cfg.train
         with autocast(self.cfg, self.device):
             cache: dict[str, torch.Tensor] | None = {} if n else None
-            loss = lm_loss(self.model, tokens, train.loss, cache)
+            loss = lm_loss(self.model, tokens, train.loss, cache, self.world.pad_id)
             if n:
                 h = cache[self.model.hook_names[-1]][-2 * n:, -1]  # last query token, last layer
                 loss = loss + train.align_weight * alignment_loss(h[:n], h[n:])

@@ -7,7 +7,8 @@ from crosslingual.claims import (NOT_REPRODUCED, PARTIAL, REPRODUCED, bootstrap_
                                  r4_information, r5_extractability, r6_exposure_control, r7_interventions,
                                  paired_difference, spearman, verdict_table, h1_script_separability,
                                  h2_neighbourhoods_follow_unification, h3_geometry_agrees_across_seeds,
-                                 claims_page, record, Verdict, CLAIMS_LOG)
+                                 claims_page, record, Verdict, CLAIMS_LOG, g1_core_region, g2_monolingual_regions,
+                                 g3_outlier_dimension, g4_core_freezing)
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
@@ -196,3 +197,46 @@ def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monke
     assert "{ref}`03_information <verdicts-03>`" in page[2]
     assert "99.24%" in page[-1] and "acc 0.8 \\| 0.9" in page[-1]  # the paper's figure; pipes escaped
     assert page[3].split("|")[3].strip() == ""  # parts carry no paper figure of their own
+
+
+def _ablation(core_rise: float, control_rise: float, languages: int = 3, seeds: int = 3) -> pd.DataFrame:
+    rows = [{"seed": s, "language": k, "region": r, "rise": (core_rise if r == "core" else control_rise) + 0.01 * s}
+            for s in range(seeds) for k in range(languages) for r in ("core", "bottom", "random")]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("core, control, expected", [(1.0, 0.05, REPRODUCED), (1.0, 0.5, NOT_REPRODUCED),
+                                                     (0.3, 0.0, NOT_REPRODUCED)])
+def test_g1_thresholds(core, control, expected):
+    assert g1_core_region(_ablation(core, control)).verdict == expected
+
+
+def test_g1_partial_when_half_the_languages_hold():
+    data = _ablation(1.0, 0.0, languages=2)
+    data.loc[(data.language == 1) & (data.region == "core"), "rise"] = 0.1
+    assert g1_core_region(data).verdict == PARTIAL
+
+
+@pytest.mark.parametrize("own, other, expected", [(0.2, 0.01, REPRODUCED), (0.2, 0.15, NOT_REPRODUCED)])
+def test_g2_thresholds(own, other, expected):
+    rows = [{"seed": s, "owner": o, "language": k, "rise": (own if k == o else other) + 0.001 * s}
+            for s in range(3) for o in range(2) for k in range(4)]
+    assert g2_monolingual_regions(pd.DataFrame(rows)).verdict == expected
+
+
+@pytest.mark.parametrize("outlier, typical, expected", [(2.0, 0.01, REPRODUCED), (0.5, 0.01, PARTIAL),
+                                                        (2.0, 1.0, NOT_REPRODUCED)])
+def test_g3_thresholds(outlier, typical, expected):
+    rows = [{"seed": s, "kind": "outlier", "dimension": 0, "factor": 4.0, "rise": outlier} for s in range(3)]
+    rows += [{"seed": s, "kind": "typical", "dimension": d, "factor": f, "rise": typical * (d + 1) / 2}
+             for s in range(3) for d in range(3) for f in (2.0, 4.0)]
+    verdict = g3_outlier_dimension(pd.DataFrame(rows))
+    assert verdict.verdict == expected and verdict.numbers["typical"] == pytest.approx(typical)
+
+
+@pytest.mark.parametrize("core, random, expected", [(0.1, 0.3, REPRODUCED), (0.1, 0.1, PARTIAL),
+                                                    (0.5, 0.3, NOT_REPRODUCED)])
+def test_g4_thresholds(core, random, expected):
+    arms = {"full": 0.3, "core frozen": core, "random frozen": random}
+    rows = [{"seed": s, "arm": a, "forgetting": f + 0.01 * s, "new_loss": 1.0} for s in range(3) for a, f in arms.items()]
+    assert g4_core_freezing(pd.DataFrame(rows)).verdict == expected

@@ -56,6 +56,10 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     (dict(precision="fp16"), r"precision='fp16' is not allowed: choose one of 'fp32', 'bf16'"),
     (dict(lr=2.0), r"lr=2\.0 is out of range: allowed \(0\.0, 1\.0\]"),
     (dict(seed=2**31), r"seed=2147483648 is out of range"),
+    (dict(held_out_languages=1), r"held_out_languages=1 is out of range: allowed \[0, 0\]"),
+    (dict(n_languages=3, held_out_languages=1, tokenizer="bpe"), r"held_out_languages=1 with tokenizer='bpe' needs "
+                                                                  r"every held-out language in a script of a training "
+                                                                  r"language.*greek is not"),
 ])
 def test_bad_parameters_are_named_with_their_allowed_range(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from crosslingual.config import make_config
-from crosslingual.train import Trainer, alignment_loss, checkpoint_steps, learning_rate
+from crosslingual.train import Trainer, alignment_loss, checkpoint_steps, learning_rate, lm_loss
 
 
 def test_checkpoint_schedule_is_log_spaced():
@@ -100,3 +100,17 @@ def test_alignment_loss_moves_the_model_and_stays_finite():
         tr = Trainer(make_config("smoke", align_weight=w, steps=20))
         runs[w] = [tr.train_step() for _ in range(20)]
     assert all(np.isfinite(runs[1.0])) and runs[1.0] != runs[0.0]
+
+
+def test_full_loss_ignores_padding_targets():
+    """Left padding only says how long the query is; a PAD target must not count in the full-sequence loss."""
+    logits = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
+
+    def model(inputs, cache=None, last_only=False):
+        return logits[:, : inputs.shape[1]]
+
+    tokens = torch.tensor([[0, 4, 4, 2], [0, 1, 3, 2]])  # PAD = 4
+    kept = [(0, 2, 2), (1, 0, 1), (1, 1, 3), (1, 2, 2)]  # (row, position, target) of the non-PAD targets
+    expected = torch.stack([-torch.log_softmax(logits[r, t], -1)[y] for r, t, y in kept]).mean()
+    torch.testing.assert_close(lm_loss(model, tokens, "full", pad_id=4), expected)
+    assert not torch.isclose(lm_loss(model, tokens, "full"), expected)

@@ -191,7 +191,7 @@ def test_world_fingerprint_is_pinned_to_the_result_format_version():
     w = World(make_config("default", language_marker=True, attribute_association=0.5, entity_overlap=0.3,
                           value_overlap=0.7, code_switching=0.2).world)
     digest = hashlib.sha256(w.train.tokens.tobytes() + "|".join(w.vocab).encode()).hexdigest()[:16]
-    assert (RESULT_FORMAT_VERSION, digest) == (3, "2ca341bf1fc53b86")
+    assert (RESULT_FORMAT_VERSION, digest) == (4, "2ca341bf1fc53b86")
 
 
 def test_the_repeat_control_matches_exposure_but_keeps_each_fact_in_one_language():
@@ -246,3 +246,16 @@ def test_bpe_training_is_identical_across_processes():
     out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
            for _ in range(2)}
     assert len(out) == 1
+
+
+def test_held_out_languages_exist_in_the_design_but_never_in_training():
+    full = world(n_languages=3)
+    held = world(n_languages=3, held_out_languages=1, code_switching=0.5)
+    assert held.vocab == full.vocab  # the new language's words are in the vocabulary from the start
+    fact, lang = held.train_pairs
+    assert lang.max() == 1 and not held.seen[:, 2].any()
+    design_fact, design_lang = held.design_pairs
+    assert (design_lang == 2).sum() > 0
+    third = set(full.entity_names[2]) | set(full.relation_names[2]) | {full.function_words[2]}
+    assert not third & {held.words[w] for w in np.unique(held._train_words.tokens)}  # no leak by code-switching
+    np.testing.assert_array_equal(design_fact[design_lang < 2], fact)

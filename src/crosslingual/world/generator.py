@@ -220,9 +220,14 @@ class World:
                      entity_pos=self.seq_len - 1 - after_entity)
 
     # ------------------------------------------------------------------ splits
+    @property
+    def n_train_languages(self) -> int:
+        """Languages that occur in the training corpus: the first ``n_languages - held_out_languages``."""
+        return self.cfg.n_languages - self.cfg.held_out_languages
+
     @cached_property
-    def train_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(fact, language) of every training sequence, in a fixed order."""
+    def design_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fact, language) of every sequence of the design, held-out languages included, in a fixed order."""
         K = self.cfg.n_languages
         a = self.assignment.reshape(-1)
         seen = (a[:, None] == PARALLEL) | (a[:, None] == np.arange(K)[None, :])  # [F, K]
@@ -231,6 +236,13 @@ class World:
             copies = np.where(self.flagged.reshape(-1)[fact], self.repeats, 1)
             fact, lang = np.repeat(fact, copies), np.repeat(lang, copies)
         return fact, lang
+
+    @cached_property
+    def train_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fact, language) of every training sequence: the design without its held-out languages."""
+        fact, lang = self.design_pairs
+        keep = lang < self.n_train_languages
+        return fact[keep], lang[keep]
 
     @cached_property
     def seen(self) -> np.ndarray:
@@ -248,7 +260,7 @@ class World:
     def _entity_languages(self) -> np.ndarray:
         """Language of each training sequence's entity name: its own, or another one when code-switched."""
         fact, lang = self.train_pairs
-        K = self.cfg.n_languages
+        K = self.n_train_languages  # a held-out language's names never leak into training by a switch
         rng = np.random.default_rng([self.cfg.world_seed, 1])
         switch = rng.random(len(fact)) < self.cfg.code_switching
         return np.where(switch, (lang + rng.integers(1, K, size=len(fact))) % K, lang)

@@ -1,0 +1,300 @@
+"""Linguistic regions (Zhang et al. 2024): per-language parameter importance, core / monolingual / control
+regions, zero-ablation, single-parameter scaling on outlier dimensions, and region freezing.
+
+A *region* (``Mask``) maps parameter names to boolean tensors of the parameter's shape. Regions are chosen per
+*unit*: every transformer-block parameter (attention and MLP matrices, norm weights, biases where the
+architecture has them), except that our fused attention projection is split into its q, k and v matrices, as
+LLaMA stores them and as the paper selects them. Embeddings, the final norm and the LM head are never part of
+a region. Block parameters are recognised by a ``blocks.N.`` / ``layers.N.`` / ``h.N.`` segment in their name,
+so the same code serves our models and Hugging Face ones (freezing is tested on a tiny ``transformers`` model).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from crosslingual.train import lm_loss
+
+Mask = dict[str, torch.Tensor]
+LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+_BLOCK = re.compile(r"(?:^|\.)(?:blocks|layers|h)\.(\d+)\.(.+)$")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One tensor a region is chosen in: ``rows`` of parameter ``param`` (all rows when ``None``)."""
+
+    param: str
+    layer: int
+    tensor: str  # the name inside the block, e.g. "attn.q" or "mlp.down.weight"
+    rows: slice | None = None
+
+
+def units(model: nn.Module) -> list[Unit]:
+    """The transformer-block tensors of ``model`` in parameter order (the fused ``qkv`` split in three)."""
+    out = []
+    for name, p in model.named_parameters():
+        m = _BLOCK.search(name)
+        if not m:
+            continue
+        layer, tensor = int(m.group(1)), m.group(2)
+        if tensor == "attn.qkv.weight":
+            d = p.shape[0] // 3
+            out += [Unit(name, layer, f"attn.{part}", slice(j * d, (j + 1) * d)) for j, part in enumerate("qkv")]
+        else:
+            out.append(Unit(name, layer, tensor))
+    if not out:
+        raise ValueError("the model has no transformer-block parameters (names with blocks.N. / layers.N. / h.N.)")
+    return out
+
+
+def _block_params(model: nn.Module) -> dict[str, nn.Parameter]:
+    names = {u.param for u in units(model)}
+    return {n: p for n, p in model.named_parameters() if n in names}
+
+
+def _view(t: torch.Tensor, unit: Unit) -> torch.Tensor:
+    return t if unit.rows is None else t[unit.rows]
+
+
+def full_loss(pad_id: int | None = None) -> LossFn:
+    """Our models' mean next-token loss over every non-padding target (the paper's perplexity objective)."""
+    return lambda model, tokens: lm_loss(model, tokens, "full", pad_id=pad_id)
+
+
+# ---------------------------------------------------------------------------------------------- importance
+def importance(model: nn.Module, tokens: torch.Tensor, loss_fn: LossFn, *, method: str = "signed",
+               batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Per-parameter importance of the block parameters for the sequences ``tokens`` (no optimiser step).
+
+    ``signed`` (the paper's recipe): ``|theta * g|`` with ``g`` the gradient of the mean loss over all
+    sequences, accumulated with its sign over batches: the first-order estimate of the loss change when the
+    parameter is set to zero. ``abs``: the sum over batches of ``|theta * g_batch|`` (weighted by batch size),
+    which also counts parameters whose per-batch effects cancel; the chapter compares the two.
+    """
+    if method not in ("signed", "abs"):
+        raise ValueError(f"method={method!r} is not allowed: choose 'signed' or 'abs'")
+    if len(tokens) == 0:
+        raise ValueError("importance needs at least one sequence")
+    params = _block_params(model)
+    acc = {n: torch.zeros_like(p) for n, p in params.items()}
+    was_training = model.training
+    model.eval()
+    for chunk in tokens.split(batch_size):
+        model.zero_grad(set_to_none=True)
+        (loss_fn(model, chunk) * (len(chunk) / len(tokens))).backward()
+        for n, p in params.items():
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            acc[n] += g if method == "signed" else (p.detach() * g).abs()
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    if method == "signed":
+        return {n: (params[n].detach() * g).abs() for n, g in acc.items()}
+    return acc
+
+
+# ---------------------------------------------------------------------------------------------- regions
+def region_size(n: int, fraction: float) -> int:
+    """Entries a region takes in a tensor of ``n``: ``round(fraction * n)``, at least one."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction!r} is out of range: allowed (0, 1]")
+    return max(1, round(fraction * n))
+
+
+def _empty(model: nn.Module) -> Mask:
+    return {n: torch.zeros_like(p, dtype=torch.bool) for n, p in _block_params(model).items()}
+
+
+def _select(model: nn.Module, score: Callable[[Unit], torch.Tensor], fraction: float) -> Mask:
+    mask = _empty(model)
+    for u in units(model):
+        s = score(u).reshape(-1)
+        idx = torch.topk(s, region_size(s.numel(), fraction)).indices
+        flat = torch.zeros(s.numel(), dtype=torch.bool, device=s.device)
+        flat[idx] = True
+        _view(mask[u.param], u).copy_(flat.view_as(_view(mask[u.param], u)))
+    return mask
+
+
+def top_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: float) -> Mask:
+    """The top ``fraction`` of each unit's entries by score (the core region when ``scores`` is summed over
+    languages, a language's own top region when it is that language's)."""
+    return _select(model, lambda u: _view(scores[u.param], u), fraction)
+
+
+def bottom_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: float) -> Mask:
+    """The bottom ``fraction`` of each unit's entries by score (the paper's least important control)."""
+    return _select(model, lambda u: -_view(scores[u.param], u), fraction)
+
+
+def random_region(model: nn.Module, fraction: float, seed: int) -> Mask:
+    """A uniformly random ``fraction`` of each unit's entries, from a private generator seeded by ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    return _select(model, lambda u: torch.rand(_view(params[u.param], u).shape, generator=g), fraction)
+
+
+def total_scores(per_language: dict[int, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Scores summed over languages (the core region's ranking)."""
+    names = next(iter(per_language.values()))
+    return {n: sum(s[n] for s in per_language.values()) for n in names}
+
+
+def monolingual_regions(own_top: dict[int, Mask]) -> dict[int, Mask]:
+    """Language L's region: its own top region minus the union of every other language's top region."""
+    out = {}
+    for lang, mask in own_top.items():
+        others = [m for k, m in own_top.items() if k != lang]
+        out[lang] = {n: t & ~torch.stack([o[n] for o in others]).any(0) if others else t.clone()
+                     for n, t in mask.items()}
+    return out
+
+
+def size(mask: Mask) -> int:
+    return int(sum(int(t.sum()) for t in mask.values()))
+
+
+def jaccard(a: Mask, b: Mask) -> float:
+    """|a and b| / |a or b| over all entries (1.0 for two empty regions)."""
+    inter = sum(int((a[n] & b[n]).sum()) for n in a)
+    union = sum(int((a[n] | b[n]).sum()) for n in a)
+    return inter / union if union else 1.0
+
+
+def region_map(model: nn.Module, values: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """Sum of ``values`` (a mask or scores) per unit, as a layers x tensors table for heat-maps."""
+    rows = [{"layer": u.layer, "tensor": u.tensor, "value": float(_view(values[u.param], u).float().sum())}
+            for u in units(model)]
+    return pd.DataFrame(rows).pivot(index="layer", columns="tensor", values="value")
+
+
+# ---------------------------------------------------------------------------------------------- interventions
+@contextmanager
+def ablated(model: nn.Module, mask: Mask) -> Iterator[nn.Module]:
+    """``model`` with the region's entries set to zero inside the block, restored exactly afterwards."""
+    params = dict(model.named_parameters())
+    saved = {n: params[n].detach()[m].clone() for n, m in mask.items()}
+    with torch.no_grad():
+        for n, m in mask.items():
+            params[n][m] = 0.0
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for n, m in mask.items():
+                params[n][m] = saved[n]
+
+
+@contextmanager
+def scaled(model: nn.Module, param: str, index: int, factor: float) -> Iterator[nn.Module]:
+    """``model`` with the single entry ``index`` of a 1-d parameter (a norm weight: one entry per hidden
+    dimension) multiplied by ``factor``, restored exactly afterwards."""
+    p = dict(model.named_parameters())[param]
+    if p.dim() != 1 or not 0 <= index < p.numel():
+        raise ValueError(f"scaled needs a 1-d parameter and 0 <= index < {p.numel()}; got {param} {tuple(p.shape)} "
+                         f"index={index}")
+    old = p.detach()[index].clone()
+    with torch.no_grad():
+        p[index] = old * factor
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            p[index] = old
+
+
+@torch.no_grad()
+def language_losses(model: nn.Module, data: dict[int, torch.Tensor], loss_fn: LossFn,
+                    batch_size: int = 1024) -> dict[int, float]:
+    """Mean loss per language (``data``: language -> token sequences); batches are weighted by size."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for lang, tokens in data.items():
+        total = sum(float(loss_fn(model, c)) * len(c) for c in tokens.split(batch_size))
+        out[lang] = total / len(tokens)
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor) -> pd.DataFrame:
+    """Mean |activation| of every hidden dimension at the input of every norm of our models (rows: the norm
+    weight it feeds, ``blocks.{i}.ln1.weight`` / ``ln2.weight``; columns: dimensions). Outlier dimensions, in
+    the paper's sense, are the few whose magnitude dwarfs the others'."""
+    cache: dict[str, torch.Tensor] = {}
+    model(tokens, cache=cache)
+    rows = {}
+    for i in range(len(model.blocks)):
+        before = cache["hook_embed"] if i == 0 else cache[f"blocks.{i - 1}.hook_resid_post"]
+        rows[f"blocks.{i}.ln1.weight"] = before.abs().mean((0, 1))
+        rows[f"blocks.{i}.ln2.weight"] = cache[f"blocks.{i}.hook_resid_mid"].abs().mean((0, 1))
+    return pd.DataFrame({k: v.cpu().numpy() for k, v in rows.items()}).T
+
+
+def outlier_and_typical(magnitudes: pd.DataFrame, n_typical: int = 8) -> tuple[str, int, list[int]]:
+    """The norm weight and dimension with the largest magnitude relative to its row's median (the outlier),
+    and the ``n_typical`` dimensions of that row closest to the median (the typical controls)."""
+    ratio = magnitudes.div(magnitudes.median(axis=1), axis=0)
+    param, dim = ratio.stack().idxmax()
+    row = magnitudes.loc[param]
+    typical = (row - row.median()).abs().drop(index=dim).sort_values(kind="stable").index[:n_typical]
+    return str(param), int(dim), [int(d) for d in typical]
+
+
+# ---------------------------------------------------------------------------------------------- freezing
+class Freezer:
+    """Keeps a region's entries at their current values: call ``restore()`` after every optimiser step (the
+    paper's recipe; it also undoes weight decay and Adam's momentum on the frozen entries)."""
+
+    def __init__(self, model: nn.Module, mask: Mask | None):
+        params = dict(model.named_parameters())
+        self.items = [(params[n], m, params[n].detach()[m].clone()) for n, m in (mask or {}).items()]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for p, m, saved in self.items:
+            p[m] = saved
+
+
+def continue_training(model: nn.Module, tokens: torch.Tensor, loss_fn: LossFn, *, steps: int, batch_size: int,
+                      lr: float, weight_decay: float, seed: int, frozen: Mask | None,
+                      evaluate: Callable[[nn.Module], dict], eval_every: int, progress: bool = False) -> pd.DataFrame:
+    """Train ``model`` further on ``tokens`` (one new language) with AdamW at a constant learning rate,
+    keeping ``frozen`` fixed; ``evaluate(model)`` (a dict of numbers) is recorded at step 0 and every
+    ``eval_every`` steps, with the number of sequences seen so far, so arms are compared at equal exposure."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    freezer = Freezer(model, frozen)
+    rows = [{"step": 0, "sequences": 0, **evaluate(model)}]
+    model.train()
+    for step in tqdm(range(1, steps + 1), desc="continue", disable=not progress, leave=False):
+        idx = torch.randint(len(tokens), (batch_size,), generator=g).to(tokens.device)
+        loss = loss_fn(model, tokens[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        freezer.restore()
+        if step % eval_every == 0 or step == steps:
+            rows.append({"step": step, "sequences": step * batch_size, **evaluate(model)})
+    model.eval()
+    return pd.DataFrame(rows)
+
+
+def language_tokens(world, language: int, n: int, stream: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Up to ``n`` sequences of ``language`` from the world's design (held-out languages included), a fixed
+    sample per ``stream`` so that selection and evaluation can use different sequences."""
+    fact, lang = world.design_pairs
+    fact = fact[lang == language]
+    rng = np.random.default_rng([world.cfg.world_seed, 100 + stream, language])
+    pick = np.sort(rng.choice(len(fact), size=min(n, len(fact)), replace=False))
+    return torch.as_tensor(world.encode(fact[pick], np.full(len(pick), language)).tokens, device=device)

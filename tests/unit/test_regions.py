@@ -1,0 +1,243 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from crosslingual.config import ModelConfig
+from crosslingual.model import Transformer
+from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, full_loss, importance, jaccard,
+                                  language_losses, monolingual_regions, outlier_and_typical, random_region,
+                                  region_map, region_size, scaled, size, top_region, total_scores, units)
+
+EXCLUDED = ("embed.weight", "pos_embed.weight", "ln_final.weight", "unembed.weight")
+
+
+def tiny(arch: str = "llama", dtype: torch.dtype = torch.float32, seed: int = 0) -> Transformer:
+    model = Transformer(ModelConfig(arch=arch, n_layers=2, d_model=16, n_heads=2, d_mlp=32), 11, 6).init_weights(seed)
+    return model.to(dtype)
+
+
+def tokens(n: int = 24, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 11, (n, 6), generator=torch.Generator().manual_seed(seed))
+
+
+def test_units_cover_the_blocks_only_and_split_the_fused_projection():
+    model = tiny()
+    us = units(model)
+    assert {u.param for u in us}.isdisjoint(EXCLUDED)
+    assert [u.tensor for u in us if u.layer == 0][:4] == ["ln1.weight", "attn.q", "attn.k", "attn.v"]
+    covered = sum(model.get_parameter(u.param)[u.rows].numel() if u.rows else model.get_parameter(u.param).numel()
+                  for u in us)
+    block_params = sum(p.numel() for n, p in model.named_parameters() if n.startswith("blocks."))
+    assert covered == block_params
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5])
+@pytest.mark.parametrize("arch", ["llama", "gpt"])
+def test_regions_have_exactly_the_requested_size_in_every_unit(fraction, arch):
+    model = tiny(arch)
+    scores = importance(model, tokens(), full_loss())
+    for mask in (top_region(model, scores, fraction), bottom_region(model, scores, fraction),
+                 random_region(model, fraction, seed=3)):
+        assert set(mask).isdisjoint(EXCLUDED)
+        for u in units(model):
+            m = mask[u.param][u.rows] if u.rows else mask[u.param]
+            assert int(m.sum()) == region_size(m.numel(), fraction), (u, fraction)
+
+
+def test_top_and_bottom_pick_the_extreme_scores_and_random_regions_are_seeded():
+    model = tiny()
+    scores = importance(model, tokens(), full_loss())
+    top, bottom = top_region(model, scores, 0.1), bottom_region(model, scores, 0.1)
+    for u in units(model):
+        s = scores[u.param][u.rows] if u.rows else scores[u.param]
+        t = top[u.param][u.rows] if u.rows else top[u.param]
+        b = bottom[u.param][u.rows] if u.rows else bottom[u.param]
+        assert s[t].min() >= s[~t].max() and s[b].max() <= s[~b].min()
+    assert jaccard(random_region(model, 0.1, 1), random_region(model, 0.1, 1)) == 1.0
+    assert jaccard(random_region(model, 0.1, 1), random_region(model, 0.1, 2)) < 0.5
+    with pytest.raises(ValueError, match="fraction"):
+        region_size(10, 0.0)
+
+
+def test_importance_matches_a_finite_difference_of_the_loss():
+    """|theta * g| is the first-order loss change when theta is zeroed; g must be the gradient of the mean loss
+    over all sequences. Checked against central differences in float64 (step 1e-4, tolerance 1e-5 relative:
+    the truncation error is about 1e-7 relative, the round-off of smaller steps much larger)."""
+    model, x = tiny(dtype=torch.float64), tokens(20)
+    loss_fn = full_loss()
+    scores = importance(model, x, loss_fn, batch_size=7)  # batches of unequal size must be weighted correctly
+    rng = np.random.default_rng(0)
+    for name in ("blocks.0.attn.qkv.weight", "blocks.1.mlp.down.weight", "blocks.1.ln2.weight"):
+        p = model.get_parameter(name)
+        for flat in rng.choice(p.numel(), size=3, replace=False):
+            idx = np.unravel_index(flat, p.shape)
+            eps, theta = 1e-4, float(p.detach()[idx])
+            with torch.no_grad():
+                p[idx] = theta + eps
+                up = float(loss_fn(model, x))
+                p[idx] = theta - eps
+                down = float(loss_fn(model, x))
+                p[idx] = theta
+            expected = abs(theta * (up - down) / (2 * eps))
+            assert float(scores[name][idx]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_importance_methods_agree_on_one_batch_and_abs_bounds_signed():
+    model, x = tiny(dtype=torch.float64), tokens(16)
+    signed = importance(model, x, full_loss(), batch_size=16)
+    one_batch = importance(model, x, full_loss(), method="abs", batch_size=16)
+    many = importance(model, x, full_loss(), method="abs", batch_size=4)
+    for n in signed:
+        torch.testing.assert_close(signed[n], one_batch[n])
+        assert bool((many[n] >= signed[n] - 1e-12).all())  # the triangle inequality
+    with pytest.raises(ValueError, match="method"):
+        importance(model, x, full_loss(), method="fisher")
+
+
+def test_monolingual_regions_and_jaccard_hand_computed():
+    a = {"w": torch.tensor([True, True, False, False])}
+    b = {"w": torch.tensor([False, True, True, False])}
+    c = {"w": torch.tensor([False, False, True, True])}
+    mono = monolingual_regions({0: a, 1: b, 2: c})
+    assert mono[0]["w"].tolist() == [True, False, False, False]
+    assert mono[1]["w"].tolist() == [False, False, False, False]
+    assert mono[2]["w"].tolist() == [False, False, False, True]
+    assert jaccard(a, b) == pytest.approx(1 / 3) and jaccard(a, c) == 0.0 and size(a) == 2
+    totals = total_scores({0: {"w": torch.ones(2)}, 1: {"w": torch.tensor([1.0, 3.0])}})
+    assert totals["w"].tolist() == [2.0, 4.0]
+
+
+def test_ablation_and_scaling_change_only_their_entries_and_restore_them_exactly():
+    model = tiny()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    mask = random_region(model, 0.2, seed=0)
+    with ablated(model, mask):
+        for n, p in model.named_parameters():
+            if n in mask:
+                assert bool((p[mask[n]] == 0).all())
+                assert torch.equal(p[~mask[n]], before[n][~mask[n]])
+            else:
+                assert torch.equal(p, before[n])
+    with scaled(model, "blocks.0.ln1.weight", 3, 4.0):
+        w = model.get_parameter("blocks.0.ln1.weight").detach()
+        assert float(w[3]) == pytest.approx(4 * float(before["blocks.0.ln1.weight"][3]))
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]), n
+    with pytest.raises(ValueError, match="1-d parameter"):
+        with scaled(model, "blocks.0.mlp.up.weight", 0, 2.0):
+            pass
+
+
+def test_zeroing_the_core_hurts_more_than_the_bottom_on_a_trained_model():
+    """A few steps on a fixed batch make the importance meaningful; then the core must matter more."""
+    torch.manual_seed(0)
+    model, x = tiny(), tokens(32)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(40):
+        opt.zero_grad()
+        full_loss()(model, x).backward()
+        opt.step()
+    scores = importance(model, x, full_loss())
+    base = language_losses(model, {0: x}, full_loss())[0]
+    with ablated(model, top_region(model, scores, 0.05)):
+        core = language_losses(model, {0: x}, full_loss())[0]
+    with ablated(model, bottom_region(model, scores, 0.05)):
+        bottom = language_losses(model, {0: x}, full_loss())[0]
+    assert core - base > 3 * max(bottom - base, 1e-4)
+
+
+def test_freezing_keeps_masked_entries_bit_identical_during_training():
+    model, x = tiny(), tokens(64)
+    mask = random_region(model, 0.3, seed=1)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    curve = continue_training(model, x, full_loss(), steps=5, batch_size=8, lr=1e-2, weight_decay=0.5, seed=0,
+                              frozen=mask, evaluate=lambda m: {"loss": language_losses(m, {0: x}, full_loss())[0]},
+                              eval_every=2)
+    assert curve.step.tolist() == [0, 2, 4, 5] and curve.sequences.tolist() == [0, 16, 32, 40]
+    for n, m in mask.items():
+        p = model.get_parameter(n)
+        assert torch.equal(p[m], before[n][m])
+        assert not torch.equal(p[~m], before[n][~m])  # the rest did train
+
+
+def test_freezing_a_hugging_face_model():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                   num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(cfg)
+    names = {u.param for u in units(model)}
+    assert names and all(".layers." in n for n in names) and "lm_head.weight" not in names
+    mask = random_region(model, 0.1, seed=0)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    freezer = Freezer(model, mask)
+    x = torch.randint(0, 32, (4, 8), generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        opt.zero_grad()
+        model(input_ids=x, labels=x).loss.backward()
+        opt.step()
+        freezer.restore()
+    for n, m in mask.items():
+        assert torch.equal(model.get_parameter(n)[m], before[n][m])
+    assert not torch.equal(model.get_parameter("lm_head.weight"), before["lm_head.weight"])
+
+
+def test_outlier_and_typical_dimensions_hand_computed():
+    mags = pd.DataFrame([[1.0, 1.1, 0.9, 1.0, 9.0], [1.0, 1.0, 1.0, 1.2, 1.0]],
+                        index=["blocks.0.ln1.weight", "blocks.0.ln2.weight"])
+    param, dim, typical = outlier_and_typical(mags, n_typical=2)
+    assert (param, dim) == ("blocks.0.ln1.weight", 4)
+    assert typical == [0, 3]  # magnitude 1.0 = the row's median; stable order
+
+
+def test_region_map_sums_per_unit():
+    model = tiny()
+    ones = {n: torch.ones_like(p) for n, p in model.named_parameters()}
+    table = region_map(model, ones)
+    assert table.shape == (2, 9)
+    assert table.loc[0, "attn.q"] == 16 * 16 and table.loc[1, "mlp.down.weight"] == 32 * 16
+
+
+def test_study_grid_holds_out_the_new_language_and_selects_on_four():
+    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED, regions_grid
+
+    cfgs = regions_grid("smoke", seeds=2, seed=5)
+    assert [c.seed for c in cfgs] == [5, 6] and len({c.hash() for c in cfgs}) == 2
+    w = cfgs[0].world
+    assert w.n_languages - w.held_out_languages == len(EVALUATED) and NEW_LANGUAGE == w.n_languages - 1
+    assert len(SELECTED) == 4 and set(SELECTED) < set(EVALUATED)
+    assert len(set(w.scripts)) < w.n_languages  # some languages share a script
+    assert cfgs[0].model.arch == "llama" and cfgs[0].train.loss == "full"
+
+
+def test_forgetting_summary_hand_computed():
+    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_summary
+
+    rows = []
+    for arm, rise in (("full", 0.4), ("core frozen", 0.1)):
+        for step in (0, 10):
+            rows += [{"arm": arm, "step": step, "kind": "answer", "language": k, "loss": 1.0 + rise * k * step / 10}
+                     for k in (0, 1)]
+            rows.append({"arm": arm, "step": step, "kind": "answer", "language": NEW_LANGUAGE, "loss": 5.0 - step / 10})
+            rows.append({"arm": arm, "step": step, "kind": "full", "language": 0, "loss": 9.0})
+    out = forgetting_summary(pd.DataFrame(rows)).set_index("arm")
+    assert out.loc["full", "forgetting"] == pytest.approx(0.2) and out.loc["core frozen", "forgetting"] == pytest.approx(0.05)
+    assert out.loc["full", "new_loss"] == pytest.approx(4.0)
+
+
+def test_cached_table_computes_once_per_key(tmp_path):
+    from crosslingual.runs import cached_table
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return pd.DataFrame({"x": [1.0, 2.0]})
+
+    first = cached_table("t", {"a": 1}, compute, root=tmp_path)
+    again = cached_table("t", {"a": 1}, compute, root=tmp_path)
+    cached_table("t", {"a": 2}, compute, root=tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(calls) == 2 and not list(tmp_path.rglob("*.tmp"))
