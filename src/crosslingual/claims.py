@@ -241,6 +241,11 @@ def _direction(ci: tuple[float, float], predicted: int) -> str:
     return "flat"
 
 
+# R5's cue arms (sweeps of studies/extractability.yaml): +1 if the knob makes the language easier to extract (so
+# unification should fall), -1 if harder (so it should rise).
+R5_CUE_SIGNS = {"language_marker": +1, "shared_function_words": -1}
+
+
 def r5_extractability(final: pd.DataFrame, cue_arms: dict[str, int]) -> list[Verdict]:
     """``final``: one row per run of ``05_extractability`` with ``sweep``, ``level``, ``seed`` and
     ``unification`` (``vocabulary`` levels: query token types, word level included). ``cue_arms``: sweep name

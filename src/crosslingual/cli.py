@@ -1,4 +1,4 @@
-"""Command line: ``crosslingual run | runs ls | book | calibrate``."""
+"""Command line: ``crosslingual run | sweep | runs ls|verify|gc | book | calibrate``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,28 @@ def _parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from crosslingual.grids import Grid
+    from crosslingual.runs import runs_root
+    from crosslingual.sweep import sweep
+
+    grid = Grid.load(args.grid)
+    configs = [cfg for *_, cfg in grid.expand(args.profile, args.seeds, args.seed, **_parse_overrides(args.overrides))]
+    backend = args.backend or ("dask" if importlib.util.find_spec("distributed") else "processes")
+    where = args.scheduler or f"{backend} ({args.workers or 'one per core'} local workers)"
+    print(f"grid {args.grid}: {len(configs)} runs at profile {args.profile or grid.profile}; store {runs_root()}; "
+          f"workers: {where}", flush=True)
+    report = sweep(configs, workers=args.workers, device=args.device, backend=backend, scheduler=args.scheduler)
+    print(report.table().to_string())
+    for run_hash, error in report.failed.items():
+        print(f"failed: run {run_hash}: {error}")
+    print(f"{report.requested} runs: {report.found + len(report.trained)} done, {len(report.failed)} failed, "
+          f"in {report.seconds:.1f} s")
+    return 1 if report.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosslingual", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,6 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="default")
     run.add_argument("--device", default="auto")
     run.add_argument("overrides", nargs="*", help="name=value, e.g. parallel_fraction=0.5 seed=1")
+    sw = sub.add_parser("sweep", help="train every run of a grid (a YAML file, or a study: information, exposure, "
+                                      "extractability, interventions, regions) on local workers or a Dask cluster")
+    sw.add_argument("grid")
+    sw.add_argument("--profile", default=None, help="scale (default: the grid's own)")
+    sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")
+    sw.add_argument("--seed", type=int, default=None, help="first seed (default: the grid's own)")
+    sw.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
+    sw.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    sw.add_argument("--backend", choices=["dask", "processes"], default=None,
+                    help="local pool: a Dask LocalCluster (default when Dask is installed) or a process pool")
+    sw.add_argument("--device", default="auto")
+    sw.add_argument("overrides", nargs="*", help="name=value applied to every run, e.g. steps=500")
     runs = sub.add_parser("runs", help="list, verify or garbage-collect the run store ($CROSSLINGUAL_RUNS)")
     runs.add_argument("action", choices=["ls", "verify", "gc"])
     runs.add_argument("--yes", action="store_true", help="gc: really delete (default: only list)")
@@ -50,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             last = r.metrics[(r.metrics.layer == -1) & (r.metrics.step == r.metrics.step.max())]
             print(f"run {r.path}")
             print(last[["metric", "value"]].to_string(index=False))
+        elif args.command == "sweep":
+            return _sweep(args)
         elif args.command == "runs":
             from crosslingual import runs as store
 

@@ -282,6 +282,15 @@ def make_config(profile: str = "default", **overrides: Any) -> RunConfig:
     return cfg.validate()
 
 
+def profile_value(profile: str, name: str) -> Any:
+    """The value of the flat parameter ``name`` (e.g. ``steps``) at ``profile``."""
+    cfg = make_config(profile)
+    owner = _field_owner()
+    if name not in owner:
+        raise ConfigError(f"unknown parameter {name!r}; known parameters: {', '.join(sorted(owner))}")
+    return getattr(getattr(cfg, owner[name]), name)
+
+
 def check_count(name: str, value: Any, lo: int, hi: int) -> int:
     """Validate a notebook-level integer parameter such as ``seeds``."""
     _check_range(name, value, lo, hi, integer=True)

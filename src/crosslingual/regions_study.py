@@ -1,11 +1,11 @@
-"""The linguistic-regions study (chapter 09): its world, its runs, and the per-run analyses behind G1-G4.
+"""The linguistic-regions study (chapter 09): its languages' roles and the per-run analyses behind G1-G4.
 
-The world has seven languages; the seventh never occurs in training (``held_out_languages=1``) and is the new
-language of G4. Two pairs of languages share a script, and a new language in a known script is what continued
-pre-training usually meets. Regions are selected on the first four languages and evaluated on all six trained
-ones, as the paper selects on 6 and evaluates on 30. The model is the LLaMA-like variant trained with the
-full next-token loss, so a language's loss is its perplexity objective, as in the paper (our choice: the
-Rosetta chapters train on the answer only).
+The runs are the grid ``studies/regions.yaml``: seven languages, the seventh never in training
+(``held_out_languages=1``) and the new language of G4. Two pairs of languages share a script, and a new language
+in a known script is what continued pre-training usually meets. Regions are selected on the first four
+languages and evaluated on all six trained ones, as the paper selects on 6 and evaluates on 30. The model is
+the LLaMA-like variant trained with the full next-token loss, so a language's loss is its perplexity objective,
+as in the paper (our choice: the Rosetta chapters train on the answer only).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from crosslingual.config import RunConfig, make_config
 from crosslingual.regions import (Mask, bottom_region, continue_training, dimension_magnitudes, full_loss,
                                   importance, jaccard, language_losses, language_tokens, monolingual_regions,
                                   outlier_and_typical, random_region, region_map, scaled, size, top_region,
@@ -23,23 +22,12 @@ from crosslingual.regions import (Mask, bottom_region, continue_training, dimens
 from crosslingual.runs import Run, cached_table
 from crosslingual.train import lm_loss
 
-SCRIPTS = ("latin", "cyrillic", "greek", "latin", "cyrillic", "armenian", "latin")
 SELECTED = (0, 1, 2, 3)  # regions are chosen on these languages' sequences
 EVALUATED = (0, 1, 2, 3, 4, 5)  # every trained language; 4 and 5 never influence the choice
 NEW_LANGUAGE = 6  # held out of training; G4 continues training on it
 PAPER_FRACTION = 0.01  # the paper's region size
 FRACTIONS = (0.005, 0.01, 0.02, 0.05)
 SCALE_FACTORS = (0.0, 2.0, 4.0, 10.0)  # the paper's example multiplies by 4
-
-
-def regions_grid(profile: str, seeds: int, seed: int = 0, **overrides) -> list[RunConfig]:
-    """The chapter's base runs, one per seed (seed and world seed vary together). They train for half the
-    profile's steps, which a pilot showed is enough for 98% in-language accuracy at ``default``, and evaluate
-    at 8 checkpoints, keeping only 2: the chapter analyses the final weights only."""
-    steps = make_config(profile).train.steps // 2
-    knobs = dict(n_languages=len(SCRIPTS), scripts=SCRIPTS, held_out_languages=1, arch="llama", loss="full",
-                 steps=steps, n_checkpoints=8, keep_checkpoints=2)
-    return [make_config(profile, seed=s, world_seed=s, **{**knobs, **overrides}) for s in range(seed, seed + seeds)]
 
 
 @dataclass

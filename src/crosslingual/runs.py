@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -111,8 +112,15 @@ def write_json(path: Path, obj: dict) -> None:
     _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True)))
 
 
+# A held lock's mtime is refreshed every LOCK_HEARTBEAT_S; a lock of another host (a cluster node) that has not
+# been refreshed for LOCK_STALE_S belongs to a dead process, since its pid cannot be checked from here.
+LOCK_HEARTBEAT_S, LOCK_STALE_S = 30.0, 300.0
+_HEARTBEATS: dict[Path, threading.Event] = {}
+
+
 def try_lock(directory: Path) -> bool:
-    """Take the run's lock if it is free (or stale: left by a dead process on this host)."""
+    """Take the run's lock if it is free (or stale: left by a dead process on this host, or not refreshed for
+    ``LOCK_STALE_S`` by another host). While held, a daemon thread keeps its mtime fresh."""
     lock = directory / "lock"
     while True:
         try:
@@ -124,10 +132,23 @@ def try_lock(directory: Path) -> bool:
             return False
         os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
         os.close(fd)
+        stop = _HEARTBEATS[directory] = threading.Event()
+        threading.Thread(target=_heartbeat, args=(lock, stop), daemon=True).start()
         return True
 
 
+def _heartbeat(lock: Path, stop: threading.Event) -> None:
+    while not stop.wait(LOCK_HEARTBEAT_S):
+        try:
+            os.utime(lock)
+        except OSError:
+            return
+
+
 def release_lock(directory: Path) -> None:
+    stop = _HEARTBEATS.pop(directory, None)
+    if stop is not None:
+        stop.set()
     (directory / "lock").unlink(missing_ok=True)
 
 
@@ -148,14 +169,25 @@ def _lock_is_stale(lock: Path) -> bool:
     except (OSError, ValueError):
         return False  # being written right now
     if host != socket.gethostname():
-        return False
+        try:
+            return time.time() - lock.stat().st_mtime > LOCK_STALE_S
+        except OSError:
+            return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process that its parent has not reaped yet still answers ``kill(pid, 0)`` (Linux only)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @dataclass
@@ -230,6 +262,7 @@ class RunWriter:
     def __init__(self, cfg: RunConfig, directory: Path, device: str):
         self.cfg, self.directory, self.device = cfg, directory, device
         self.rows: list[dict] = []
+        self.resumed_from: int | None = None  # the step a killed run was resumed from (None: one go)
         self.start = time.perf_counter()
         write_json(directory / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict()})
         (directory / "checkpoints").mkdir(exist_ok=True)
@@ -252,6 +285,7 @@ class RunWriter:
             trainer.__init__(self.cfg, self.device)
             return
         self.rows = done[done.step <= trainer.step].to_dict("records")
+        self.resumed_from = trainer.step
 
     def on_checkpoint(self, trainer: "Trainer", new_rows: list[dict]) -> None:
         self.rows.extend(new_rows)
@@ -270,7 +304,8 @@ class RunWriter:
             "wall_seconds_this_process": round(time.perf_counter() - self.start, 2), "device": self.device,
             "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
             "batched_with": batched_with, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "pid": os.getpid(), "host": socket.gethostname(), "manifest": manifest(d),
+            "pid": os.getpid(), "host": socket.gethostname(), "resumed_from_step": self.resumed_from,
+            "manifest": manifest(d),
         })
         for leftover in (STATE, PARTIAL):
             (d / leftover).unlink(missing_ok=True)

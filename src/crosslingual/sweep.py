@@ -1,23 +1,42 @@
-"""Run many configs: the missing ones are trained in a local pool of single-threaded worker processes.
+"""Run many configs: the missing ones are trained by a pool of workers, on this machine or on a Dask cluster.
 
-Tiny models are dominated by per-op overhead, so on a small CPU k single-threaded processes side by side beat
-one k-threaded process (science.md section 2). Workers go through ``get_or_train``, so the run store's lock
-keeps concurrent requests for one config safe; finished runs are never retrained.
+Backends (``sweep(..., backend=...)``):
+
+- ``processes``: a local pool of single-threaded spawn processes. Tiny models are dominated by per-op overhead,
+  so on a small CPU k single-threaded processes side by side beat one k-threaded process (science.md
+  section 2). It starts in well under a second, so the notebooks use it.
+- ``dask``: a Dask ``distributed`` cluster: a ``LocalCluster`` of single-threaded process workers, or the
+  scheduler at ``scheduler`` (``tcp://host:port``), e.g. one started by dask-jobqueue on SLURM. Workers must be
+  able to import crosslingual and reach the run store at the same path (a shared filesystem).
+
+With ``$CROSSLINGUAL_SCHEDULER`` set, ``run_many`` (and so every notebook) sends its runs to that cluster.
+Every worker trains through ``get_or_train``: the store's lock keeps concurrent requests for one config safe,
+and a run whose worker died is resumed from its last checkpoint by the worker that takes the task over. A
+failing run is reported with its config hash and error and never stops the others.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm import tqdm
 
-from crosslingual.config import RunConfig, resolve_device
+from crosslingual.config import ConfigError, RunConfig, resolve_device
 from crosslingual.runs import Run, get_or_train, is_done, record_use, run_dir, runs_root
 from crosslingual.world import World
+
+SCHEDULER_ENV = "CROSSLINGUAL_SCHEDULER"
+BACKENDS = ("processes", "dask")
 
 
 def default_workers() -> int:
@@ -31,11 +50,14 @@ def expected_cost(cfg: RunConfig) -> float:
     return t.steps * t.batch_size * World(cfg.world).seq_len * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
 
 
-def _init_worker() -> None:
+def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _train_chunk(cfg_dicts: list[dict], device: str, root: str) -> None:
+def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: bool = False) -> list[str]:
+    """Train (or find) one chunk of runs in this process; returns their hashes."""
+    if single_thread:
+        _single_thread()
     cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
     if len(cfgs) == 1:
         get_or_train(cfgs[0], device=device, progress=False, root=Path(root))
@@ -43,33 +65,125 @@ def _train_chunk(cfg_dicts: list[dict], device: str, root: str) -> None:
         from crosslingual.batched import get_or_train_together
 
         get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
+    return [c.hash() for c in cfgs]
+
+
+class SweepError(RuntimeError):
+    """Some runs of a sweep failed; the message lists each with its config hash and error."""
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: runs found in the store, trained, and failed (config hash -> error)."""
+
+    requested: int
+    found: int
+    trained: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    backend: str = ""
+    workers: int = 0
+
+    def table(self) -> pd.DataFrame:
+        """The end-of-sweep summary: one row per outcome."""
+        return pd.DataFrame({"runs": [self.found, len(self.trained), len(self.failed)]},
+                            index=pd.Index(["already in the store", "trained", "failed"], name="outcome"))
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            lines = "\n".join(f"  run {h}: {err}" for h, err in self.failed.items())
+            raise SweepError(f"{len(self.failed)} of {self.requested} runs failed (the others finished):\n{lines}")
+
+
+@contextmanager
+def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[Callable, Callable, bool]]:
+    """``(submit, as_completed, single_thread)`` for the backend; the pool is shut down on exit."""
+    if backend == "processes":
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_single_thread) as pool:
+            yield pool.submit, futures_completed, False
+        return
+    import logging
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                  dashboard_address=None, silence_logs=logging.ERROR)
+    client = Client(scheduler or cluster)
+    try:
+        yield (lambda fn, *args: client.submit(fn, *args, pure=False)), as_completed, True
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str = "auto", progress: bool = True,
+          root: Path | None = None, together: int = 1, backend: str = "processes",
+          scheduler: str | None = None) -> SweepReport:
+    """Train every config missing from the store; a failure is recorded and the other runs go on.
+
+    ``together > 1`` trains up to that many same-shaped runs in one process as one batched computation
+    (``crosslingual.batched``). On a 2-core CPU this gains nothing over single-threaded workers (see
+    ``bench/README.md``), so it is off by default; it is meant for accelerators.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend!r} is not allowed: choose one of {', '.join(map(repr, BACKENDS))}")
+    if scheduler:
+        backend = "dask"
+    start = time.perf_counter()
+    root = root or runs_root()
+    for cfg in configs:
+        cfg.validate()
+    distinct = {cfg.hash(): cfg for cfg in configs}
+    missing = sorted((c for c in distinct.values() if not is_done(c, root)), key=expected_cost,
+                     reverse=True)  # longest first: the pool's last busy worker finishes soonest
+    report = SweepReport(requested=len(distinct), found=len(distinct) - len(missing), backend=backend)
+    chunks = [missing[i:i + together] for i in range(0, len(missing), max(1, together))]
+    workers = min(workers or default_workers(), max(1, len(chunks)))
+    # a remote cluster picks its own devices; locally CUDA runs go one at a time on the one GPU
+    local_device = device if backend == "dask" and scheduler else resolve_device(device)
+    report.workers = workers
+    bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing, unit="run")
+
+    def finished(chunk: list[RunConfig], error: BaseException | None) -> None:
+        for cfg in chunk:
+            if error is None:
+                report.trained.append(cfg.hash())
+            else:
+                report.failed[cfg.hash()] = f"{type(error).__name__}: {error}"
+        bar.update(len(chunk))
+        bar.set_postfix(failed=len(report.failed))
+
+    if chunks and (workers == 1 or local_device == "cuda") and not scheduler:
+        for chunk in chunks:
+            try:
+                _train_chunk([c.to_dict() for c in chunk], local_device, str(root))
+                finished(chunk, None)
+            except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
+                finished(chunk, err)
+    elif chunks:
+        with _pool(backend, workers, scheduler) as (submit, as_completed, single_thread):
+            futures = {submit(_train_chunk, [c.to_dict() for c in chunk], local_device, str(root), single_thread): chunk
+                       for chunk in chunks}
+            for fut in as_completed(list(futures)):
+                try:
+                    fut.result()
+                    finished(futures[fut], None)
+                except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
+                    finished(futures[fut], err)
+    bar.close()
+    report.seconds = time.perf_counter() - start
+    return report
 
 
 def run_many(configs: list[RunConfig], *, workers: int | None = None, device: str = "auto",
              progress: bool = True, root: Path | None = None, together: int = 1) -> list[Run]:
-    """Finished runs for ``configs`` (in order), training the missing ones ``workers`` processes at a time.
-
-    ``together > 1`` trains up to that many same-shaped runs in one process as one batched computation
-    (``crosslingual.batched``). On a 2-core CPU this gains nothing over single-threaded workers (see
-    ``bench/README.md``), so it is off by default; it is meant for accelerators, where per-kernel overhead
-    dominates small models.
-    """
+    """Finished runs for ``configs`` (in order), training the missing ones ``workers`` processes at a time
+    (on the Dask cluster at ``$CROSSLINGUAL_SCHEDULER`` when it is set). Raises :class:`SweepError` naming every
+    failed run once all the others have finished."""
     root = root or runs_root()
-    device = resolve_device(device)
-    for cfg in configs:
-        cfg.validate()
-    missing = sorted({cfg.hash(): cfg for cfg in configs if not is_done(cfg, root)}.values(), key=expected_cost,
-                     reverse=True)  # longest first: the pool's last busy worker finishes soonest
-    chunks = [[c.to_dict() for c in missing[i:i + together]] for i in range(0, len(missing), max(1, together))]
-    workers = min(workers or default_workers(), max(1, len(chunks)))
-    if chunks and (workers == 1 or device == "cuda"):
-        for chunk in tqdm(chunks, desc="runs", disable=not progress):
-            _train_chunk(chunk, device, str(root))
-    elif chunks:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-            futures = [pool.submit(_train_chunk, chunk, device, str(root)) for chunk in chunks]
-            for fut in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
-                fut.result()
+    sweep(configs, workers=workers, device=device, progress=progress, root=root, together=together,
+          scheduler=os.environ.get(SCHEDULER_ENV) or None).raise_for_failures()
     runs = [Run(run_dir(cfg, root)) for cfg in configs]
     record_use(runs)
     return runs

@@ -1,6 +1,8 @@
 """generate -> train -> store -> reload -> metrics, on the smoke profile."""
 
 import json
+import os
+import re
 
 import pandas as pd
 import pytest
@@ -84,3 +86,48 @@ def test_checkpoints_are_safetensors_loadable_without_pickle(store):
     weights = load_file(run.path / "checkpoints" / f"step_{run.steps[-1]:07d}.safetensors")
     assert all(isinstance(v, torch.Tensor) for v in weights.values())
     assert Run(run.path).load_model(0).embed.weight.shape[0] == len(run.world.vocab)
+
+
+def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypatch):
+    import crosslingual.sweep as sweep_module
+
+    cfgs = [make_config("smoke", steps=20, seed=s) for s in range(3)]
+    bad = cfgs[1].hash()
+    real = sweep_module.get_or_train
+
+    def flaky(cfg, **kw):
+        if cfg.hash() == bad:
+            raise RuntimeError("out of memory (simulated)")
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(sweep_module, "get_or_train", flaky)
+    report = sweep_module.sweep(cfgs, workers=1, progress=False)
+    assert sorted(report.trained) == sorted([cfgs[0].hash(), cfgs[2].hash()])
+    assert report.failed == {bad: "RuntimeError: out of memory (simulated)"}
+    assert report.table().runs.tolist() == [0, 2, 1]
+    with pytest.raises(sweep_module.SweepError, match=rf"1 of 3 runs failed .*\n  run {bad}: RuntimeError"):
+        run_many(cfgs, workers=1, progress=False)
+    assert sweep_module.sweep(cfgs[::2], workers=1, progress=False).found == 2  # nothing retrained
+
+
+def test_sweep_cli_expands_a_grid_file_and_skips_finished_runs(store, tmp_path, capsys):
+    from crosslingual.cli import main
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("profile: smoke\nseeds: 2\nsweeps:\n  - {name: p, product: {parallel_fraction: [0.3, 0.5]}}\n")
+    assert main(["sweep", str(grid), "steps=20", "--backend", "processes", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "grid " in out and "4 runs at profile smoke" in out and "4 runs: 4 done, 0 failed" in out
+    assert main(["sweep", str(grid), "steps=20", "--backend", "processes"]) == 0
+    assert re.search(r"already in the store\s+4", capsys.readouterr().out)
+    with pytest.raises(SystemExit):  # argparse rejects it before any work
+        main(["sweep", str(grid), "--backend", "threads"])
+
+
+def test_run_many_goes_to_the_dask_cluster_named_in_the_environment(store, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        monkeypatch.setenv("CROSSLINGUAL_SCHEDULER", cluster.scheduler_address)
+        runs = run_many([make_config("smoke", steps=20, seed=7)], progress=False)
+    info = json.loads((runs[0].path / "DONE").read_text())
+    assert info["pid"] != os.getpid() and info["threads"] == 1  # trained by the cluster's worker process

@@ -18,7 +18,7 @@ import pytest
 import crosslingual.runs as store_module
 from crosslingual.cli import main as cli
 from crosslingual.config import make_config
-from crosslingual.runs import DONE, STATE, get_or_train, list_runs, run_dir, try_lock, verify_run
+from crosslingual.runs import DONE, STATE, get_or_train, list_runs, release_lock, run_dir, try_lock, verify_run
 from crosslingual.train import checkpoint_steps
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -108,7 +108,25 @@ def test_a_stale_lock_is_taken_over_and_a_live_one_is_respected(store):
     (d / "lock").write_text(f"{os.uname().nodename} {dead.stdout.strip()}")
     assert try_lock(d)  # the owner is dead
     assert not try_lock(d)  # now we (alive) hold it
-    (d / "lock").unlink()
+    release_lock(d)
+
+
+def test_a_lock_of_another_host_is_stale_only_when_its_heartbeat_stopped(store, monkeypatch):
+    d = run_dir(SHORT)
+    d.mkdir(parents=True)
+    lock = d / "lock"
+    lock.write_text("some-cluster-node 4242")
+    assert not try_lock(d)  # fresh: its owner may be training on that node
+    os.utime(lock, (time.time() - store_module.LOCK_STALE_S - 5,) * 2)
+    assert try_lock(d)  # not refreshed for LOCK_STALE_S: the node died
+    release_lock(d)
+    monkeypatch.setattr(store_module, "LOCK_HEARTBEAT_S", 0.05)
+    assert try_lock(d)
+    os.utime(lock, (time.time() - 1000,) * 2)
+    time.sleep(0.3)
+    assert time.time() - lock.stat().st_mtime < 1  # our own heartbeat keeps it fresh
+    release_lock(d)
+    assert not lock.exists()
 
 
 def test_partial_writes_are_never_visible(store):

@@ -201,9 +201,10 @@ def test_region_map_sums_per_unit():
 
 
 def test_study_grid_holds_out_the_new_language_and_selects_on_four():
-    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED, regions_grid
+    from crosslingual.grids import Grid
+    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED
 
-    cfgs = regions_grid("smoke", seeds=2, seed=5)
+    cfgs = [cfg for *_, cfg in Grid.load("regions").expand("smoke", seeds=2, seed=5)]
     assert [c.seed for c in cfgs] == [5, 6] and len({c.hash() for c in cfgs}) == 2
     w = cfgs[0].world
     assert w.n_languages - w.held_out_languages == len(EVALUATED) and NEW_LANGUAGE == w.n_languages - 1

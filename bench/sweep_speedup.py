@@ -1,0 +1,58 @@
+"""Speed-up of a local sweep with several workers over running the same runs one after another.
+
+Each mode trains the same runs into its own empty temporary store, so nothing is reused between modes:
+
+- sequential, 1 thread / all threads: one process, one run after the other (``sweep(workers=1)``);
+- process pool: ``sweep(backend="processes")``, single-threaded spawn workers (what the notebooks use);
+- Dask LocalCluster: ``sweep(backend="dask")``, single-threaded process workers (``crosslingual sweep``'s
+  default), cluster start-up included.
+
+    .venv/bin/python bench/sweep_speedup.py --runs 4 --steps 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from crosslingual.config import make_config
+from crosslingual.sweep import sweep
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=1000, help="steps per run (the profile's batch and model)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    configs = [make_config(args.profile, seed=s, world_seed=s, steps=args.steps) for s in range(args.runs)]
+    cores = os.cpu_count() or 1
+    modes = [("sequential, 1 thread", dict(workers=1), 1),
+             (f"sequential, {cores} threads", dict(workers=1), cores),
+             (f"process pool, {args.workers} workers", dict(workers=args.workers, backend="processes"), cores),
+             (f"Dask LocalCluster, {args.workers} workers", dict(workers=args.workers, backend="dask"), cores)]
+    print(f"{args.runs} runs of profile {args.profile!r} at {args.steps} steps, {cores} cores, torch {torch.__version__}")
+    times: dict[str, float] = {}
+    for name, kwargs, threads in modes:
+        torch.set_num_threads(threads)
+        with tempfile.TemporaryDirectory() as store:
+            start = time.perf_counter()
+            report = sweep(configs, root=Path(store), progress=False, **kwargs)
+            times[name] = time.perf_counter() - start
+        assert len(report.trained) == args.runs and not report.failed, report
+        print(f"  {name:<32} {times[name]:7.1f} s", flush=True)
+    base1, base_all = times[modes[0][0]], times[modes[1][0]]
+    print(f"\n| mode | wall s | speed-up vs sequential 1 thread | vs sequential {cores} threads |")
+    print("|---|---|---|---|")
+    for name, t in times.items():
+        print(f"| {name} | {t:.1f} | {base1 / t:.2f}x | {base_all / t:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
