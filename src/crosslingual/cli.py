@@ -1,4 +1,4 @@
-"""Command line: ``crosslingual run | sweep | runs ls|verify|gc | book | calibrate``."""
+"""Command line: ``crosslingual run | sweep | runs ls|verify|gc | cldr | book | calibrate``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="local pool: a Dask LocalCluster (default when Dask is installed) or a process pool")
     sw.add_argument("--device", default="auto")
     sw.add_argument("overrides", nargs="*", help="name=value applied to every run, e.g. steps=500")
+    cldr = sub.add_parser("cldr", help="build the real-strings fact set from the CLDR data in babel (offline)")
+    cldr.add_argument("--out", type=Path, default=Path("cldr_facts.parquet"), help=".parquet or .json")
     runs = sub.add_parser("runs", help="list, verify or garbage-collect the run store ($CROSSLINGUAL_RUNS)")
     runs.add_argument("action", choices=["ls", "verify", "gc"])
     runs.add_argument("--yes", action="store_true", help="gc: really delete (default: only list)")
@@ -84,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             last = r.metrics[(r.metrics.layer == -1) & (r.metrics.step == r.metrics.step.max())]
             print(f"run {r.path}")
             print(last[["metric", "value"]].to_string(index=False))
+        elif args.command == "cldr":
+            from crosslingual.cldr import write
+
+            table, stats = write(args.out)
+            print(f"wrote {table} and {stats}")
         elif args.command == "sweep":
             return _sweep(args)
         elif args.command == "runs":

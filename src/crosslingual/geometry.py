@@ -175,10 +175,9 @@ def world_translations(world) -> dict[int, set[int]]:
 
 def embeddings_of_hf_model(path: str | Path) -> tuple[torch.Tensor, list[str]]:
     """Input embeddings and token strings of a local Hugging Face model directory (never downloads)."""
-    from transformers import AutoModel, AutoTokenizer
+    from crosslingual.hf import load
 
-    model = AutoModel.from_pretrained(path, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model, tokenizer = load(path, kind="base", device="cpu")
     emb = model.get_input_embeddings().weight.detach().float()
     n = min(len(tokenizer), emb.shape[0])  # embedding matrices are often padded past the vocabulary
     tokens = tokenizer.convert_ids_to_tokens(list(range(n)))

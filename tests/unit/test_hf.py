@@ -1,0 +1,98 @@
+"""crosslingual.hf on tiny randomly initialised models saved to a temporary directory (nothing downloaded)."""
+
+import pandas as pd
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from crosslingual.config import ConfigError  # noqa: E402
+from crosslingual.hf import (answer_accuracy, last_token_states, load, match, normalise, parallel_metrics,  # noqa: E402
+                             required_bytes)
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    chars = sorted(set("abcdefghijklmnopqrstuvwxyzäöüéèàçабвгдежзийклмнопрстуфхцчшщыэюя:.\n "))
+    vocab = {"<unk>": 0, "<pad>": 1, "<eos>": 2, **{c: i + 3 for i, c in enumerate(chars)}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
+                                                eos_token="<eos>"), len(vocab)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def tiny_model(request, tmp_path_factory):
+    tokenizer, n = _tokenizer()
+    torch.manual_seed(0)
+    if request.param == "gpt2":
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=n, n_embd=16, n_layer=2, n_head=2,
+                                                                      n_positions=64, bos_token_id=2, eos_token_id=2,
+                                                                      pad_token_id=1))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=n, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=2, max_position_embeddings=64, eos_token_id=2, pad_token_id=1))
+    path = tmp_path_factory.mktemp(request.param)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+FACTS = pd.DataFrame([
+    {"territory": t, "relation": r, "language": lang, "prompt": f"{name}\n{word}:", "value_name": value}
+    for t, names in {"de": ("germany", "германия"), "fr": ("france", "франция"), "it": ("italy", "италия"),
+                     "es": ("spain", "испания"), "at": ("austria", "австрия"), "ch": ("swiss", "швейцария")}.items()
+    for r, (words, value) in {"currency": (("currency", "валюта"), "euro"),
+                              "language": (("language", "язык"), "german")}.items()
+    for lang, name, word in zip(("en", "ru"), names, words)])
+
+
+def test_load_is_offline_and_gives_left_padded_states_for_every_layer(tiny_model, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    model, tokenizer = load(tiny_model, device="cpu")
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and tokenizer.padding_side == "left"
+    prompts = ["germany\ncurrency:", "a:", "спасибо\nязык:"]
+    states = last_token_states(model, tokenizer, prompts, batch_size=2)
+    assert states.shape == (3, 3, 16)  # embeddings + 2 layers, 3 prompts, width 16
+    alone = last_token_states(model, tokenizer, prompts[1:2])
+    torch.testing.assert_close(states[:, 1], alone[:, 0], atol=1e-5, rtol=1e-4)  # padding changes nothing
+
+
+def test_parallel_metrics_per_layer(tiny_model):
+    model, tokenizer = load(tiny_model, device="cpu")
+    table = parallel_metrics(model, tokenizer, FACTS, ["en", "ru"])
+    assert list(table.layer) == [0, 1, 2]
+    assert table[["unification", "retrieval_at_1", "language_probe"]].notna().all().all()
+    assert table.retrieval_at_1.between(0, 1).all() and table.language_probe.between(0, 1).all()
+
+
+def test_greedy_answers_are_scored_exactly_and_normalised(tiny_model):
+    model, tokenizer = load(tiny_model, device="cpu")
+    scored = answer_accuracy(model, tokenizer, FACTS.head(4), max_new_tokens=4)
+    assert len(scored) == 4 and scored.generated.map(type).eq(str).all()
+    assert {"exact", "normalised"} <= set(scored.columns)
+    assert (scored.normalised | ~scored.exact).all()  # an exact match is also a normalised one
+
+
+def test_match_and_normalise_hand_computed():
+    assert match(" Euro\nmore", "Euro") == (True, True)
+    assert match(" the euro.", "Euro") == (False, True)
+    assert match("Deutsche Mark", "Euro") == (False, False)
+    assert normalise("Ｅｕｒｏ！") == "euro" and normalise("L’euro") == "leuro"
+
+
+def test_models_that_do_not_fit_are_refused_before_loading(tiny_model, monkeypatch):
+    import crosslingual.hf as hf
+
+    assert required_bytes(tiny_model, "bf16") < required_bytes(tiny_model, "fp32")
+    monkeypatch.setattr(hf, "available_bytes", lambda device: 1000)
+    with pytest.raises(ConfigError, match=r"needs about .* GiB at dtype='fp32' but only .* GiB is free on cpu"):
+        load(tiny_model, device="cpu")
+    with pytest.raises(ConfigError, match=r"is not a local directory"):
+        load(tiny_model / "missing")
+    with pytest.raises(ConfigError, match=r"dtype='int4' is not allowed"):
+        load(tiny_model, dtype="int4")
