@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +39,9 @@ RELATION_WORDS = {
                           "ko": "공용어"},
 }
 TEMPLATE = "{entity}\n{relation}:"
+# The languages of a CLDR world (``WorldConfig(names="cldr")``) are the first n_languages of this order, which
+# puts distinct scripts first: two languages are English and Russian, three add French (Latin, like English).
+WORLD_ORDER = ("en", "ru", "fr", "el", "ar", "de", "he", "hi", "ka", "hy")
 
 
 def _current_currency(history: list[tuple]) -> str | None:
@@ -54,6 +59,11 @@ def _main_official_language(languages: dict) -> str | None:
 
 def facts() -> pd.DataFrame:
     """One row per (territory, relation, language): codes, localised names and the prompt."""
+    return _facts().copy()
+
+
+@lru_cache(maxsize=1)
+def _facts() -> pd.DataFrame:
     from babel import Locale
     from babel.core import get_global
 
@@ -81,6 +91,43 @@ def facts() -> pd.DataFrame:
                              "script": LANGUAGES[lang], "entity_name": entity[lang], "value_name": value_names[lang],
                              "prompt": TEMPLATE.format(entity=entity[lang], relation=RELATION_WORDS[relation][lang])})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class WorldData:
+    """What a CLDR world needs: territories that have every relation, each relation's value codes, and names."""
+
+    territories: tuple[str, ...]
+    values: tuple[tuple[str, ...], ...]  # per relation, sorted value codes
+    value_index: dict  # (territory, relation index) -> index into values[relation]
+    entity: dict  # (language, territory) -> name
+    value: dict  # (language, relation index, value code) -> name
+    relation: dict  # (language, relation index) -> word
+
+
+@lru_cache(maxsize=16)
+def world_data(n_languages: int, n_relations: int) -> WorldData:
+    """The facts of the first ``n_relations`` relations for the territories that have all of them, with their
+    names in the first ``n_languages`` languages of :data:`WORLD_ORDER`."""
+    languages, relations = WORLD_ORDER[:n_languages], RELATIONS[:n_relations]
+    table = _facts()
+    table = table[table.language.isin(languages) & table.relation.isin(relations)]
+    complete = table.groupby("territory").relation.nunique() == len(relations)
+    table = table[table.territory.isin(complete[complete].index)]
+    # a territory named like a value in some language ("Tuvalu" is also the English name of its language) could
+    # not be told apart from that value by a word-level model: such territories are left out
+    value_names = set(zip(table.language, table.value_name))
+    clash = {row.territory for row in table.itertuples() if (row.language, row.entity_name) in value_names}
+    table = table[~table.territory.isin(clash)]
+    values = tuple(tuple(sorted(table[table.relation == r].value.unique())) for r in relations)
+    index = {r: {v: i for i, v in enumerate(vs)} for r, vs in zip(relations, values)}
+    return WorldData(
+        territories=tuple(sorted(table.territory.unique())), values=values,
+        value_index={(row.territory, relations.index(row.relation)): index[row.relation][row.value]
+                     for row in table[table.language == languages[0]].itertuples()},
+        entity={(row.language, row.territory): row.entity_name for row in table.itertuples()},
+        value={(row.language, relations.index(row.relation), row.value): row.value_name for row in table.itertuples()},
+        relation={(lang, i): RELATION_WORDS[r][lang] for lang in languages for i, r in enumerate(relations)})
 
 
 def _script(text: str) -> str:

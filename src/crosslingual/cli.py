@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--device", default="auto")
     run.add_argument("overrides", nargs="*", help="name=value, e.g. parallel_fraction=0.5 seed=1")
     sw = sub.add_parser("sweep", help="train every run of a grid (a YAML file, or a study: information, exposure, "
-                                      "extractability, interventions, regions) on local workers or a Dask cluster")
+                                      "extractability, interventions, regions, real_strings) on local workers or a Dask cluster")
     sw.add_argument("grid")
     sw.add_argument("--profile", default=None, help="scale (default: the grid's own)")
     sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")

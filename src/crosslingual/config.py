@@ -75,6 +75,10 @@ class WorldConfig:
     # The last ``held_out_languages`` languages never occur in the training corpus (their words stay in the
     # vocabulary): a model can later be trained on a *new* language (regions chapter, claim G4)
     held_out_languages: int = 0
+    # "synthetic": generated names and random facts; "cldr": real facts (territory -> currency, official language)
+    # written with CLDR's names in real languages and scripts (crosslingual.cldr; n_values is then unused: each
+    # relation has its own real value set)
+    names: str = "synthetic"
     world_seed: int = 0
 
     def validate(self) -> None:
@@ -111,6 +115,9 @@ class WorldConfig:
                               f"language in a script of a training language (the BPE alphabet is learnt from the "
                               f"training text); {', '.join(unseen)} is not")
         _check_range("world_seed", self.world_seed, 0, 2**31 - 1, integer=True)
+        _check_choice("names", self.names, ("synthetic", "cldr"))
+        if self.names == "cldr":
+            self._validate_cldr()
         if self.n_entities < k:
             raise ConfigError(f"n_entities={self.n_entities} must be at least n_languages={k} "
                               "(every language is some entity's home language)")
@@ -121,8 +128,25 @@ class WorldConfig:
                 f"only (n_entities x n_relations x (1 - parallel_fraction)); at least 10 are needed for the "
                 "cross-lingual test and the unification metrics")
 
+    def _validate_cldr(self) -> None:
+        from crosslingual.cldr import RELATIONS, WORLD_ORDER, world_data
+
+        if self.scripts:
+            raise ConfigError(f"scripts={self.scripts!r} must be empty with names='cldr': the languages are the first "
+                              f"n_languages of {', '.join(WORLD_ORDER)}, in their own scripts")
+        _check_range("n_relations", self.n_relations, 1, len(RELATIONS), integer=True)
+        if self.attribute_association > 0:
+            raise ConfigError(f"attribute_association={self.attribute_association} must be 0 with names='cldr': "
+                              "its facts are real")
+        available = len(world_data(self.n_languages, self.n_relations).territories)
+        _check_range("n_entities", self.n_entities, self.n_languages, available, integer=True)
+
     @property
     def resolved_scripts(self) -> tuple[str, ...]:
+        if self.names == "cldr":
+            from crosslingual.cldr import LANGUAGES, WORLD_ORDER
+
+            return tuple(LANGUAGES[lang].lower() for lang in WORLD_ORDER[: self.n_languages])
         return self.scripts or tuple(list(SCRIPTS)[: self.n_languages])
 
 

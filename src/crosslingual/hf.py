@@ -103,21 +103,52 @@ def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = 16
     return torch.cat(out, dim=1)
 
 
-def parallel_metrics(model, tokenizer, facts: pd.DataFrame, languages: list[str], batch_size: int = 16) -> pd.DataFrame:
-    """Unification, retrieval@1 and the language probe per layer for the same facts in every language.
+def parallel_states(model, tokenizer, facts: pd.DataFrame, languages: list[str],
+                    batch_size: int = 16) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Last-token states ``[layers + 1, K, F, d]`` of the same facts in every language, and the facts' keys.
 
     ``facts`` has one row per (``territory``, ``relation``, ``language``) with a ``prompt`` (e.g.
-    ``crosslingual.cldr.facts()``); only facts present in all ``languages`` are used."""
+    ``crosslingual.cldr.facts()``); only facts present in all ``languages`` are used, in one fixed order."""
     data = facts[facts.language.isin(languages)]
     complete = data.groupby(["territory", "relation"]).language.nunique() == len(languages)
     keys = complete[complete].index
     data = data.set_index(["territory", "relation"]).loc[keys].reset_index()
     states = torch.stack([last_token_states(model, tokenizer, data[data.language == lang].prompt.tolist(), batch_size)
-                          for lang in languages], dim=1)  # [layers + 1, K, F, d]
-    relation = torch.as_tensor(pd.factorize(keys.get_level_values("relation"))[0])
+                          for lang in languages], dim=1)
+    return states, keys.to_frame(index=False)
+
+
+def layer_metrics(states: torch.Tensor, keys: pd.DataFrame) -> pd.DataFrame:
+    """Unification, retrieval@1 and the language probe per layer (``states`` from :func:`parallel_states`)."""
+    relation = torch.as_tensor(pd.factorize(keys.relation)[0])
     rows = {"unification": unification_score(states, relation), "retrieval_at_1": retrieval_at_1(states),
             "language_probe": language_probe_accuracy(states)}
     return pd.DataFrame({"layer": range(states.shape[0]), **{k: v.numpy() for k, v in rows.items()}})
+
+
+def pair_unification(states: torch.Tensor, keys: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
+    """Unification of every language pair, averaged over the layers after the embeddings (no layer is picked by
+    looking at the result): one row per unordered pair."""
+    relation = torch.as_tensor(pd.factorize(keys.relation)[0])
+    rows = []
+    for i, a in enumerate(languages):
+        for j in range(i + 1, len(languages)):
+            score = unification_score(states[1:, [i, j]], relation).mean()
+            rows.append({"a": a, "b": languages[j], "unification": float(score)})
+    return pd.DataFrame(rows)
+
+
+def pair_transfer(scored: pd.DataFrame, languages: list[str], column: str = "normalised") -> pd.DataFrame:
+    """Cross-lingual consistency of every language pair: P(correct in b | correct in a), averaged over both
+    directions (NaN where neither language answers anything)."""
+    wide = scored.pivot_table(index=["territory", "relation"], columns="language", values=column, aggfunc="first")
+    rows = []
+    for i, a in enumerate(languages):
+        for b in languages[i + 1:]:
+            both = (wide[a] & wide[b]).sum()
+            directions = [both / wide[x].sum() for x in (a, b) if wide[x].sum()]
+            rows.append({"a": a, "b": b, "transfer": float(np.mean(directions)) if directions else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def normalise(text: str) -> str:

@@ -131,3 +131,11 @@ def test_run_many_goes_to_the_dask_cluster_named_in_the_environment(store, monke
         runs = run_many([make_config("smoke", steps=20, seed=7)], progress=False)
     info = json.loads((runs[0].path / "DONE").read_text())
     assert info["pid"] != os.getpid() and info["threads"] == 1  # trained by the cluster's worker process
+
+
+def test_a_cldr_world_with_bpe_trains_end_to_end(store):
+    pytest.importorskip("babel")
+    run = get_or_train(make_config("smoke", names="cldr", n_relations=2, tokenizer="bpe", bpe_vocab_size=128),
+                       progress=False)
+    assert run.world.pad_id is not None and run.world.territories
+    assert {"acc_in", "acc_xling", "unification"} <= set(run.metrics.metric)

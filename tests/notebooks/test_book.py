@@ -21,7 +21,7 @@ def test_there_are_notebooks():
                                            "03_information.ipynb", "04_exposure_control.ipynb",
                                            "05_extractability.ipynb", "06_interventions.ipynb",
                                            "07_unification_predicts_transfer.ipynb", "08_embedding_geometry.ipynb",
-                                           "09_linguistic_regions.ipynb"]
+                                           "09_linguistic_regions.ipynb", "10_real_models.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -111,7 +111,7 @@ def test_chapter_figures_exist(smoke_book, path):
 
 def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_book):
     page = (smoke_book.parent / "book" / "experiments" / "claims.html").read_text()
-    for claim in [*(f"R{i}" for i in range(1, 8)), "H1", "H2", "H3", "G1", "G2", "G3", "G4"]:
+    for claim in [*(f"R{i}" for i in range(1, 9)), "H1", "H2", "H3", "G1", "G2", "G3", "G4"]:
         assert re.search(rf"<strong>{claim}</strong>", page), f"{claim} missing from the claims page"
     links = re.findall(r'href="([^"#]*)#(verdicts-\d\d)"', page)
     assert {anchor for _, anchor in links} == {f"verdicts-0{i}" for i in range(3, 9)}

@@ -240,3 +240,24 @@ def test_g4_thresholds(core, random, expected):
     arms = {"full": 0.3, "core frozen": core, "random frozen": random}
     rows = [{"seed": s, "arm": a, "forgetting": f + 0.01 * s, "new_loss": 1.0} for s in range(3) for a, f in arms.items()]
     assert g4_core_freezing(pd.DataFrame(rows)).verdict == expected
+
+
+@pytest.mark.parametrize("noise, expected", [(0.0, REPRODUCED), (10.0, NOT_REPRODUCED)])
+def test_r8_over_language_pairs(noise, expected):
+    from crosslingual.claims import r8_real_model
+
+    rng = np.random.default_rng(0)
+    u = np.linspace(0, 1, 15)
+    pairs = pd.DataFrame({"a": [f"l{i}" for i in range(15)], "b": ["x"] * 15, "unification": u,
+                          "transfer": u + noise * rng.standard_normal(15)})
+    pairs.loc[0, "transfer"] = np.nan  # a pair where neither language answers: left out
+    verdict = r8_real_model(pairs)
+    assert verdict.verdict == expected and "14 language pairs" in verdict.evidence
+
+
+def test_r8_is_untestable_without_answers():
+    from crosslingual.claims import r8_real_model
+
+    pairs = pd.DataFrame({"a": ["en", "en"], "b": ["ru", "fr"], "unification": [0.1, 0.2], "transfer": [np.nan, 0.5]})
+    verdict = r8_real_model(pairs)
+    assert verdict.verdict == NOT_REPRODUCED and "untestable: only 1 language pairs" in verdict.evidence

@@ -77,7 +77,7 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 
 def test_the_book_studies_ship_with_the_package():
-    assert studies() == ["exposure", "extractability", "information", "interventions", "regions"]
+    assert studies() == ["exposure", "extractability", "information", "interventions", "real_strings", "regions"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():

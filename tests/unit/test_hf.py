@@ -7,8 +7,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from crosslingual.config import ConfigError  # noqa: E402
-from crosslingual.hf import (answer_accuracy, last_token_states, load, match, normalise, parallel_metrics,  # noqa: E402
-                             required_bytes)
+from crosslingual.hf import (answer_accuracy, last_token_states, layer_metrics, load, match, normalise,  # noqa: E402
+                             pair_transfer, pair_unification, parallel_states, required_bytes)
 
 
 def _tokenizer():
@@ -64,7 +64,11 @@ def test_load_is_offline_and_gives_left_padded_states_for_every_layer(tiny_model
 
 def test_parallel_metrics_per_layer(tiny_model):
     model, tokenizer = load(tiny_model, device="cpu")
-    table = parallel_metrics(model, tokenizer, FACTS, ["en", "ru"])
+    states, keys = parallel_states(model, tokenizer, FACTS, ["en", "ru"])
+    assert states.shape == (3, 2, 12, 16) and len(keys) == 12
+    table = layer_metrics(states, keys)
+    pairs = pair_unification(states, keys, ["en", "ru"])
+    assert list(pairs.columns) == ["a", "b", "unification"] and len(pairs) == 1
     assert list(table.layer) == [0, 1, 2]
     assert table[["unification", "retrieval_at_1", "language_probe"]].notna().all().all()
     assert table.retrieval_at_1.between(0, 1).all() and table.language_probe.between(0, 1).all()
@@ -96,3 +100,12 @@ def test_models_that_do_not_fit_are_refused_before_loading(tiny_model, monkeypat
         load(tiny_model / "missing")
     with pytest.raises(ConfigError, match=r"dtype='int4' is not allowed"):
         load(tiny_model, dtype="int4")
+
+
+def test_pair_transfer_hand_computed():
+    scored = pd.DataFrame({"territory": [1, 1, 1, 2, 2, 2], "relation": ["c"] * 6,
+                           "language": ["en", "ru", "fr"] * 2,
+                           "normalised": [True, True, False, True, False, False]})
+    table = pair_transfer(scored, ["en", "ru", "fr"]).set_index(["a", "b"]).transfer
+    assert table[("en", "ru")] == pytest.approx((1 / 2 + 1 / 1) / 2)  # P(ru | en) = 1/2, P(en | ru) = 1
+    assert table[("en", "fr")] == 0.0 and table[("ru", "fr")] == 0.0  # fr never answers: one direction only

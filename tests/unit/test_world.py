@@ -259,3 +259,36 @@ def test_held_out_languages_exist_in_the_design_but_never_in_training():
     third = set(full.entity_names[2]) | set(full.relation_names[2]) | {full.function_words[2]}
     assert not third & {held.words[w] for w in np.unique(held._train_words.tokens)}  # no leak by code-switching
     np.testing.assert_array_equal(design_fact[design_lang < 2], fact)
+
+
+def test_a_cldr_world_writes_real_facts_with_real_names():
+    pytest.importorskip("babel")
+    from crosslingual.cldr import facts
+
+    w = world(names="cldr", n_relations=2, n_entities=30, n_languages=2, value_overlap=0.0)
+    assert w.scripts == ("latin", "cyrillic") and len(w.territories) == 30
+    real = facts().set_index(["territory", "relation", "language"])
+    for e in (0, 7, 29):
+        t = w.territories[e]
+        assert w.entity_names[1][e] == real.loc[(t, "currency", "ru"), "entity_name"]
+        v = w.values[e, 0]
+        assert w.value_names[1][v] == real.loc[(t, "currency", "ru"), "value_name"]  # relation 0, value v
+    assert w.relation_names[0] == ["Currency", "Official language"]
+    again = world(names="cldr", n_relations=2, n_entities=30, n_languages=2, value_overlap=0.0)
+    np.testing.assert_array_equal(again.train.tokens, w.train.tokens)  # deterministic
+    assert world(names="cldr", n_relations=2, n_entities=30, n_languages=2, world_seed=1).territories != w.territories
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(n_relations=3), r"n_relations=3 is out of range: allowed \[1, 2\]"),
+    (dict(n_relations=2, scripts=("latin", "greek")), r"scripts=\('latin', 'greek'\) must be empty with names='cldr'"),
+    (dict(n_relations=2, attribute_association=0.5), r"attribute_association=0\.5 must be 0 with names='cldr'"),
+    (dict(n_relations=2, n_entities=5000), r"n_entities=5000 is out of range: allowed \[2, 2"),
+    (dict(names="wikidata"), r"names='wikidata' is not allowed: choose one of 'synthetic', 'cldr'"),
+])
+def test_cldr_world_parameters_are_validated(overrides, message):
+    pytest.importorskip("babel")
+    from crosslingual.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_config("smoke", **{"names": "cldr", **overrides})

@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from crosslingual.cldr import WORLD_ORDER, WorldData, world_data
 from crosslingual.config import WorldConfig
 from crosslingual.scripts import SCRIPTS
 from crosslingual.world.subwords import split_words, train_bpe
@@ -78,16 +79,23 @@ class World:
         rng = np.random.default_rng(cfg.world_seed)
         E, R, V, K = cfg.n_entities, cfg.n_relations, cfg.n_values, cfg.n_languages
         self.scripts = cfg.resolved_scripts
+        real = world_data(K, R) if cfg.names == "cldr" else None
 
         # Knowledge graph: balanced home languages, values with optional language-specific preference.
         self.home = rng.permutation(np.arange(E) % K)
-        # The home-L subset of values is {v : v % K == L}; it has n_in_group[L] members.
-        uniform = rng.integers(0, V, size=(E, R))
-        n_in_group = (V - 1 - np.arange(K)) // K + 1
-        pick = rng.integers(0, np.iinfo(np.int64).max, size=(E, R)) % n_in_group[self.home][:, None]
-        preferred = pick * K + self.home[:, None]  # modulo bias < 1e-17: negligible
-        use_pref = rng.random((E, R)) < cfg.attribute_association
-        self.values = np.where(use_pref, preferred, uniform)
+        if real is None:
+            # The home-L subset of values is {v : v % K == L}; it has n_in_group[L] members.
+            uniform = rng.integers(0, V, size=(E, R))
+            n_in_group = (V - 1 - np.arange(K)) // K + 1
+            pick = rng.integers(0, np.iinfo(np.int64).max, size=(E, R)) % n_in_group[self.home][:, None]
+            preferred = pick * K + self.home[:, None]  # modulo bias < 1e-17: negligible
+            use_pref = rng.random((E, R)) < cfg.attribute_association
+            self.values = np.where(use_pref, preferred, uniform)
+            self.territories: list[str] = []
+        else:  # real facts of E territories drawn by the world seed; V: the largest real value set
+            self.territories = [real.territories[i] for i in np.sort(rng.choice(len(real.territories), E, replace=False))]
+            self.values = np.array([[real.value_index[(t, r)] for r in range(R)] for t in self.territories])
+            V = max(len(real.values[r]) for r in range(R))
 
         # Which language(s) each fact is written in.
         parallel = rng.random((E, R)) < cfg.parallel_fraction
@@ -102,15 +110,18 @@ class World:
         self.assignment = np.where(parallel & (cfg.parallel_mode == "parallel"), PARALLEL, assigned)
 
         # Surface strings.
-        used: set[str] = {SHARED_FUNCTION_WORD}
         self.entity_names, self.relation_names, self.value_names, self.function_words = [], [], [], []
-        for k in range(K):
-            syl = _syllables(self.scripts[k], rng)
-            self.entity_names.append(_make_names(E, syl, rng, used))
-            self.relation_names.append(_make_names(R, syl, rng, used))
-            self.value_names.append(_make_names(R * V, syl, rng, used))
-            self.function_words.append(SHARED_FUNCTION_WORD if cfg.shared_function_words
-                                       else _make_names(1, syl, rng, used)[0])
+        if real is None:
+            used: set[str] = {SHARED_FUNCTION_WORD}
+            for k in range(K):
+                syl = _syllables(self.scripts[k], rng)
+                self.entity_names.append(_make_names(E, syl, rng, used))
+                self.relation_names.append(_make_names(R, syl, rng, used))
+                self.value_names.append(_make_names(R * V, syl, rng, used))
+                self.function_words.append(SHARED_FUNCTION_WORD if cfg.shared_function_words
+                                           else _make_names(1, syl, rng, used)[0])
+        else:
+            self._real_names(real, V)
         shared_e = rng.random(E) < cfg.entity_overlap
         shared_v = rng.random(R * V) < cfg.value_overlap
         for k in range(1, K):
@@ -141,6 +152,21 @@ class World:
         else:
             self._build_subword_vocabulary(self._value_words, n_head)
         self.special_ids = np.array([0] if self.pad_id is None else [0, self.pad_id])  # BOS (and PAD)
+
+    def _real_names(self, real: WorldData, V: int) -> None:
+        """CLDR's names in each language; the function word is the language's code ("ru:"). Value slots past a
+        relation's real value set are placeholders that no fact uses."""
+        R = self.cfg.n_relations
+        for k, lang in enumerate(WORLD_ORDER[: self.cfg.n_languages]):
+            self.entity_names.append([real.entity[(lang, t)] for t in self.territories])
+            self.relation_names.append([real.relation[(lang, r)] for r in range(R)])
+            self.value_names.append([real.value[(lang, r, real.values[r][v])] if v < len(real.values[r])
+                                     else f"<unused {r}.{v}>" for r in range(R) for v in range(V)])
+            self.function_words.append(SHARED_FUNCTION_WORD if self.cfg.shared_function_words else f"{lang}:")
+            names = [*self.entity_names[k], *self.relation_names[k], *self.value_names[k], self.function_words[k]]
+            if len(set(names)) != len(names):
+                raise ValueError(f"CLDR names of language {lang!r} are not unique across entities, relations and "
+                                 "values; the world cannot tell them apart")
 
     def _build_subword_vocabulary(self, value_words: np.ndarray, n_head: int) -> None:
         """Model vocabulary ``[BOS, markers, PAD, pieces, values]`` and the table ``_pieces[word id] -> token
