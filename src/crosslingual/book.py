@@ -1,8 +1,10 @@
-"""The render tier: execute every experiment notebook with papermill, then build the Jupyter Book.
+"""The render tier: train the book's studies, execute every experiment notebook with papermill, then build the
+Jupyter Book.
 
-Notebooks run one after another, each in its own kernel process (papermill is process-safe, not
-thread-safe); the book is built with ``execute_notebooks: "off"`` from the executed copies, with warnings as
-errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
+Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
+run one after another, each in its own kernel process (papermill is process-safe, not thread-safe), and find
+their runs in the store. The book is built with ``execute_notebooks: "off"`` from the executed copies, with
+warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 from crosslingual.claims import CLAIMS_LOG, claims_page
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.runs import USAGE_LOG, Run
-from crosslingual.sweep import default_workers
+from crosslingual.grids import Grid, studies
+from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
@@ -56,6 +59,19 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     return usage
 
 
+def train_studies(profile: str) -> SweepReport:
+    """Train every run of the book's studies first, in one pool and longest first, so that no core idles while
+    a chapter's last run or its analysis finishes; the notebooks then find their runs in the store. A failed
+    run is reported here and retried (and shown failing) by its notebook."""
+    configs = [cfg for name in studies() for *_, cfg in Grid.load(name).expand(profile)]
+    report = sweep(configs, scheduler=os.environ.get(SCHEDULER_ENV) or None)
+    print(f"studies at profile={profile}: {report.requested} runs, {report.found} in the store, "
+          f"{len(report.trained)} trained, {len(report.failed)} failed, in {report.seconds:.0f} s", flush=True)
+    for run_hash, error in report.failed.items():
+        print(f"  failed: run {run_hash}: {error}", flush=True)
+    return report
+
+
 def scoreboard_page(claims_log: Path) -> str:
     """The Claims page: every verdict the chapters recorded while this build executed them."""
     rows = [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
@@ -71,7 +87,7 @@ the check in `crosslingual.claims` (thresholds fixed in code before the runs; th
 """
 
 
-def cost_page(usage: list[dict], profile: str) -> str:
+def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> str:
     """The book's cost model, measured: runs per notebook, what they took to train, and this build's time."""
     lines = ["| notebook | runs | training time of its runs (s) | median s / run | notebook time, this build (s) |",
              "|---|---|---|---|---|"]
@@ -93,6 +109,11 @@ when it was trained (recorded in its `DONE` file; runs trained side by side each
 total of the training column is the CPU time of a build from an empty run store. Chapters share runs (a sweep's
 base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
 A rebuild with the store in place trains nothing and costs only the notebook column.
+
+This build first trained the studies' runs in one pool ({studies_report.workers} workers,
+{studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
+{studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time; the notebook column
+is then mostly analysis (and the few runs outside the studies).
 
 {chr(10).join(lines)}
 
@@ -116,9 +137,10 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
             src = root / name
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
         shutil.rmtree(target / "book" / "experiments", ignore_errors=True)
+    report = train_studies(profile)
     usage = execute_notebooks(root, target / "book" / "experiments", profile)
     experiments = target / "book" / "experiments"
-    (experiments / "cost.md").write_text(cost_page(usage, profile))
+    (experiments / "cost.md").write_text(cost_page(usage, profile, report))
     (experiments / "claims.md").write_text(scoreboard_page(experiments / ".claims.jsonl"))
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)

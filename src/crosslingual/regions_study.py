@@ -55,7 +55,8 @@ ABS_BATCH = 16  # sequences per gradient in the per-batch |theta * grad| alterna
 
 
 def _scores(model: torch.nn.Module, select: dict[int, torch.Tensor], loss_fn, method: str = "signed") -> dict:
-    return {k: importance(model, tokens, loss_fn, method=method, batch_size=ABS_BATCH) for k, tokens in select.items()}
+    batch = ABS_BATCH if method == "abs" else len(next(iter(select.values())))
+    return {k: importance(model, tokens, loss_fn, method=method, batch_size=batch) for k, tokens in select.items()}
 
 
 def analyse(run: Run, n_sequences: int = 256, fractions: tuple[float, ...] = FRACTIONS,

@@ -140,3 +140,18 @@ def test_no_page_loads_anything_from_the_network(smoke_book):
                 external.append((page.relative_to(html_dir), tag[:120]))
     assert not external
     assert (html_dir / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
+
+
+def test_the_studies_trained_up_front_are_the_runs_the_notebooks_ask_for():
+    """make book trains every study first; a notebook whose default seeds differed would retrain instead."""
+    from crosslingual.grids import Grid, studies
+
+    for name in studies():
+        grid = Grid.load(name)
+        assert (grid.profile, grid.seeds, grid.seed) == ("default", 3, 0), name
+        users = [p for p in NOTEBOOKS
+                 if any(f'Grid.load("{name}")' in c.source for c in nbformat.read(p, as_version=4).cells)]
+        assert users, f"no notebook uses the study {name}"
+        for path in users:
+            params = _parameters(path)
+            assert (params["seeds"], params["seed"]) == (grid.seeds, grid.seed), (name, path.name)
