@@ -2,7 +2,7 @@
 Jupyter Book.
 
 Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
-run two at a time, each in its own papermill process (papermill is process-safe, not thread-safe), and find
+run one after another, each in its own kernel process (papermill is process-safe, not thread-safe), and find
 their runs in the store. The book is built with ``execute_notebooks: "off"`` from the executed copies, with
 warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -34,44 +33,29 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-class NotebookError(RuntimeError):
-    """A notebook failed to execute; the message holds the end of papermill's output."""
+def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None) -> list[dict]:
+    """Run each notebook at ``profile`` into ``dest``; returns, per notebook, its time and the runs it used."""
+    import papermill
 
-
-def _execute(nb: Path, root: Path, dest: Path, profile: str, parameters: dict) -> dict:
-    """One notebook in its own papermill process, whose environment names this notebook's own usage and claims
-    logs (so that notebooks can run side by side)."""
-    log, claims = dest / f".{nb.stem}.runs", dest / f".{nb.stem}.claims.jsonl"
-    for f in (log, claims):
-        f.unlink(missing_ok=True)
-    env = {**os.environ, USAGE_LOG: str(log), CLAIMS_LOG: str(claims)}
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(dest / nb.name), "--cwd", str(root),
-                           "-k", "python3", "--no-progress-bar", "-y", json.dumps({"profile": profile, **parameters})],
-                          env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise NotebookError(f"{nb.name} failed at profile={profile}:\n{(proc.stdout + proc.stderr)[-4000:]}")
-    runs = sorted(set(log.read_text().split())) if log.exists() else []
-    log.unlink(missing_ok=True)
-    print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
-    return {"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs], "claims": claims}
-
-
-def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None,
-                      jobs: int = 2) -> list[dict]:
-    """Run every notebook at ``profile`` into ``dest``, ``jobs`` at a time (their runs are in the store by then,
-    so each is mostly single-threaded analysis); returns, per notebook in order, its time and the runs it used.
-    The chapters' verdicts are gathered, in notebook order, into ``dest/.claims.jsonl``."""
     dest.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        usage = list(pool.map(lambda nb: _execute(nb, root, dest, profile, parameters or {}), notebooks(root)))
-    with open(dest / ".claims.jsonl", "w", encoding="utf-8") as out:
-        for u in usage:
-            claims = u.pop("claims")
-            if claims.exists():
-                out.write(claims.read_text(encoding="utf-8"))
-                claims.unlink()
+    claims_log = dest / ".claims.jsonl"
+    claims_log.unlink(missing_ok=True)
+    usage = []
+    for nb in notebooks(root):
+        log = dest / f".{nb.stem}.runs"
+        log.unlink(missing_ok=True)
+        os.environ[USAGE_LOG], os.environ[CLAIMS_LOG] = str(log), str(claims_log)  # the kernel inherits both
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(nb), str(dest / nb.name), progress_bar=False, cwd=str(root),
+                                       parameters={"profile": profile, **(parameters or {})}, kernel_name="python3")
+        finally:
+            del os.environ[USAGE_LOG], os.environ[CLAIMS_LOG]
+        seconds = time.perf_counter() - start
+        runs = sorted(set(log.read_text().split())) if log.exists() else []
+        log.unlink(missing_ok=True)
+        print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
+        usage.append({"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs]})
     return usage
 
 
@@ -129,7 +113,7 @@ A rebuild with the store in place trains nothing and costs only the notebook col
 This build first trained the studies' runs in one pool ({studies_report.workers} workers,
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
 {studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time; the notebook column
-is then mostly analysis (and the few runs outside the studies), with two notebooks executing side by side.
+is then mostly analysis (and the few runs outside the studies).
 
 {chr(10).join(lines)}
 

@@ -24,15 +24,13 @@ def _parse_overrides(pairs: list[str]) -> dict:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import importlib.util
-
     from crosslingual.grids import Grid
     from crosslingual.runs import runs_root
     from crosslingual.sweep import sweep
 
     grid = Grid.load(args.grid)
     configs = [cfg for *_, cfg in grid.expand(args.profile, args.seeds, args.seed, **_parse_overrides(args.overrides))]
-    backend = args.backend or ("dask" if importlib.util.find_spec("distributed") else "processes")
+    backend = "dask" if args.scheduler else args.backend
     where = args.scheduler or f"{backend} ({args.workers or 'one per core'} local workers)"
     print(f"grid {args.grid}: {len(configs)} runs at profile {args.profile or grid.profile}; store {runs_root()}; "
           f"workers: {where}", flush=True)
@@ -60,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--seed", type=int, default=None, help="first seed (default: the grid's own)")
     sw.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
     sw.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    sw.add_argument("--backend", choices=["dask", "processes"], default=None,
-                    help="local pool: a Dask LocalCluster (default when Dask is installed) or a process pool")
+    sw.add_argument("--backend", choices=["dask", "processes"], default="processes",
+                    help="local pool: a process pool (default; measured faster, bench/README.md) or a Dask "
+                         "LocalCluster; --scheduler always uses Dask")
     sw.add_argument("--device", default="auto")
     sw.add_argument("overrides", nargs="*", help="name=value applied to every run, e.g. steps=500")
     cldr = sub.add_parser("cldr", help="build the real-strings fact set from the CLDR data in babel (offline)")

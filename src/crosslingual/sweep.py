@@ -4,7 +4,8 @@ Backends (``sweep(..., backend=...)``):
 
 - ``processes``: a local pool of single-threaded spawn processes. Tiny models are dominated by per-op overhead,
   so on a small CPU k single-threaded processes side by side beat one k-threaded process (science.md
-  section 2). It starts in well under a second, so the notebooks use it.
+  section 2). It starts in well under a second and is the local default (a run trains about 2x slower inside
+  a local Dask worker on our 2-core machine; bench/README.md).
 - ``dask``: a Dask ``distributed`` cluster: a ``LocalCluster`` of single-threaded process workers, or the
   scheduler at ``scheduler`` (``tcp://host:port``), e.g. one started by dask-jobqueue on SLURM. Workers must be
   able to import crosslingual and reach the run store at the same path (a shared filesystem).
