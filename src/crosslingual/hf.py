@@ -9,6 +9,7 @@ half-way.
 
 from __future__ import annotations
 
+import json
 import os
 import unicodedata
 from pathlib import Path
@@ -32,8 +33,6 @@ def _offline() -> None:
 
 def required_bytes(path: str | Path, dtype: str) -> int:
     """Memory the weights need at ``dtype``: their size on disk rescaled from the stored dtype, plus overhead."""
-    import json
-
     path = Path(path)
     files = [*path.glob("*.safetensors"), *path.glob("*.bin")]
     if not files:
