@@ -13,10 +13,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from crosslingual.scripts import SCRIPTS
+
+
+# Share of a script's consonant-vowel pairs in one language's syllable inventory (world.generator)
+SYLLABLE_SHARE = 0.75
 
 
 class ConfigError(ValueError):
@@ -28,6 +34,8 @@ def _check_range(name: str, value: Any, lo: float, hi: float, *, lo_open: bool =
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{name}={value!r} must be {kind} in {_fmt_range(lo, hi, lo_open, hi_open)}")
+    if not math.isfinite(value):  # NaN fails every comparison below and would pass as "in range"
+        raise ConfigError(f"{name}={value!r} must be a finite number in {_fmt_range(lo, hi, lo_open, hi_open)}")
     too_low = value <= lo if lo_open else value < lo
     too_high = value >= hi if hi_open else value > hi
     if too_low or too_high:
@@ -48,8 +56,30 @@ def _check_bool(name: str, value: Any) -> None:
         raise ConfigError(f"{name}={value!r} must be a boolean (True or False)")
 
 
+def _normalise(config: Any) -> None:
+    """Give every field its declared type where the value is the same number in another type (``weight_decay=1``
+    becomes ``1.0``, a numpy integer an ``int``, a list of scripts a tuple), so that equal configurations hash
+    equally; anything else is left for ``validate`` to refuse with a message."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):  # numpy scalars, e.g. from np.linspace
+            value = value.item()
+        if f.type == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            value = float(value)
+        elif f.type == "int" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
+        elif f.type.startswith("tuple") and isinstance(value, list):
+            value = tuple(value)
+        object.__setattr__(config, f.name, value)
+
+
+class _Normalised:
+    def __post_init__(self) -> None:
+        _normalise(self)
+
+
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldConfig(_Normalised):
     """The synthetic multilingual world (science.md section 1)."""
 
     n_entities: int = 64  # 64 x 24 facts: see the calibration table in book/method.md
@@ -118,6 +148,8 @@ class WorldConfig:
         _check_choice("names", self.names, ("synthetic", "cldr"))
         if self.names == "cldr":
             self._validate_cldr()
+        else:
+            self._validate_name_capacity()
         if self.n_entities < k:
             raise ConfigError(f"n_entities={self.n_entities} must be at least n_languages={k} "
                               "(every language is some entity's home language)")
@@ -127,6 +159,24 @@ class WorldConfig:
                 f"parallel_fraction={self.parallel_fraction} leaves about {non_parallel:.1f} facts in one language "
                 f"only (n_entities x n_relations x (1 - parallel_fraction)); at least 10 are needed for the "
                 "cross-lingual test and the unification metrics")
+
+    def _validate_name_capacity(self) -> None:
+        """Every generated name is unique in the whole world and has 2-3 syllables of its language's inventory
+        (a random three quarters of its script's consonant-vowel pairs); the generator refuses to fill more than
+        half of the names a language's inventory can form (``world.generator._make_names``), and names of the
+        earlier languages count against the later ones. Checked here so that a large world fails before work."""
+        per_language = self.n_entities + self.n_relations + self.n_relations * self.n_values
+        per_language += 0 if self.shared_function_words else 1
+        for k, script in enumerate(self.resolved_scripts):
+            consonants, vowels = SCRIPTS[script]
+            n_syllables = max(4, round(SYLLABLE_SHARE * len(consonants) * len(vowels)))
+            limit = (n_syllables**2 + n_syllables**3) // 2
+            needed = 1 + (k + 1) * per_language  # the shared function word is reserved first
+            if needed > limit:
+                raise ConfigError(
+                    f"n_entities={self.n_entities}, n_relations={self.n_relations} and n_values={self.n_values} need "
+                    f"{needed:,} distinct names by language {k} ({script}), but its syllables make at most "
+                    f"{limit:,}: lower n_entities, n_relations x n_values or n_languages")
 
     def _validate_cldr(self) -> None:
         from crosslingual.cldr import RELATIONS, WORLD_ORDER, world_data
@@ -151,7 +201,7 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Normalised):
     """A small decoder-only Transformer (``gpt``: LayerNorm + GELU; ``llama``: RMSNorm + SwiGLU, no biases)."""
 
     arch: str = "gpt"
@@ -173,7 +223,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Normalised):
     """AdamW with linear warm-up, evaluation at log-spaced checkpoints."""
 
     steps: int = 3000
@@ -217,7 +267,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Normalised):
     """Everything that determines a run's results. Its hash names the run directory."""
 
     world: WorldConfig = field(default_factory=WorldConfig)
@@ -248,8 +298,14 @@ class RunConfig:
 
     def hash(self) -> str:
         """Short content hash of the full resolved config (plus the result-format version)."""
-        payload = json.dumps({"config": self.to_dict(), "format": RESULT_FORMAT_VERSION}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+        return config_digest(self.to_dict(), RESULT_FORMAT_VERSION)
+
+
+def config_digest(config: dict[str, Any], result_format: int) -> str:
+    """The run-directory name of a config dict: also computable from a stored ``config.json`` of any format, so
+    that the store can check that a directory's name is the hash of what it holds."""
+    payload = json.dumps({"config": config, "format": result_format}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 # Bumped whenever the world, training or metric code, or the run directory format, changes what a run

@@ -9,8 +9,8 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     (dict(parallel_fraction="a lot"), r"parallel_fraction='a lot' must be a number"),
     (dict(language_association=0.2), r"language_association=0\.2 is out of range: allowed \[0\.5, 1\.0\]"),
     (dict(attribute_association=-0.1), r"attribute_association=-0\.1 is out of range"),
-    (dict(entity_overlap=2), r"entity_overlap=2 is out of range"),
-    (dict(value_overlap=-1), r"value_overlap=-1 is out of range"),
+    (dict(entity_overlap=2), r"entity_overlap=2(\.0)? is out of range"),
+    (dict(value_overlap=-1), r"value_overlap=-1(\.0)? is out of range"),
     (dict(n_languages=1), r"n_languages=1 is out of range: allowed \[2, 10\]"),
     (dict(n_languages=11), r"n_languages=11 is out of range"),
     (dict(n_entities=2.5), r"n_entities=2\.5 must be an integer"),
@@ -60,6 +60,14 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     (dict(n_languages=3, held_out_languages=1, tokenizer="bpe"), r"held_out_languages=1 with tokenizer='bpe' needs "
                                                                   r"every held-out language in a script of a training "
                                                                   r"language.*greek is not"),
+    # non-finite values fail every comparison and used to pass as "in range"
+    *[(dict([(name, value)]), rf"{name}={value!r} must be a finite number")
+      for name in ("parallel_fraction", "language_association", "attribute_association", "entity_overlap",
+                   "value_overlap", "code_switching", "lr", "weight_decay", "align_weight", "align_share")
+      for value in (float("nan"), float("inf"), float("-inf"))],
+    (dict(n_entities=100_000), r"need 200,075 distinct names by language 1 \(cyrillic\), but its syllables make at "
+                               r"most 109,800"),
+    (dict(n_languages=4, n_entities=30_000), r"by language 3 \(armenian\)"),
 ])
 def test_bad_parameters_are_named_with_their_allowed_range(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -81,6 +89,22 @@ def test_hash_is_stable_and_sensitive():
     assert a.hash() == b.hash() and len(a.hash()) == 12
     assert make_config("smoke", parallel_fraction=0.31).hash() != a.hash()
     assert make_config("smoke", seed=1).hash() != a.hash()
+
+
+def test_the_name_capacity_check_matches_the_generator_exactly(monkeypatch):
+    """The largest world the check accepts is built; one entity more is refused by both the check and the
+    generator, so the check is neither looser nor stricter than what it guards."""
+    import dataclasses
+
+    from crosslingual.config import WorldConfig
+    from crosslingual.world import World
+
+    World(make_config("smoke", n_entities=54_862).world)
+    with pytest.raises(ConfigError, match="distinct names"):
+        make_config("smoke", n_entities=54_863)
+    monkeypatch.setattr(WorldConfig, "_validate_name_capacity", lambda self: None)
+    with pytest.raises(ValueError, match="syllable inventory"):
+        World(dataclasses.replace(make_config("smoke").world, n_entities=54_863))
 
 
 def test_round_trip_through_dict():

@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from crosslingual.cldr import WORLD_ORDER, WorldData, world_data
-from crosslingual.config import WorldConfig
+from crosslingual.config import SYLLABLE_SHARE, WorldConfig
 from crosslingual.scripts import SCRIPTS
 from crosslingual.world.subwords import split_words, train_bpe
 
@@ -34,7 +34,7 @@ BOS = "<bos>"
 PAD = "<pad>"
 
 
-def _syllables(script: str, rng: np.random.Generator, keep: float = 0.75) -> list[str]:
+def _syllables(script: str, rng: np.random.Generator, keep: float = SYLLABLE_SHARE) -> list[str]:
     consonants, vowels = SCRIPTS[script]
     allsyl = [c + v for c in consonants for v in vowels]
     idx = rng.choice(len(allsyl), size=max(4, int(round(keep * len(allsyl)))), replace=False)
