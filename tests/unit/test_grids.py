@@ -1,9 +1,10 @@
+import time
 from dataclasses import asdict
 
 import pytest
 
 from crosslingual.config import ConfigError, make_config
-from crosslingual.grids import Grid, studies
+from crosslingual.grids import MAX_RUNS, Grid, studies
 
 
 def _flat(cfg) -> dict:
@@ -41,7 +42,7 @@ def test_scale_multiplies_the_profile_value():
     ({"sweep": []}, r"a grid is a mapping with a 'sweeps' list"),
     ({"sweeps": []}, r"'sweeps' must be a non-empty list"),
     ({"sweeps": [{"product": {}}]}, r"sweeps\[0\] must be a mapping with a 'name'"),
-    ({"sweeps": [{"name": "x", "grid": {}}]}, r"sweeps\[0\]: unknown key 'grid'"),
+    ({"sweeps": [{"name": "x", "grid": {}}]}, r"sweeps\[0\] \(x\): unknown key 'grid'"),
     ({"seed": 0, "profiles": "x", "sweeps": [{"name": "x"}]}, r"unknown key 'profiles'"),
     ({"sweeps": [{"name": "x", "product": {"steps": 5}}]}, r"product\.steps must be a non-empty list"),
     ({"sweeps": [{"name": "x", "zip": {"steps": [5, 6], "lr": [0.1]}}]}, r"equal lengths \(got \[1, 2\]\)"),
@@ -52,6 +53,130 @@ def test_scale_multiplies_the_profile_value():
 def test_bad_grids_fail_with_a_clear_message(spec, message):
     with pytest.raises(ConfigError, match=message):
         Grid.parse(spec).expand("smoke")
+
+
+def test_scale_keeps_a_real_knob_real_and_an_integer_knob_an_integer():
+    grid = Grid.parse({"scale": {"lr": 0.5, "steps": 0.5}, "sweeps": [{"name": "x"}]})
+    for profile in ("smoke", "default"):
+        train = grid.expand(profile)[0][2].train
+        assert train.lr == make_config(profile).train.lr / 2 and isinstance(train.lr, float)
+        assert train.steps == make_config(profile).train.steps // 2 and isinstance(train.steps, int)
+
+
+DIRECTORY = object()  # a directory where the grid file should be
+BAD_FILES = [  # (file contents, or None for no file; the message); every sweep is "x" unless named
+    ("sweeps: [{name: x\n", r"invalid YAML: line 2, column 1: expected ',' or '}'"),
+    ("sweeps:\n  - name: x\n   level: 1\n", r"invalid YAML: line 3, column 4: expected <block end>"),
+    ("sweeps: [\x07]\n", r"invalid YAML: unacceptable character #x0007"),
+    ("!!python/object:os.system\nsweeps: []\n", r"invalid YAML: line 1, column 1: could not determine a constructor"),
+    ("", r"the grid is empty$"),
+    ("# only a comment\n", r"the grid is empty$"),
+    ("- name: x\n", r"a grid is a mapping with a 'sweeps' list \(got list\)$"),
+    ("seeds: 2\n", r"a grid is a mapping with a 'sweeps' list \(no 'sweeps' key\)$"),
+    ("profiles: smoke\nsweeps: [{name: x}]\n", r": unknown key 'profiles'; allowed: fixed, profile, scale, seed"),
+    ("sweeps: {name: x}\n", r": 'sweeps' must be a non-empty list \(got dict\)$"),
+    ("sweeps: [x]\n", r": sweeps\[0\] must be a mapping with a 'name' \(got str\)$"),
+    ("sweeps: [{name: ''}]\n", r": sweeps\[0\]: name='' must be a non-empty string$"),
+    ("sweeps: [{name: x, product: [parallel_fraction, 0.2]}]\n",
+     r": sweeps\[0\] \(x\): product must be a mapping of parameter names to lists of values \(got list\)$"),
+    ("sweeps: [{name: x, product: {steps: 5}}]\n",
+     r": sweeps\[0\] \(x\): product\.steps must be a non-empty list \(got 5\)$"),
+    ("sweeps: [{name: x, zip: {steps: []}}]\n", r"\(x\): zip\.steps must be a non-empty list \(got \[\]\)$"),
+    ("sweeps: [{name: x, zip: {steps: [5, 6], lr: [0.1]}}]\n", r"\(x\): the lists under 'zip' must have equal lengths"),
+    ("sweeps: [{name: x, product: {steps: [5]}, zip: {steps: [6]}}]\n", r"\(x\): 'steps' is under both 'product' and"),
+    ("sweeps: [{name: x, level: high}]\n", r": sweeps\[0\] \(x\): level='high' must be a finite number$"),
+    ("sweeps: [{name: x, level: .nan}]\n", r"\(x\): level=nan must be a finite number$"),
+    ("sweeps: [{name: x, level: true}]\n", r"\(x\): level=True must be a finite number$"),
+    ("sweeps: [{name: x, control: baselin}, {name: baseline}]\n",
+     r": sweeps\[0\] \(x\): control='baselin' must name another sweep of the grid$"),
+    ("sweeps: [{name: x, control: x}]\n", r"\(x\): control='x' must name another sweep"),
+    ("sweeps: [{name: x}, {name: y, fixed: {paralel_fraction: 0.5}}]\n",
+     r": sweeps\[1\] \(y\): fixed: unknown parameter 'paralel_fraction' \(did you mean 'parallel_fraction'\?\)$"),
+    ("fixed: {n_layer: 2}\nsweeps: [{name: x}]\n",
+     r": fixed: unknown parameter 'n_layer' \(did you mean 'n_layers'\?\)$"),
+    ("sweeps: [{name: x, zip: {zzz: [1]}}]\n", r"\(x\): zip: unknown parameter 'zzz'; known parameters: align_share, "),
+    ("sweeps: [{name: x, fixed: {seed: 3}}]\n", r"\(x\): fixed: 'seed' cannot be a knob: .* set the grid's 'seed' and"),
+    ("sweeps: [{name: x, product: {world_seed: [1, 2]}}]\n", r"\(x\): product: 'world_seed' cannot be a knob"),
+    ("scale: {language_marker: 2}\nsweeps: [{name: x}]\n",
+     r": scale\.language_marker: only integer and real parameters can be scaled; language_marker is a bool"),
+    ("scale: {arch: 2}\nsweeps: [{name: x}]\n", r": scale\.arch: only integer .* arch is a str \(default 'gpt'\)$"),
+    ("scale: {steps: -0.5}\nsweeps: [{name: x}]\n", r": scale\.steps=-0\.5 must be a positive number"),
+    ("scale: {steps: .inf}\nsweeps: [{name: x}]\n", r": scale\.steps=inf must be a positive number"),
+    ("scale: {steps: true}\nsweeps: [{name: x}]\n", r": scale\.steps=True must be a positive number"),
+    ("scale: 0.5\nsweeps: [{name: x}]\n", r": scale must be a mapping of parameter names to factors \(got float\)$"),
+    ("seeds: 0\nsweeps: [{name: x}]\n", r": seeds=0 is out of range: allowed \[1, 1000\]$"),
+    ("seeds: 1.5\nsweeps: [{name: x}]\n", r": seeds=1\.5 must be an integer"),
+    ("seed: -1\nsweeps: [{name: x}]\n", r": seed=-1 is out of range"),
+    ("profile: huge\nsweeps: [{name: x}]\n",
+     r": profile='huge' is not a profile; choose one of smoke, default, paper$"),
+    ("profile: 3\nsweeps: [{name: x}]\n", r": profile=3 is not a profile"),
+    ("fixed: [arch, llama]\nsweeps: [{name: x}]\n",
+     r": fixed must be a mapping of parameter names to values \(got list\)$"),
+    ("sweeps:\n  - name: x\n    fixed:\n", r": sweeps\[0\] \(x\): fixed must be a mapping .* \(got nothing\)$"),
+    (None, r": cannot read the grid file: No such file or directory$"),
+    (DIRECTORY, r": cannot read the grid file: Is a directory$"),
+    (b"sweeps: [{name: \xff}]\n", r": cannot read the grid file: 'utf-8' codec can't decode byte 0xff"),
+    ("sweeps: [{name: x}, {name: y, product: {parallel_fraction: [0.5, 1.5]}}]\n",
+     r": sweeps\[1\] \(y\): parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)$"),
+    ("fixed: {arch: bert}\nsweeps: [{name: x}]\n", r": sweeps\[0\] \(x\): arch='bert' is not allowed"),
+    ("sweeps: [{name: x, zip: {d_model: [32, 30], n_heads: [2, 4]}}]\n", r"\(x\): n_heads=4 must divide d_model=30$"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_FILES)
+def test_bad_grid_files_fail_with_one_line_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "my_grid.yaml"
+    if text is DIRECTORY:
+        path.mkdir()
+    elif isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        Grid.load(path).expand("smoke")
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_expand_arguments_are_checked_like_the_file():
+    grid = Grid.parse({"sweeps": [{"name": "x"}]}, source="g.yaml")
+    with pytest.raises(ConfigError, match=r"^g\.yaml: overrides: unknown parameter 'step' \(did you mean 'steps'\?\)$"):
+        grid.expand("smoke", step=5)
+    with pytest.raises(ConfigError, match=r"^g\.yaml: overrides: 'world_seed' cannot be a knob"):
+        grid.expand("smoke", world_seed=5)
+    with pytest.raises(ConfigError, match=r"^g\.yaml: profile='huge' is not a profile"):
+        grid.expand("huge")
+    with pytest.raises(ConfigError, match=r"^g\.yaml: seeds=0 is out of range"):
+        grid.expand("smoke", seeds=0)
+    with pytest.raises(ConfigError, match=r"^g\.yaml: sweeps\[0\] \(x\): steps=0 is out of range"):
+        grid.expand("smoke", steps=0)
+
+
+def test_a_huge_grid_is_refused_before_anything_is_built():
+    grid = Grid.parse({"sweeps": [{"name": "big", "product": {"n_entities": list(range(100, 201)),
+                                                               "lr": [i / 1000 for i in range(1, 101)]}}]},
+                      source="big.yaml")
+    assert grid.count() == 101 * 100 > MAX_RUNS
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^big\.yaml: the grid has 10,100 runs \(10,100 points x 1 seeds\), more "
+                       r"than the cap of 10,000; pass max_runs=None, or --allow-large-grid on the command line$"):
+        grid.expand("smoke")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_the_cap_counts_seeds_and_can_be_lifted():
+    grid = Grid.parse({"seeds": 2, "sweeps": [{"name": "x", "product": {"steps": [50, 60]}}]}, source="g.yaml")
+    assert grid.count() == 4 and grid.count(seeds=3) == 6
+    with pytest.raises(ConfigError, match=r"the grid has 4 runs \(2 points x 2 seeds\), more than the cap of 3;"):
+        grid.expand("smoke", max_runs=3)
+    assert len(grid.expand("smoke", max_runs=4)) == len(grid.expand("smoke", max_runs=None)) == 4
+    assert len(grid.expand("smoke", seeds=1, max_runs=3)) == 2
+
+
+@pytest.mark.parametrize("name", studies())
+def test_count_is_the_number_of_runs_of_a_study(name):
+    grid = Grid.load(name)
+    assert grid.count() == len(grid.expand("smoke"))
+    assert grid.count(seeds=2) == len(grid.expand("smoke", seeds=2))
 
 
 def test_unknown_study_names_the_shipped_ones(tmp_path):
