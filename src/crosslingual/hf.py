@@ -2,14 +2,13 @@
 and greedy-answer accuracy with exact and normalised matching (claim R8; no LLM judge).
 
 Models are loaded by path with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``; nothing is ever downloaded.
-Before loading, the weights' size on disk gives the memory the model needs at the requested dtype; a model that
-does not fit the device's free memory is refused with a message saying so, instead of swapping or crashing
-half-way.
+Before loading, the config's shapes give the memory the model needs at the requested dtype (its skeleton is built
+on the meta device, which allocates nothing); a model that does not fit the device's free memory is refused with
+a message saying so, instead of swapping or crashing half-way.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import unicodedata
 from pathlib import Path
@@ -19,11 +18,13 @@ import pandas as pd
 import torch
 
 from crosslingual.config import ConfigError, resolve_device
+from crosslingual.memory import available_bytes
 from crosslingual.metrics import language_probe_accuracy, retrieval_at_1, unification_score
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-_STORED = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-OVERHEAD = 1.2  # activations, buffers and the allocator's slack on top of the weights
+BATCH_SIZE = 16  # prompts per forward pass of last_token_states, parallel_states and greedy_answers
+PROMPT_TOKENS = 64  # tokens of a padded batch row (prompt and generated answer) assumed by required_bytes
+OVERHEAD = 1.2  # buffers, temporaries of one layer and the allocator's slack on top of weights and activations
 
 
 def _offline() -> None:
@@ -31,28 +32,34 @@ def _offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
-def required_bytes(path: str | Path, dtype: str) -> int:
-    """Memory the weights need at ``dtype``: their size on disk rescaled from the stored dtype, plus overhead."""
+def _model_class(kind: str):
+    """The transformers auto class of a causal LM (``kind="causal"``) or of a bare stack (``"base"``)."""
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    return AutoModelForCausalLM if kind == "causal" else AutoModel
+
+
+def required_bytes(path: str | Path, dtype: str, kind: str = "causal") -> int:
+    """Memory the model needs at ``dtype``, from its config's shapes rather than its weight files (which may be
+    sharded, quantised, stored in another dtype, or not match the config): the parameters of its skeleton, built
+    on the meta device, plus the activations of one batch of ``BATCH_SIZE`` x ``PROMPT_TOKENS`` (the hidden
+    states of every layer that ``output_hidden_states`` keeps, the keys and values of generation, the logits of
+    a causal LM), times ``OVERHEAD``."""
     path = Path(path)
-    files = [*path.glob("*.safetensors"), *path.glob("*.bin")]
-    if not files:
-        raise ConfigError(f"hf_model={str(path)!r} has no weight files (*.safetensors or *.bin): is it a model directory?")
-    config = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
-    stored = _STORED.get(str(config.get("torch_dtype") or config.get("dtype") or "float32"), 4)
-    return int(sum(f.stat().st_size for f in files) / stored * DTYPES[dtype].itemsize * OVERHEAD)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"hf_model={str(path)!r} has no config.json: is it a model directory?")
+    _offline()
+    from transformers import AutoConfig
 
-
-def available_bytes(device: str) -> int:
-    """Free memory on the device: CUDA's free memory, or the kernel's MemAvailable on the CPU."""
-    if device == "cuda":
-        return int(torch.cuda.mem_get_info()[0])
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    with torch.device("meta"):
+        skeleton = _model_class(kind).from_config(config)
+    text = config.get_text_config()
+    hidden = (text.num_hidden_layers + 1) * text.hidden_size
+    cache = 2 * text.num_hidden_layers * text.hidden_size  # keys and values (fewer with grouped-query heads)
+    logits = text.vocab_size if kind == "causal" else 0
+    activations = BATCH_SIZE * PROMPT_TOKENS * (hidden + cache + logits)
+    return int((skeleton.num_parameters() + activations) * DTYPES[dtype].itemsize * OVERHEAD)
 
 
 def load(path: str | Path, *, kind: str = "causal", dtype: str = "fp32", device: str = "auto"):
@@ -65,16 +72,17 @@ def load(path: str | Path, *, kind: str = "causal", dtype: str = "fp32", device:
     path = Path(path).expanduser()
     if not path.is_dir():
         raise ConfigError(f"hf_model={str(path)!r} is not a local directory (models are never downloaded)")
+    if not [*path.glob("*.safetensors"), *path.glob("*.bin")]:
+        raise ConfigError(f"hf_model={str(path)!r} has no weight files (*.safetensors or *.bin): is it a model "
+                          "directory?")
     device = resolve_device(device)
-    need, free = required_bytes(path, dtype), available_bytes(device)
+    need, free = required_bytes(path, dtype, kind), available_bytes(device)
     if need > free:
         raise ConfigError(f"hf_model={str(path)!r} needs about {need / 2**30:.1f} GiB at dtype={dtype!r} but only "
                           f"{free / 2**30:.1f} GiB is free on {device}; try dtype='bf16', a GPU, or a smaller model")
-    _offline()
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    cls = AutoModelForCausalLM if kind == "causal" else AutoModel
-    model = cls.from_pretrained(path, local_files_only=True, dtype=DTYPES[dtype]).to(device).eval()
+    model = _model_class(kind).from_pretrained(path, local_files_only=True, dtype=DTYPES[dtype]).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     tokenizer.padding_side = "left"  # the last prompt token is then the last position of every row
     if tokenizer.pad_token is None:
@@ -88,7 +96,7 @@ def _batches(prompts: list[str], batch_size: int):
 
 
 @torch.no_grad()
-def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = 16) -> torch.Tensor:
+def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """Hidden states of every prompt's last token at every layer (embeddings first): ``[layers + 1, N, d]``."""
     out = []
     device = next(model.parameters()).device
@@ -103,7 +111,7 @@ def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = 16
 
 
 def parallel_states(model, tokenizer, facts: pd.DataFrame, languages: list[str],
-                    batch_size: int = 16) -> tuple[torch.Tensor, pd.DataFrame]:
+                    batch_size: int = BATCH_SIZE) -> tuple[torch.Tensor, pd.DataFrame]:
     """Last-token states ``[layers + 1, K, F, d]`` of the same facts in every language, and the facts' keys.
 
     ``facts`` has one row per (``territory``, ``relation``, ``language``) with a ``prompt`` (e.g.
@@ -164,7 +172,8 @@ def match(generated: str, answer: str) -> tuple[bool, bool]:
 
 
 @torch.no_grad()
-def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 12, batch_size: int = 16) -> list[str]:
+def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 12,
+                   batch_size: int = BATCH_SIZE) -> list[str]:
     """Greedy continuations of the prompts (decoded, prompt excluded)."""
     out = []
     device = next(model.parameters()).device
@@ -177,7 +186,7 @@ def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 1
 
 
 def answer_accuracy(model, tokenizer, facts: pd.DataFrame, max_new_tokens: int = 12,
-                    batch_size: int = 16) -> pd.DataFrame:
+                    batch_size: int = BATCH_SIZE) -> pd.DataFrame:
     """``facts`` with the greedy continuation and ``exact`` / ``normalised`` match columns added."""
     generated = greedy_answers(model, tokenizer, facts.prompt.tolist(), max_new_tokens, batch_size)
     matches = np.array([match(g, a) for g, a in zip(generated, facts.value_name)], dtype=bool).reshape(-1, 2)

@@ -109,3 +109,34 @@ def test_pair_transfer_hand_computed():
     table = pair_transfer(scored, ["en", "ru", "fr"]).set_index(["a", "b"]).transfer
     assert table[("en", "ru")] == pytest.approx((1 / 2 + 1 / 1) / 2)  # P(ru | en) = 1/2, P(en | ru) = 1
     assert table[("en", "fr")] == 0.0 and table[("ru", "fr")] == 0.0  # fr never answers: one direction only
+
+
+def test_the_memory_needed_comes_from_the_config_not_the_weight_files(tmp_path):
+    import re
+    import time
+
+    from safetensors.torch import save_file
+
+    transformers.LlamaConfig(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80, num_attention_heads=64,
+                             num_key_value_heads=8, vocab_size=128256).save_pretrained(tmp_path)
+    save_file({"tiny": torch.zeros(4)}, tmp_path / "model.safetensors")  # 16 bytes of weights on disk
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"needs about .* GiB at dtype='fp32' but only .* GiB is free on cpu") as err:
+        load(tmp_path, device="cpu")
+    assert time.perf_counter() - start < 10  # the skeleton is built on the meta device; no weight is read
+    assert float(re.search(r"needs about ([\d.]+) GiB", str(err.value)).group(1)) > 70e9 * 4 / 2**30  # 70B at fp32
+
+
+def test_a_directory_without_config_is_refused(tmp_path, tiny_model):
+    (tmp_path / "model.safetensors").write_bytes((tiny_model / "model.safetensors").read_bytes())
+    with pytest.raises(ConfigError, match=r"has no config.json"):
+        required_bytes(tmp_path, "fp32")
+    with pytest.raises(ConfigError, match=r"has no config.json"):
+        load(tmp_path, device="cpu")
+
+
+def test_required_bytes_counts_every_parameter_at_the_dtype(tiny_model):
+    model, _ = load(tiny_model, device="cpu")
+    weights = sum(p.numel() for p in model.parameters())
+    assert required_bytes(tiny_model, "fp32") >= 4 * weights and required_bytes(tiny_model, "bf16") >= 2 * weights
+    assert required_bytes(tiny_model, "fp32") == pytest.approx(2 * required_bytes(tiny_model, "bf16"), abs=2)
