@@ -22,7 +22,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from crosslingual.config import RunConfig, resolve_device
-from crosslingual.runs import Run, RunWriter, get_or_train, is_done, release_lock, run_dir, try_lock
+from crosslingual.memory import check_run_fits
+from crosslingual.runs import (Run, RunWriter, check_store, disk_bytes, get_or_train, is_done, release_lock, run_dir,
+                               runs_root, store_errors, try_lock)
 from crosslingual.train import Trainer, autocast, lm_loss, make_optimizer, run_schedule, set_learning_rate
 
 # vmap has no batching rule for the CPU flash-attention kernel and loops over the runs there; that loop is
@@ -122,7 +124,11 @@ def get_or_train_together(cfgs: list[RunConfig], *, device: str = "auto", progre
     """Like ``get_or_train`` for many configs: the missing runs that share shapes train as one batch, and
     each is stored as its own run. Runs another process is training are waited for, not duplicated."""
     device = resolve_device(device)
-    with ExitStack() as locks:
+    root = root or runs_root()
+    for cfg in cfgs:
+        check_run_fits(cfg, device)
+    check_store(root, sum(disk_bytes(cfg) for cfg in cfgs))
+    with ExitStack() as locks, store_errors(root):
         members: dict[tuple, list[tuple[RunWriter, Trainer]]] = {}
         for cfg in {c.hash(): c.validate() for c in cfgs}.values():
             directory = run_dir(cfg, root)

@@ -1,41 +1,52 @@
 """The run store: one directory per run, named by the hash of its full config.
 
-    runs/<hash>/config.json          the resolved config (and the hash it came from)
+    runs/<hash>/config.json          the resolved config, the hash it came from and the result format
     runs/<hash>/metrics.parquet      one row per checkpoint x metric x layer x position
     runs/<hash>/checkpoints/step_XXXXXXX.safetensors   model weights at ``keep_checkpoints`` evaluated steps
     runs/<hash>/state.safetensors    model + optimiser state of the last checkpoint (resume; removed when done)
-    runs/<hash>/DONE                 written last: wall time, device, versions, and the checksum manifest
-    runs/.derived/<kind>-<hash>.parquet   tables computed from finished runs (``cached_table``)
+    runs/<hash>/DONE                 written last: wall time, device, CPU and torch, and the checksum manifest
+    runs/.derived/<kind>-<hash>.parquet (+ .json)   tables computed from finished runs (``cached_table``)
 
-Every file is written to a temporary name and renamed, so a reader never sees a partial file, and a killed
-run resumes from its last checkpoint. A lock file (with stale-lock recovery by pid) keeps two processes from
-training the same run. A finished run is verified against its manifest before first use in a process; a
-damaged one is moved to ``.quarantine/`` and recomputed. Nothing is ever unpickled: weights are safetensors,
-tables are parquet, the rest JSON.
+Every file is written to a temporary name and renamed, so a reader never sees a partial file, a failed write
+leaves nothing behind, and a killed run resumes from its last checkpoint with exactly the metrics of an
+uninterrupted one. A lock file (host and pid, with a heartbeat) keeps two processes from training the same run;
+a lock whose owner is gone, or that cannot be read, is reported and taken over, and every wait says what it
+waits for. A finished run is trusted only when its directory's name is the hash of its ``config.json`` and its
+files are exactly those of its manifest, with their checksums; anything else is moved to ``.quarantine/`` and
+recomputed (or reported by ``runs verify``), never loaded. Nothing is ever unpickled: weights are safetensors,
+tables are parquet, the rest JSON. File-system errors a user can fix (a full disk, a read-only store, a file in
+the way) become one :class:`StoreError` naming the path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import platform
+import re
 import shutil
 import socket
+import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, resolve_device
+from crosslingual.files import StoreError, write_atomic, write_errors
+from crosslingual.memory import check_run_fits, parameter_count, sequence_length, vocabulary_size
+
+from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, resolve_device
 from crosslingual.model import Transformer
 from crosslingual.world import World
 
@@ -43,7 +54,21 @@ if TYPE_CHECKING:
     from crosslingual.train import Trainer
 
 DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
-DERIVED = ".derived"  # tables computed from finished runs (hidden: not a run directory)
+LOCK, TAKEOVER = "lock", "lock.takeover"
+DERIVED, QUARANTINE = ".derived", ".quarantine"  # hidden: not run directories
+RUN_NAME = re.compile(r"[0-9a-f]{12}")  # what RunConfig.hash() returns
+TMP_NAME = re.compile(r"\..+\.(?P<pid>[0-9]+)\.tmp")  # crosslingual.files.temporary_name
+# Resume files a finished run still holds when its process died between writing DONE and tidying up: not data
+# (DONE's manifest says what is), removed by the next process that verifies the run.
+LEFTOVERS = (STATE, PARTIAL)
+
+
+@contextmanager
+def store_errors(root: Path) -> Iterator[None]:
+    """A full disk, a read-only store or a file in the way becomes one :class:`StoreError` naming the path."""
+    with write_errors(root, "run store", "free space, fix the permissions, or point $CROSSLINGUAL_RUNS at another "
+                                         "directory"):
+        yield
 
 
 def runs_root() -> Path:
@@ -57,10 +82,35 @@ def runs_root() -> Path:
     return Path.home() / ".cache" / "crosslingual" / "runs"
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def check_store(root: Path, need_bytes: int = 0) -> None:
+    """Fail before any work, with one message, when the store cannot take a run: it is a file, cannot be created
+    or written, or has less free space than ``need_bytes``."""
+    existing = next(p for p in [root, *root.parents] if p.exists())
+    if not existing.is_dir():
+        where = "" if existing == root else f" (its parent {existing} is a file)"
+        raise StoreError(f"run store {root} is a file, not a directory{where}; set $CROSSLINGUAL_RUNS to a directory")
+    with store_errors(root):
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+        free = shutil.disk_usage(root).free
+    if need_bytes > free:
+        raise StoreError(f"run store {root} has {free / 2**20:.0f} MiB free but a run needs about "
+                         f"{need_bytes / 2**20:.0f} MiB; free space or point $CROSSLINGUAL_RUNS at another disk")
+
+
+def disk_bytes(cfg: RunConfig) -> int:
+    """Disk a run needs at most while it trains: its kept weight files, the resume state (weights and AdamW's
+    two moments) and, during a rename, a second copy of the largest of them, plus a megabyte for its tables."""
+    n_params = parameter_count(cfg.model, vocabulary_size(cfg.world), sequence_length(cfg.world))
+    return (cfg.train.keep_checkpoints + 3 + 3) * n_params * 4 + 2**20
+
+
+def _parquet(table: pd.DataFrame, index: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=index)
+    return buffer.getvalue()
 
 
 def _sha256(path: Path) -> str:
@@ -77,28 +127,70 @@ def manifest(directory: Path) -> dict[str, dict]:
     return {str(f.relative_to(directory)): {"sha256": _sha256(f), "bytes": f.stat().st_size} for f in files}
 
 
+def _present_files(directory: Path) -> dict[str, bool]:
+    """Every entry of a run directory that is not a directory, relative path -> whether it is a symbolic link;
+    DONE, the lock files, resume leftovers and temporary files are not data and are left out."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(directory):  # never follows symbolic links
+        here = Path(dirpath)
+        links = [d for d in dirnames if (here / d).is_symlink()]
+        for name in [*filenames, *links]:
+            rel = str((here / name).relative_to(directory))
+            if rel in (DONE, LOCK, TAKEOVER, *LEFTOVERS) or TMP_NAME.fullmatch(name):
+                continue
+            out[rel] = (here / name).is_symlink()
+    return out
+
+
+def _name_problem(directory: Path) -> str | None:
+    """Why the directory's name is not the hash of the config it holds (None when it is). ``config.json`` records
+    its result format; one written before it did is checked against every format up to today's."""
+    try:
+        stored = json.loads((directory / "config.json").read_text())
+        config = stored["config"]
+        formats = [int(stored["format"])] if "format" in stored else range(RESULT_FORMAT_VERSION, 0, -1)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"config.json is unreadable ({err.__class__.__name__})"
+    if any(config_digest(config, f) == directory.name for f in formats):
+        return None
+    return "the directory's name is not the hash of its config.json"
+
+
 def verify_run(directory: Path) -> list[str]:
-    """Problems that make a finished run unusable (empty when it is intact)."""
+    """Problems that make a finished run untrustworthy (empty when intact): its name must be the hash of its
+    ``config.json``, and its files exactly those of DONE's manifest, with their recorded sizes and checksums."""
     try:
         recorded = json.loads((directory / DONE).read_text())["manifest"]
-    except KeyError:
-        return ["DONE has no manifest (made by an older version of crosslingual, or edited by hand)"]
+        wanted = {str(name): (int(want["bytes"]), str(want["sha256"])) for name, want in recorded.items()}
+    except (KeyError, TypeError, AttributeError):
+        return ["DONE has no valid manifest (made by an older version of crosslingual, or edited by hand)"]
     except (OSError, ValueError) as err:
         return [f"DONE is unreadable ({err.__class__.__name__})"]
-    problems = []
-    for name, want in recorded.items():
+    problems = [p for p in [_name_problem(directory)] if p]
+    present = _present_files(directory)
+    problems += [f"{name} is not in the manifest" for name in sorted(set(present) - set(wanted))]
+    for name, (size, sha) in wanted.items():
         f = directory / name
-        if not f.is_file():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            problems.append(f"the manifest names {name}, outside the run")
+        elif present.get(name):
+            problems.append(f"{name} is a symbolic link")
+        elif name not in present or not f.is_file():
             problems.append(f"{name} is missing")
-        elif f.stat().st_size != want["bytes"] or _sha256(f) != want["sha256"]:
+        elif f.stat().st_size != size or _sha256(f) != sha:
             problems.append(f"{name} does not match its checksum")
     return problems
 
 
+def _quarantine_target(root: Path, name: str) -> Path:
+    target = root / QUARANTINE / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 def quarantine(directory: Path, reason: str) -> Path:
     """Move a damaged run aside (never delete what a user ran) and warn; the caller may then recompute it."""
-    target = directory.parent / ".quarantine" / f"{directory.name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _quarantine_target(directory.parent, directory.name)
     os.replace(directory, target)
     warnings.warn(f"run {directory.name} is damaged ({reason}); moved to {target} and recomputing it",
                   stacklevel=3)
@@ -109,28 +201,108 @@ _VERIFIED: dict[Path, int] = {}  # run directory -> DONE's mtime when it was las
 
 
 def write_json(path: Path, obj: dict) -> None:
-    _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True)))
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
 # A held lock's mtime is refreshed every LOCK_HEARTBEAT_S; a lock of another host (a cluster node) that has not
-# been refreshed for LOCK_STALE_S belongs to a dead process, since its pid cannot be checked from here.
-LOCK_HEARTBEAT_S, LOCK_STALE_S = 30.0, 300.0
+# been refreshed for LOCK_STALE_S belongs to a dead process, since its pid cannot be checked from here. A lock
+# is written in the microseconds after its creation, so one still unreadable after LOCK_GRACE_S is garbage.
+LOCK_HEARTBEAT_S, LOCK_STALE_S, LOCK_GRACE_S = 30.0, 300.0, 10.0
+LOCK_REPORT_S = 30.0  # how often a waiting process says again what it waits for
 _HEARTBEATS: dict[Path, threading.Event] = {}
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process that its parent has not reaped yet still answers ``kill(pid, 0)`` (Linux only)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _lock_owner(lock: Path) -> tuple[str, int] | None:
+    try:
+        host, pid = lock.read_text().split()
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _describe_lock(lock: Path) -> tuple[str, str | None, os.stat_result | None]:
+    """``(who holds it, why its owner is gone or None while it may be alive, the stat the verdict is based on)``."""
+    try:
+        seen = lock.stat()
+    except FileNotFoundError:
+        return "nobody", "it was released", None
+    age = time.time() - seen.st_mtime
+    owner = _lock_owner(lock)
+    if owner is None:
+        who = f"an unreadable lock file written {age:.0f} s ago"
+        return who, (f"{who}, taken over after {LOCK_GRACE_S:.0f} s" if age > LOCK_GRACE_S else None), seen
+    host, pid = owner
+    if host != socket.gethostname():
+        who = f"process {pid} on {host} (heartbeat {age:.0f} s ago)"
+        return who, (f"{who}: no heartbeat for {LOCK_STALE_S:.0f} s" if age > LOCK_STALE_S else None), seen
+    who = f"process {pid} on this host"
+    return who, (None if _pid_alive(pid) else f"{who} is gone"), seen
+
+
+def _take_over(lock: Path, reason: str, seen: os.stat_result | None) -> bool:
+    """Remove a lock whose owner is gone. Several waiting processes may judge it so at once: the removal happens
+    under a second, short-lived exclusive file, and only if the lock is still the file that was judged (same
+    inode and mtime), so no process ever removes a lock that another has just taken."""
+    if seen is None:
+        return True  # released meanwhile: try again
+    guard = lock.with_name(TAKEOVER)
+    try:
+        os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        with suppress(FileNotFoundError):
+            if time.time() - guard.stat().st_mtime > LOCK_GRACE_S:  # its process died while holding it
+                guard.unlink()
+        return False
+    try:
+        now = lock.stat()
+        if (now.st_ino, now.st_mtime_ns) == (seen.st_ino, seen.st_mtime_ns):
+            warnings.warn(f"run {lock.parent.name}: taking over its lock ({reason})", stacklevel=4)
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+    finally:
+        guard.unlink(missing_ok=True)
+    return True
+
+
 def try_lock(directory: Path) -> bool:
-    """Take the run's lock if it is free (or stale: left by a dead process on this host, or not refreshed for
-    ``LOCK_STALE_S`` by another host). While held, a daemon thread keeps its mtime fresh."""
-    lock = directory / "lock"
+    """Take the run's lock if it is free, or if its owner is gone (a dead process on this host, a cluster node
+    whose heartbeat stopped, an unreadable lock file); while held, a daemon thread keeps its mtime fresh."""
+    lock = directory / LOCK
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            if (directory / DONE).exists() or _lock_is_stale(lock):
-                lock.unlink(missing_ok=True)
-                continue
-            return False
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+            _, gone, seen = _describe_lock(lock)
+            if (directory / DONE).exists():
+                gone = "the run is finished"
+            if gone is None or not _take_over(lock, gone, seen):
+                return False
+            continue
+        try:
+            os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+        except BaseException:
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+            raise
         os.close(fd)
         stop = _HEARTBEATS[directory] = threading.Event()
         threading.Thread(target=_heartbeat, args=(lock, stop), daemon=True).start()
@@ -149,13 +321,22 @@ def release_lock(directory: Path) -> None:
     stop = _HEARTBEATS.pop(directory, None)
     if stop is not None:
         stop.set()
-    (directory / "lock").unlink(missing_ok=True)
+    (directory / LOCK).unlink(missing_ok=True)
 
 
 @contextmanager
 def run_lock(directory: Path, poll_s: float = 0.5) -> Iterator[None]:
-    """Exclusive lock on a run directory, waiting while another live process holds it."""
+    """Exclusive lock on a run directory, waiting while another live process holds it, and saying on stderr
+    what it waits for (at once, then every ``LOCK_REPORT_S``)."""
+    start = time.monotonic()
+    reported = None
     while not try_lock(directory):
+        now = time.monotonic()
+        if reported is None or now - reported >= LOCK_REPORT_S:
+            who, _, _ = _describe_lock(directory / LOCK)
+            print(f"run {directory.name}: waiting for {who}, which is training it; waited {now - start:.0f} s",
+                  file=sys.stderr, flush=True)
+            reported = now
         time.sleep(poll_s)
     try:
         yield
@@ -163,31 +344,26 @@ def run_lock(directory: Path, poll_s: float = 0.5) -> Iterator[None]:
         release_lock(directory)
 
 
-def _lock_is_stale(lock: Path) -> bool:
-    try:
-        host, pid = lock.read_text().split()
-    except (OSError, ValueError):
-        return False  # being written right now
-    if host != socket.gethostname():
-        try:
-            return time.time() - lock.stat().st_mtime > LOCK_STALE_S
-        except OSError:
-            return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(int(pid))
+# the CPU features that decide which kernels torch runs, and so the last bits of every result
+_VECTOR_FLAGS = {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                 "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2"}
 
 
-def _is_zombie(pid: int) -> bool:
-    """A killed process that its parent has not reaped yet still answers ``kill(pid, 0)`` (Linux only)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+@lru_cache(maxsize=1)
+def machine_info() -> dict[str, object]:
+    """What a run's last bits depend on, recorded with it: the CPU model, its vector extensions, the kernel
+    family torch dispatches to on it (``torch.backends.cpu.get_cpu_capability()``), torch and Python."""
+    model, flags = platform.processor(), set()
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags |= set(value.split())
+    return {"cpu": model or platform.machine(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_flags": sorted(flags & _VECTOR_FLAGS), "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
 @dataclass
@@ -249,6 +425,9 @@ def is_done(cfg: RunConfig, root: Path | None = None) -> bool:
     if problems:
         quarantine(directory, "; ".join(problems))
         return False
+    for leftover in LEFTOVERS:  # its process died after DONE, before tidying up
+        with suppress(OSError):
+            (directory / leftover).unlink(missing_ok=True)
     _VERIFIED[directory] = mtime
     return True
 
@@ -264,7 +443,8 @@ class RunWriter:
         self.rows: list[dict] = []
         self.resumed_from: int | None = None  # the step a killed run was resumed from (None: one go)
         self.start = time.perf_counter()
-        write_json(directory / "config.json", {"hash": cfg.hash(), "config": cfg.to_dict()})
+        write_json(directory / "config.json", {"hash": cfg.hash(), "format": RESULT_FORMAT_VERSION,
+                                               "config": cfg.to_dict()})
         (directory / "checkpoints").mkdir(exist_ok=True)
 
     def resume(self, trainer: "Trainer") -> None:
@@ -276,38 +456,42 @@ class RunWriter:
             trainer.load_state_tensors(load_file(state))
             done = pd.read_parquet(partial)
         except Exception as err:  # noqa: BLE001 - any unreadable file means: start again, keep the evidence
-            aside = self.directory.parent / ".quarantine" / f"{self.directory.name}-state-{os.getpid()}"
-            aside.mkdir(parents=True, exist_ok=True)
+            aside = _quarantine_target(self.directory.parent, f"{self.directory.name}-state")
+            aside.mkdir()
             for f in (state, partial):
                 os.replace(f, aside / f.name)
             warnings.warn(f"could not resume run {self.directory.name} ({err}); files moved to {aside}, "
                           "training from the start", stacklevel=2)
             trainer.__init__(self.cfg, self.device)
             return
+        # the metrics table is written before the state at every checkpoint, so it may run one checkpoint ahead
         self.rows = done[done.step <= trainer.step].to_dict("records")
         self.resumed_from = trainer.step
 
     def on_checkpoint(self, trainer: "Trainer", new_rows: list[dict]) -> None:
+        if self.rows and trainer.step <= self.rows[-1]["step"]:
+            return  # a run resumed at its first checkpoint evaluates that step again: it is recorded already
         self.rows.extend(new_rows)
         d = self.directory
         if trainer.step in trainer.kept:
             weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
-            _atomic(d / "checkpoints" / f"step_{trainer.step:07d}.safetensors", lambda p: save_file(weights, p))
-        _atomic(d / PARTIAL, lambda p: pd.DataFrame(self.rows).to_parquet(p))
+            write_atomic(d / "checkpoints" / f"step_{trainer.step:07d}.safetensors", save(weights))
+        write_atomic(d / PARTIAL, _parquet(pd.DataFrame(self.rows)))
         if trainer.step < self.cfg.train.steps:
-            _atomic(d / STATE, lambda p: save_file(trainer.state_tensors(), p))
+            write_atomic(d / STATE, save(trainer.state_tensors()))
 
     def finish(self, trainer: "Trainer", batched_with: int = 1) -> Run:
         d = self.directory
-        _atomic(d / METRICS, lambda p: pd.DataFrame(self.rows).to_parquet(p))
+        write_atomic(d / METRICS, _parquet(pd.DataFrame(self.rows)))
+        gpu = torch.cuda.get_device_name() if self.device == "cuda" else None
         write_json(d / DONE, {
             "wall_seconds_this_process": round(time.perf_counter() - self.start, 2), "device": self.device,
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
+            **machine_info(), "gpu": gpu, "threads": torch.get_num_threads(), "n_params": trainer.model.n_params(),
             "batched_with": batched_with, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "pid": os.getpid(), "host": socket.gethostname(), "resumed_from_step": self.resumed_from,
             "manifest": manifest(d),
         })
-        for leftover in (STATE, PARTIAL):
+        for leftover in LEFTOVERS:
             (d / leftover).unlink(missing_ok=True)
         return Run(d)
 
@@ -335,53 +519,84 @@ def _get_or_train(cfg: RunConfig, *, device: str, progress: bool, root: Path | N
     from crosslingual.train import Trainer  # the store is importable without the training stack
 
     cfg.validate()
+    root = root or runs_root()
     directory = run_dir(cfg, root)
     if is_done(cfg, root):
         return Run(directory)
     device = resolve_device(device)
-    directory.mkdir(parents=True, exist_ok=True)
-    with run_lock(directory):
-        if is_done(cfg, root):  # someone else finished it while we waited
-            return Run(directory)
-        writer = RunWriter(cfg, directory, device)
-        trainer = Trainer(cfg, device)
-        writer.resume(trainer)
-        trainer.fit(writer.on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
-        return writer.finish(trainer)
+    check_run_fits(cfg, device)
+    check_store(root, disk_bytes(cfg))
+    with store_errors(root):
+        directory.mkdir(parents=True, exist_ok=True)
+        with run_lock(directory):
+            if is_done(cfg, root):  # someone else finished it while we waited
+                return Run(directory)
+            writer = RunWriter(cfg, directory, device)
+            trainer = Trainer(cfg, device)
+            writer.resume(trainer)
+            trainer.fit(writer.on_checkpoint, progress=progress, desc=f"run {cfg.hash()}")
+            return writer.finish(trainer)
 
 
 def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root: Path | None = None) -> pd.DataFrame:
     """A table derived from finished runs by further computation (e.g. continued training from a run's weights),
-    cached under ``runs/.derived/`` by a hash of ``key`` and the result-format version, and written atomically:
-    a killed computation leaves nothing behind and is redone on the next call."""
+    cached under ``runs/.derived/`` by a hash of ``key`` and the result-format version, written atomically and
+    read back only when its sidecar (key and checksum) matches: a killed computation leaves nothing behind and is
+    redone on the next call, and a damaged or foreign table is quarantined and recomputed."""
+    root = root or runs_root()
     payload = json.dumps({"kind": kind, "key": key, "format": RESULT_FORMAT_VERSION}, sort_keys=True)
-    path = (root or runs_root()) / DERIVED / f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
+    path = root / DERIVED / f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}.parquet"
+    sidecar = path.with_suffix(".json")
+    if path.exists() or sidecar.exists():
+        try:
+            info = json.loads(sidecar.read_text())
+            intact = info["payload"] == payload and info["sha256"] == _sha256(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            intact = False
+        if intact:
+            return pd.read_parquet(path)
+        target = _quarantine_target(root, path.stem)
+        target.mkdir()
+        for f in (path, sidecar):
+            if f.exists():
+                os.replace(f, target / f.name)
+        warnings.warn(f"derived table {path.name} is damaged or has no matching checksum; moved to {target} and "
+                      "recomputing it", stacklevel=2)
     table = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda p: table.to_parquet(p, index=False))
+    with store_errors(root):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, _parquet(table, index=False))
+        write_json(sidecar, {"payload": payload, "sha256": _sha256(path)})
     return table
 
 
 # ---------------------------------------------------------------------------- store administration (CLI)
+def _run_dirs(root: Path) -> list[Path]:
+    """Entries of the store that are named like a run (a symbolic link is listed, never followed by ``gc``)."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"run store {root} is a file, not a directory; set $CROSSLINGUAL_RUNS to a directory")
+    return sorted(p for p in root.glob("*") if RUN_NAME.fullmatch(p.name) and p.is_dir()) if root.exists() else []
+
+
 def _state(directory: Path) -> str:
     if (directory / DONE).exists():
         return "done"
-    lock = directory / "lock"
-    if lock.exists() and not _lock_is_stale(lock):
-        return "training"
-    return "unfinished"
+    _, gone, _ = _describe_lock(directory / LOCK)
+    return "unfinished" if gone else "training"
 
 
 def _size_mb(directory: Path) -> float:
-    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**20
+    total = 0
+    for dirpath, _, filenames in os.walk(directory):
+        total += sum(os.lstat(os.path.join(dirpath, f)).st_size for f in filenames)
+    return total / 2**20
 
 
 def list_runs(root: Path | None = None) -> pd.DataFrame:
-    """One row per run directory: hash, state, saved checkpoints, disk use and the most telling knobs."""
+    """One row per run directory: hash, state, saved checkpoints, disk use, the most telling knobs, and where a
+    finished run was made (CPU kernel family and torch: bit-identity holds only between equal ones)."""
     rows = []
-    for d in sorted(p for p in (root or runs_root()).glob("[0-9a-f]*") if p.is_dir()):
+    for d in _run_dirs(root or runs_root()):
         row = {"run": d.name, "state": _state(d), "checkpoints": len(list((d / "checkpoints").glob("*"))),
                "MB": round(_size_mb(d), 1)}
         try:
@@ -389,32 +604,79 @@ def list_runs(root: Path | None = None) -> pd.DataFrame:
             row.update(seed=cfg["seed"], parallel_fraction=cfg["world"]["parallel_fraction"],
                        n_entities=cfg["world"]["n_entities"], d_model=cfg["model"]["d_model"],
                        steps=cfg["train"]["steps"])
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             row["state"] += " (no config)"
+        with suppress(OSError, ValueError, TypeError):
+            info = json.loads((d / DONE).read_text())
+            row.update(device=info.get("device", ""), cpu=info.get("cpu_capability", "?"),
+                       threads=info.get("threads", ""), torch=info.get("torch", ""))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def verify_store(root: Path | None = None) -> dict[str, list[str]]:
     """Problems per finished run (only damaged runs are listed); nothing is moved or changed."""
-    out = {}
-    for d in sorted((root or runs_root()).glob("[0-9a-f]*")):
-        if (d / DONE).exists():
-            problems = verify_run(d)
-            if problems:
-                out[d.name] = problems
+    return {d.name: problems for d in _run_dirs(root or runs_root())
+            if (d / DONE).exists() and (problems := verify_run(d))}
+
+
+def _stray_tmp(directory: Path) -> list[Path]:
+    """Temporary files under ``directory`` left by writers that died: their pid is gone from this host and they
+    are older than ``LOCK_STALE_S`` (a live writer on another host renames its file within seconds)."""
+    out = []
+    for dirpath, _, filenames in os.walk(directory):
+        for name in filenames:
+            m = TMP_NAME.fullmatch(name)
+            f = Path(dirpath) / name
+            if m and not f.is_symlink() and not _pid_alive(int(m["pid"])) \
+                    and time.time() - f.lstat().st_mtime > LOCK_STALE_S:
+                out.append(f)
     return out
 
 
+def _provably_unfinished(directory: Path, ours: bool = False) -> bool:
+    """A real directory named like a run, holding a real ``config.json`` whose hash is its name, with no DONE and
+    no lock of a live process (``ours``: the lock is this process's): only such a directory may ever be removed."""
+    return (not directory.is_symlink() and RUN_NAME.fullmatch(directory.name) is not None
+            and not (directory / "config.json").is_symlink() and (directory / "config.json").is_file()
+            and _name_problem(directory) is None and not (directory / DONE).exists()
+            and (ours or _state(directory) == "unfinished"))
+
+
+def _remove(path: Path) -> None:
+    """Remove one entry; a symbolic link is removed itself, never what it points to."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)
+
+
 def gc_store(root: Path | None = None, *, dry_run: bool = True, quarantined: bool = False) -> list[Path]:
-    """What garbage collection removes: unfinished runs that no live process is training, stray temporary
-    files, and (``quarantined=True``) the quarantine of damaged runs. Finished runs are never removed."""
+    """What garbage collection removes, and nothing else: provably unfinished runs (see ``_provably_unfinished``),
+    temporary files of dead writers inside run directories and ``.derived``, and (``quarantined=True``) the
+    entries of the quarantine. Finished runs, symbolic links' targets and anything that is not provably a run
+    (``data/``, ``backup/``, ``2026-results/``) are never touched. A run is locked while it is removed, so a
+    process that starts training it at that moment is never pulled from under."""
     root = root or runs_root()
-    doomed = [d for d in root.glob("[0-9a-f]*") if d.is_dir() and _state(d) == "unfinished"]
-    doomed += [f for f in root.glob("*/.*.tmp")]
-    if quarantined and (root / ".quarantine").exists():
-        doomed.append(root / ".quarantine")
+    entries = _run_dirs(root)
+    doomed = [d for d in entries if _provably_unfinished(d)]
+    for d in [*(d for d in entries if d not in doomed and not d.is_symlink()), root / DERIVED]:
+        if d.is_dir() and not d.is_symlink():
+            doomed += _stray_tmp(d)
+    q = root / QUARANTINE
+    if quarantined and q.is_dir() and not q.is_symlink():
+        doomed += sorted(q.iterdir())
     if not dry_run:
-        for p in doomed:
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        with store_errors(root):
+            for p in doomed:
+                if p.parent == root and RUN_NAME.fullmatch(p.name):
+                    if not try_lock(p):
+                        continue  # someone started training it after all
+                    try:
+                        if _provably_unfinished(p, ours=True):
+                            _remove(p)
+                    finally:
+                        release_lock(p)
+                else:
+                    _remove(p)
     return sorted(doomed)

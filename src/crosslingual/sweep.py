@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,10 +33,12 @@ import torch
 from tqdm import tqdm
 
 from crosslingual.config import ConfigError, RunConfig, resolve_device
-from crosslingual.runs import Run, get_or_train, is_done, record_use, run_dir, runs_root
-from crosslingual.world import World
+from crosslingual.memory import (PROCESS_BYTES, GiB, available_bytes, check_run_fits, estimate_run_bytes,
+                                 sequence_length)
+from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_done, record_use, run_dir, runs_root
 
 SCHEDULER_ENV = "CROSSLINGUAL_SCHEDULER"
+CONNECT_TIMEOUT_S = 5  # a scheduler that refuses or ignores the connection fails the sweep this fast
 BACKENDS = ("processes", "dask")
 
 
@@ -46,9 +48,27 @@ def default_workers() -> int:
 
 
 def expected_cost(cfg: RunConfig) -> float:
-    """Relative training cost: tokens x (the matrix products' width) per layer. Only the order matters."""
+    """Relative training cost: tokens x (the matrix products' width) per layer. Only the order matters, so the
+    sequence length comes from the config (exact for word-level worlds, a bound for BPE) rather than from
+    building every world of a large grid."""
     m, t = cfg.model, cfg.train
-    return t.steps * t.batch_size * World(cfg.world).seq_len * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
+    return t.steps * t.batch_size * sequence_length(cfg.world) * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
+
+
+def memory_workers(chunks: list[list[RunConfig]], workers: int) -> int:
+    """The most local CPU workers, at most ``workers``, such that the chunks with the ``workers`` largest memory
+    estimates fit in the free memory side by side, each in its own process (at least one: each run alone was
+    checked to fit)."""
+    if workers <= 1:
+        return workers
+    need = sorted((PROCESS_BYTES + sum(estimate_run_bytes(c)["total"] for c in chunk) for chunk in chunks),
+                  reverse=True)
+    free = available_bytes("cpu")
+    fitting = next((k for k in range(workers, 1, -1) if sum(need[:k]) <= free), 1)
+    if fitting < workers:
+        print(f"sweep: {fitting} worker(s) instead of {workers}: the {workers} largest runs need about "
+              f"{sum(need[:workers]) / GiB:.1f} GiB together, {free / GiB:.1f} GiB is free")
+    return fitting
 
 
 def _single_thread() -> None:
@@ -56,17 +76,23 @@ def _single_thread() -> None:
 
 
 def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: bool = False) -> list[str]:
-    """Train (or find) one chunk of runs in this process; returns their hashes."""
+    """Train (or find) one chunk of runs in this process; returns their hashes. ``single_thread``: on one torch
+    thread (restored afterwards), as in the pool's workers, so that a run's last bits do not depend on whether it
+    was trained in a worker or in the caller's process (they differ between 1 and 2 threads)."""
+    threads = torch.get_num_threads()
     if single_thread:
         _single_thread()
-    cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
-    if len(cfgs) == 1:
-        get_or_train(cfgs[0], device=device, progress=False, root=Path(root))
-    else:
-        from crosslingual.batched import get_or_train_together
+    try:
+        cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
+        if len(cfgs) == 1:
+            get_or_train(cfgs[0], device=device, progress=False, root=Path(root))
+        else:
+            from crosslingual.batched import get_or_train_together
 
-        get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
-    return [c.hash() for c in cfgs]
+            get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
+        return [c.hash() for c in cfgs]
+    finally:
+        torch.set_num_threads(threads)
 
 
 class SweepError(RuntimeError):
@@ -109,7 +135,11 @@ def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[C
 
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                   dashboard_address=None, silence_logs=logging.ERROR)
-    client = Client(scheduler or cluster)
+    try:
+        client = Client(scheduler or cluster, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError) as err:  # refused, unresolvable, or silent: the user's address, not a bug
+        raise ConfigError(f"scheduler={scheduler!r}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
+                          f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from err
     try:
         yield (lambda fn, *args: client.submit(fn, *args, pure=False)), as_completed, True
     finally:
@@ -122,6 +152,9 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
           root: Path | None = None, together: int = 1, backend: str = "processes",
           scheduler: str | None = None) -> SweepReport:
     """Train every config missing from the store; a failure is recorded and the other runs go on.
+
+    Locally (no ``scheduler``), every missing run is first checked to fit in the free memory (a ConfigError
+    otherwise, before anything trains) and the worker count is lowered until the largest runs fit side by side.
 
     ``together > 1`` trains up to that many same-shaped runs in one process as one batched computation
     (``crosslingual.batched``). On a 2-core CPU this gains nothing over single-threaded workers (see
@@ -143,27 +176,40 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
     workers = min(workers or default_workers(), max(1, len(chunks)))
     # a remote cluster picks its own devices; locally CUDA runs go one at a time on the one GPU
     local_device = device if backend == "dask" and scheduler else resolve_device(device)
+    if not scheduler:  # a run that cannot fit fails the sweep here, before any training (not as a failed run)
+        for cfg in missing:
+            check_run_fits(cfg, local_device)
+        if local_device != "cuda":
+            workers = memory_workers(chunks, workers)
     report.workers = workers
-    bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing, unit="run")
+    if missing:
+        check_store(root, max(map(disk_bytes, missing)))
+    in_process = (workers == 1 or local_device == "cuda") and not scheduler
+    with ExitStack() as stack:
+        # the pool first: an unreachable scheduler fails before a progress bar is drawn
+        pool = stack.enter_context(_pool(backend, workers, scheduler)) if chunks and not in_process else None
+        bar = stack.enter_context(tqdm(total=len(missing), desc="runs", disable=not progress or not missing,
+                                       unit="run"))
 
-    def finished(chunk: list[RunConfig], error: BaseException | None) -> None:
-        for cfg in chunk:
-            if error is None:
-                report.trained.append(cfg.hash())
-            else:
-                report.failed[cfg.hash()] = f"{type(error).__name__}: {error}"
-        bar.update(len(chunk))
-        bar.set_postfix(failed=len(report.failed))
+        def finished(chunk: list[RunConfig], error: BaseException | None) -> None:
+            for cfg in chunk:
+                if error is None:
+                    report.trained.append(cfg.hash())
+                else:
+                    report.failed[cfg.hash()] = f"{type(error).__name__}: {error}"
+            bar.update(len(chunk))
+            bar.set_postfix(failed=len(report.failed))
 
-    if chunks and (workers == 1 or local_device == "cuda") and not scheduler:
-        for chunk in chunks:
-            try:
-                _train_chunk([c.to_dict() for c in chunk], local_device, str(root))
-                finished(chunk, None)
-            except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
-                finished(chunk, err)
-    elif chunks:
-        with _pool(backend, workers, scheduler) as (submit, as_completed, single_thread):
+        if pool is None:
+            for chunk in chunks:
+                try:
+                    _train_chunk([c.to_dict() for c in chunk], local_device, str(root),
+                                 single_thread=local_device == "cpu")
+                    finished(chunk, None)
+                except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
+                    finished(chunk, err)
+        else:
+            submit, as_completed, single_thread = pool
             futures = {submit(_train_chunk, [c.to_dict() for c in chunk], local_device, str(root), single_thread): chunk
                        for chunk in chunks}
             for fut in as_completed(list(futures)):
@@ -172,7 +218,6 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
                     finished(futures[fut], None)
                 except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
                     finished(futures[fut], err)
-    bar.close()
     report.seconds = time.perf_counter() - start
     return report
 
