@@ -22,6 +22,7 @@ import torch
 
 from crosslingual.claims import CLAIMS_LOG, claims_page
 from crosslingual.config import PROFILES, ConfigError
+from crosslingual.files import write_errors
 from crosslingual.runs import USAGE_LOG, Run
 from crosslingual.grids import Grid, studies
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
@@ -123,20 +124,58 @@ seconds); the `paper` profile is meant for a GPU: one of its runs took 143 s on 
 """
 
 
-def build_book(root: Path, profile: str = "default", out: Path | None = None) -> Path:
-    """Execute the notebooks and build the HTML; returns the path of ``index.html``."""
-    if profile not in PROFILES:
-        raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
-    root = root.resolve()
-    target = root if out is None else out.resolve()
-    if out is not None:
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
+OUT_MARKER = ".crosslingual-book"  # in every --out directory the book command made; nothing else is ever replaced
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "notebooks")
+
+
+def _check_root(root: Path) -> Path:
+    root = root.expanduser().resolve()
+    missing = [name for name in BOOK_SOURCES if not (root / name).exists()]
+    if missing:
+        raise ConfigError(f"--root {root} is not a crosslingual book checkout (it has no {', '.join(missing)})")
+    return root
+
+
+def _prepare_out(root: Path, out: Path) -> Path:
+    """A fresh directory for a copy of the book, owned by this command. It refuses, before touching anything, an
+    ``out`` that is or contains ``root`` or lies inside the sources it copies, a file, and a non-empty directory
+    that is not one of its own earlier outputs; an earlier output loses only what this command put there."""
+    target = out.expanduser().resolve()
+    if root == target or root.is_relative_to(target):
+        raise ConfigError(f"--out {target} contains the book's sources (--root {root}); choose a directory outside it")
+    inside = [name for name in BOOK_FILES if target.is_relative_to(root / name)]
+    if inside:
+        raise ConfigError(f"--out {target} lies inside {root / inside[0]}, which the book copies; choose another "
+                          "directory")
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {target} is a file; choose a new or empty directory")
+    if target.is_dir() and any(target.iterdir()) and not (target / OUT_MARKER).is_file():
+        raise ConfigError(f"--out {target} is not empty and is not a book built by crosslingual (no {OUT_MARKER}); "
+                          "choose a new or empty directory")
+    with write_errors(target, "--out", "choose a directory you can write", output=True):
+        target.mkdir(parents=True, exist_ok=True)
+        (target / OUT_MARKER).write_text(f"a copy of the book of {root}, built by `crosslingual book --out`; the "
+                                         "command replaces only what it wrote here\n")
+        for name in (*BOOK_FILES, "_build"):  # what an earlier build of ours wrote
+            old = target / name
+            if old.is_symlink() or old.is_file():
+                old.unlink()
+            elif old.is_dir():
+                shutil.rmtree(old)
         for name in BOOK_FILES:
             src = root / name
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
         shutil.rmtree(target / "book" / "experiments", ignore_errors=True)
+    return target
+
+
+def build_book(root: Path, profile: str = "default", out: Path | None = None) -> Path:
+    """Execute the notebooks and build the HTML; returns the path of ``index.html``. Every path is checked before
+    any work (see ``_prepare_out``)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
+    root = _check_root(root)
+    target = root if out is None else _prepare_out(root, out)
     report = train_studies(profile)
     usage = execute_notebooks(root, target / "book" / "experiments", profile)
     experiments = target / "book" / "experiments"

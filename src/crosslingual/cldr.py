@@ -15,6 +15,7 @@ would otherwise have to be written by hand for every territory). The answer is t
 
 from __future__ import annotations
 
+import io
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+
+from crosslingual.config import ConfigError
+from crosslingual.files import write_atomic, write_errors
 
 # locale -> its script (the first word of its letters' Unicode names, as crosslingual.geometry labels tokens)
 LANGUAGES = {"en": "LATIN", "de": "LATIN", "fr": "LATIN", "es": "LATIN", "ru": "CYRILLIC", "el": "GREEK",
@@ -165,16 +169,21 @@ def statistics(table: pd.DataFrame) -> dict:
 
 
 def write(out: Path) -> tuple[Path, Path]:
-    """Write the fact table (``.parquet`` or ``.json``) and its statistics (``<stem>.stats.json``) atomically."""
-    table = facts()
+    """Write the fact table (``.parquet`` or ``.json``: the extension decides, anything else is refused) and its
+    statistics (``<stem>.stats.json``), each atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix not in (".parquet", ".json"):
+        raise ConfigError(f"--out {out}: the extension decides the format; use .parquet or .json")
+    table = facts()
     if out.suffix == ".json":
-        tmp.write_text(table.to_json(orient="records", force_ascii=False, indent=1))
+        data = table.to_json(orient="records", force_ascii=False, indent=1).encode()
     else:
-        table.to_parquet(tmp, index=False)
-    tmp.replace(out)
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
     stats = out.with_name(f"{out.stem}.stats.json")
-    stats.write_text(json.dumps(statistics(table), ensure_ascii=False, indent=1))
+    with write_errors(out, "--out", "choose a directory you can write", output=True):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, data)
+        write_atomic(stats, json.dumps(statistics(table), ensure_ascii=False, indent=1).encode())
     return out, stats

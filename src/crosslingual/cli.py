@@ -1,40 +1,95 @@
-"""Command line: ``crosslingual run | sweep | runs ls|verify|gc | cldr | book | calibrate``."""
+"""Command line: ``crosslingual run | sweep | runs ls|verify|gc | cldr | book | calibrate``.
+
+A user error (a bad parameter, path or option value, an unreachable scheduler, a store or output that cannot be
+written) prints one line, ``crosslingual ...: error: ...``, and exits with status 2; an unexpected internal error
+keeps its traceback. Options and ``name=value`` overrides may come in any order.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from crosslingual.config import ConfigError, make_config
+from crosslingual.config import ConfigError, check_count, make_config
+from crosslingual.files import StoreError
+
+OVERRIDES_HELP = ("name=value, before or after the options; the value is JSON (0.5, 3, true, \"text\", "
+                  "[\"latin\", \"greek\"]), Python's True / False / None are accepted too, and anything else is a "
+                  "string (scripts=latin,greek)")
+_PYTHON_WORDS = {"True": True, "False": False, "None": None}
 
 
-def _parse_overrides(pairs: list[str]) -> dict:
-    out = {}
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (it prints the usage and the error on two)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _value(raw: str) -> Any:
+    if raw in _PYTHON_WORDS:
+        return _PYTHON_WORDS[raw]
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"override {pair!r} must look like name=value")
-        name, raw = pair.split("=", 1)
-        try:
-            out[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[name] = raw
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"override {pair!r} must look like name=value, e.g. parallel_fraction=0.5")
+        if name in out:
+            raise ConfigError(f"override {name!r} is given twice ({out[name]!r} and {_value(raw)!r})")
+        out[name] = _value(raw)
     return out
 
 
+def _output(path: Path, suffixes: tuple[str, ...], option: str = "--out") -> Path:
+    """An output file whose extension decides its format; any other extension is refused, not guessed."""
+    if path.suffix not in suffixes:
+        raise ConfigError(f"{option} {path}: the extension decides the format; use {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a directory; give a file name ending in {' or '.join(suffixes)}")
+    return path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from crosslingual.runs import get_or_train
+
+    r = get_or_train(make_config(args.profile, **_parse_overrides(args.overrides)), device=args.device)
+    last = r.metrics[(r.metrics.layer == -1) & (r.metrics.step == r.metrics.step.max())]
+    print(f"run {r.path}")
+    print(last[["metric", "value"]].to_string(index=False))
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
-    from crosslingual.grids import Grid
+    from crosslingual.grids import MAX_RUNS, Grid
     from crosslingual.runs import runs_root
     from crosslingual.sweep import sweep
 
+    workers = None if args.workers is None else check_count("--workers", args.workers, 1, 4096)
+    overrides = _parse_overrides(args.overrides)
+    for name, option in (("profile", "--profile"), ("seed", "--seed"), ("world_seed", "--seed"), ("seeds", "--seeds")):
+        if name in overrides:  # the grid sets them per point; a name=value would collide with the options
+            raise ConfigError(f"override {name!r} is not a knob of a sweep: use {option} (seed and world_seed vary "
+                              "together, one per point and seed)")
     grid = Grid.load(args.grid)
-    configs = [cfg for *_, cfg in grid.expand(args.profile, args.seeds, args.seed, **_parse_overrides(args.overrides))]
+    points = grid.expand(args.profile, args.seeds, args.seed, max_runs=None if args.allow_large_grid else MAX_RUNS,
+                         **overrides)
+    configs = [cfg for *_, cfg in points]
     backend = "dask" if args.scheduler else args.backend
-    where = args.scheduler or f"{backend} ({args.workers or 'one per core'} local workers)"
+    where = args.scheduler or f"{backend} ({workers or 'one per core'} local workers)"
     print(f"grid {args.grid}: {len(configs)} runs at profile {args.profile or grid.profile}; store {runs_root()}; "
           f"workers: {where}", flush=True)
-    report = sweep(configs, workers=args.workers, device=args.device, backend=backend, scheduler=args.scheduler)
+    report = sweep(configs, workers=workers, device=args.device, backend=backend, scheduler=args.scheduler)
     print(report.table().to_string())
     for run_hash, error in report.failed.items():
         print(f"failed: run {run_hash}: {error}")
@@ -43,15 +98,67 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crosslingual", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _runs(args: argparse.Namespace) -> int:
+    from crosslingual import runs as store
+
+    if args.action == "ls":
+        table = store.list_runs()
+        print(table.to_string(index=False) if len(table) else f"no runs in {store.runs_root()}")
+    elif args.action == "verify":
+        damaged = store.verify_store()
+        for name, problems in damaged.items():
+            print(f"{name}: {'; '.join(problems)}")
+        print(f"{len(damaged)} damaged run(s) in {store.runs_root()}")
+        return 1 if damaged else 0
+    else:
+        paths = store.gc_store(dry_run=not args.yes, quarantined=args.quarantine)
+        for p in paths:
+            print(("removed " if args.yes else "would remove ") + str(p))
+        if not args.yes and paths:
+            print("(dry run: add --yes to delete)")
+        if not paths:
+            print(f"nothing to remove in {store.runs_root()}")
+    return 0
+
+
+def _cldr(args: argparse.Namespace) -> int:
+    from crosslingual.cldr import write
+
+    table, stats = write(_output(args.out, (".parquet", ".json")))
+    print(f"wrote {table} and {stats}")
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    from crosslingual.book import build_book
+
+    print(f"book: {build_book(args.root, profile=args.profile, out=args.out)}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from crosslingual.calibration import write_calibration
+
+    workers = None if args.workers is None else check_count("--workers", args.workers, 1, 4096)
+    print(f"wrote {write_calibration(_output(args.out, ('.md',)), workers)}")
+    return 0
+
+
+def _parser() -> tuple[_Parser, dict[str, _Parser]]:
+    try:
+        ours = version("crosslingual")
+    except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+        ours = "unknown (not installed)"
+    parser = _Parser(prog="crosslingual", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"crosslingual {ours}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="train one config (or fetch it from the run store)")
     run.add_argument("--profile", default="default")
-    run.add_argument("--device", default="auto")
-    run.add_argument("overrides", nargs="*", help="name=value, e.g. parallel_fraction=0.5 seed=1")
+    run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     sw = sub.add_parser("sweep", help="train every run of a grid (a YAML file, or a study: information, exposure, "
-                                      "extractability, interventions, regions, real_strings) on local workers or a Dask cluster")
+                                      "extractability, interventions, regions, real_strings) on local workers or a "
+                                      "Dask cluster")
     sw.add_argument("grid")
     sw.add_argument("--profile", default=None, help="scale (default: the grid's own)")
     sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")
@@ -61,10 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     sw.add_argument("--backend", choices=["dask", "processes"], default="processes",
                     help="local pool: a process pool (default; measured faster, bench/README.md) or a Dask "
                          "LocalCluster; --scheduler always uses Dask")
-    sw.add_argument("--device", default="auto")
-    sw.add_argument("overrides", nargs="*", help="name=value applied to every run, e.g. steps=500")
+    sw.add_argument("--allow-large-grid", action="store_true",
+                    help="run a grid of more than 10,000 runs (refused by default: usually a mistake)")
+    sw.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    sw.add_argument("overrides", nargs="*", help=OVERRIDES_HELP + "; applied to every run, e.g. steps=500")
     cldr = sub.add_parser("cldr", help="build the real-strings fact set from the CLDR data in babel (offline)")
-    cldr.add_argument("--out", type=Path, default=Path("cldr_facts.parquet"), help=".parquet or .json")
+    cldr.add_argument("--out", type=Path, default=Path("cldr_facts.parquet"),
+                      help="the table: .parquet or .json (the extension decides); statistics go beside it")
     runs = sub.add_parser("runs", help="list, verify or garbage-collect the run store ($CROSSLINGUAL_RUNS)")
     runs.add_argument("action", choices=["ls", "verify", "gc"])
     runs.add_argument("--yes", action="store_true", help="gc: really delete (default: only list)")
@@ -72,57 +182,33 @@ def main(argv: list[str] | None = None) -> int:
     book = sub.add_parser("book", help="execute every notebook with papermill and build the HTML book")
     book.add_argument("--profile", default="default")
     book.add_argument("--root", type=Path, default=Path("."), help="where _config.yml and _toc.yml live")
-    book.add_argument("--out", type=Path, default=None, help="copy of the book to build (default: in place)")
+    book.add_argument("--out", type=Path, default=None,
+                      help="build a copy there (a new or empty directory, or an earlier --out; default: in place)")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
-    cal.add_argument("--out", type=Path, default=Path("book/calibration.md"))
+    cal.add_argument("--out", type=Path, default=Path("book/calibration.md"), help="a .md file")
     cal.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args(argv)
+    return parser, dict(sub.choices)
+
+
+COMMANDS = {"run": _run, "sweep": _sweep, "runs": _runs, "cldr": _cldr, "book": _book, "calibrate": _calibrate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser, commands = _parser()
+    if argv and argv[0] in commands:  # options and name=value overrides in any order
+        args = commands[argv[0]].parse_intermixed_args(argv[1:])
+        args.command = argv[0]
+    else:
+        args = parser.parse_args(argv)  # --help, --version, or argparse's message for an unknown command
     try:
-        if args.command == "run":
-            from crosslingual.runs import get_or_train
-
-            r = get_or_train(make_config(args.profile, **_parse_overrides(args.overrides)), device=args.device)
-            last = r.metrics[(r.metrics.layer == -1) & (r.metrics.step == r.metrics.step.max())]
-            print(f"run {r.path}")
-            print(last[["metric", "value"]].to_string(index=False))
-        elif args.command == "cldr":
-            from crosslingual.cldr import write
-
-            table, stats = write(args.out)
-            print(f"wrote {table} and {stats}")
-        elif args.command == "sweep":
-            return _sweep(args)
-        elif args.command == "runs":
-            from crosslingual import runs as store
-
-            if args.action == "ls":
-                table = store.list_runs()
-                print(table.to_string(index=False) if len(table) else f"no runs in {store.runs_root()}")
-            elif args.action == "verify":
-                damaged = store.verify_store()
-                for name, problems in damaged.items():
-                    print(f"{name}: {'; '.join(problems)}")
-                print(f"{len(damaged)} damaged run(s) in {store.runs_root()}")
-                return 1 if damaged else 0
-            else:
-                paths = store.gc_store(dry_run=not args.yes, quarantined=args.quarantine)
-                for p in paths:
-                    print(("removed " if args.yes else "would remove ") + str(p))
-                if not args.yes and paths:
-                    print("(dry run: add --yes to delete)")
-        elif args.command == "book":
-            from crosslingual.book import build_book
-
-            html = build_book(args.root, profile=args.profile, out=args.out)
-            print(f"book: {html}")
-        elif args.command == "calibrate":
-            from crosslingual.calibration import write_calibration
-
-            print(f"wrote {write_calibration(args.out, args.workers)}")
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        return COMMANDS[args.command](args)
+    except (ConfigError, StoreError) as err:
+        print(f"crosslingual {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print(f"crosslingual {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
