@@ -227,3 +227,34 @@ def test_an_unreachable_scheduler_fails_within_seconds_in_one_line(store, capsys
     assert time.monotonic() - start < 15
     assert "scheduler='tcp://127.0.0.1:9': no Dask scheduler answered within 5 s" in err
     assert "Traceback" not in err and err.count("error:") == 1
+
+
+def test_a_large_grid_expands_and_is_ordered_without_building_a_world(monkeypatch):
+    from crosslingual.grids import Grid
+    from crosslingual.memory import estimate_run_bytes
+    from crosslingual.sweep import expected_cost
+    from crosslingual.world import World
+
+    grid = Grid.parse({"sweeps": [{"name": "big", "product": {
+        "parallel_fraction": [round(0.01 * i, 2) for i in range(50)], "n_entities": list(range(40, 140))}}]})
+    monkeypatch.setattr(World, "__init__", lambda *a: pytest.fail("a World was built"))
+    start = time.monotonic()
+    configs = [cfg for *_, cfg in grid.expand("smoke")]
+    ordered = sorted(configs, key=expected_cost, reverse=True)
+    assert len(ordered) == 5000 and all(estimate_run_bytes(c)["total"] > 0 for c in ordered)
+    assert time.monotonic() - start < 30
+
+
+def test_every_run_records_where_it_was_made_and_runs_ls_shows_it(store, capsys):
+    import torch
+
+    from crosslingual.runs import get_or_train
+
+    run = get_or_train(make_config("smoke", steps=3, n_checkpoints=2, keep_checkpoints=2, warmup_steps=0),
+                       progress=False)
+    info = run.info
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and info["torch"] == torch.__version__
+    assert info["cpu"] and isinstance(info["cpu_flags"], list) and info["threads"] >= 1
+    assert cli(["runs", "ls"]) == 0
+    out = capsys.readouterr().out
+    assert "cpu" in out.splitlines()[0] and info["cpu_capability"] in out and torch.__version__ in out
