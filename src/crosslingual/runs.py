@@ -43,10 +43,9 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save
 
+from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, resolve_device
 from crosslingual.files import StoreError, write_atomic, write_errors
 from crosslingual.memory import check_run_fits, parameter_count, sequence_length, vocabulary_size
-
-from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, resolve_device
 from crosslingual.model import Transformer
 from crosslingual.world import World
 
