@@ -22,7 +22,7 @@ import torch
 
 from crosslingual.claims import CLAIMS_LOG, claims_page
 from crosslingual.config import PROFILES, ConfigError
-from crosslingual.files import write_errors
+from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run
 from crosslingual.grids import Grid, studies
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
@@ -179,8 +179,9 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
     report = train_studies(profile)
     usage = execute_notebooks(root, target / "book" / "experiments", profile)
     experiments = target / "book" / "experiments"
-    (experiments / "cost.md").write_text(cost_page(usage, profile, report))
-    (experiments / "claims.md").write_text(scoreboard_page(experiments / ".claims.jsonl"))
+    with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
+        write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
+        write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
     return target / "_build" / "html" / "index.html"

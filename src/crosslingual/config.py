@@ -58,14 +58,14 @@ def _check_bool(name: str, value: Any) -> None:
 
 def _normalise(config: Any) -> None:
     """Give every field its declared type where the value is the same number in another type (``weight_decay=1``
-    becomes ``1.0``, a numpy integer an ``int``, a list of scripts a tuple), so that equal configurations hash
-    equally; anything else is left for ``validate`` to refuse with a message."""
+    becomes ``1.0``, ``-0.0`` ``0.0``, a numpy integer an ``int``, a list of scripts a tuple), so that equal
+    configurations hash equally; anything else is left for ``validate`` to refuse with a message."""
     for f in fields(config):
         value = getattr(config, f.name)
         if type(value).__module__ == "numpy" and hasattr(value, "item"):  # numpy scalars, e.g. from np.linspace
             value = value.item()
         if f.type == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
-            value = float(value)
+            value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0: equal numbers, different JSON
         elif f.type == "int" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
             value = int(value)
         elif f.type.startswith("tuple") and isinstance(value, list):

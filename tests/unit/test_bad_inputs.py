@@ -140,6 +140,8 @@ def test_equal_configurations_hash_equally():
     assert make_config("smoke", lr=np.float64(0.003)).hash() == make_config("smoke", lr=0.003).hash()
     assert make_config("smoke", n_entities=np.int64(40)).hash() == make_config("smoke").hash()
     assert make_config("smoke", scripts=["greek", "hebrew"]).hash() == make_config("smoke", scripts="greek,hebrew").hash()
+    assert make_config("smoke", attribute_association=-0.0).hash() == make_config("smoke").hash()
+    assert make_config("smoke", language_marker=np.bool_(False)).hash() == make_config("smoke").hash()
     assert type(make_config("smoke", weight_decay=1).train.weight_decay) is float
 
 
