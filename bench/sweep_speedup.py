@@ -2,7 +2,8 @@
 
 Each mode trains the same runs into its own empty temporary store, so nothing is reused between modes:
 
-- sequential, 1 thread / all threads: one process, one run after the other (``sweep(workers=1)``);
+- sequential, 1 thread / all threads: one process, one run after the other (``get_or_train`` in a loop: a
+  sweep trains in-process runs on one thread, so that their bits do not depend on the thread count);
 - process pool: ``sweep(backend="processes")``, single-threaded spawn workers (what the notebooks use);
 - Dask LocalCluster: ``sweep(backend="dask")``, single-threaded process workers (``crosslingual sweep``'s
   default), cluster start-up included.
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from crosslingual.config import make_config
+from crosslingual.runs import get_or_train
 from crosslingual.sweep import sweep
 
 
@@ -33,8 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     configs = [make_config(args.profile, seed=s, world_seed=s, steps=args.steps) for s in range(args.runs)]
     cores = os.cpu_count() or 1
-    modes = [("sequential, 1 thread", dict(workers=1), 1),
-             (f"sequential, {cores} threads", dict(workers=1), cores),
+    modes = [("sequential, 1 thread", None, 1), (f"sequential, {cores} threads", None, cores),
              (f"process pool, {args.workers} workers", dict(workers=args.workers, backend="processes"), cores),
              (f"Dask LocalCluster, {args.workers} workers", dict(workers=args.workers, backend="dask"), cores)]
     print(f"{args.runs} runs of profile {args.profile!r} at {args.steps} steps, {cores} cores, torch {torch.__version__}")
@@ -43,9 +44,13 @@ def main() -> None:
         torch.set_num_threads(threads)
         with tempfile.TemporaryDirectory() as store:
             start = time.perf_counter()
-            report = sweep(configs, root=Path(store), progress=False, **kwargs)
+            if kwargs is None:
+                for cfg in configs:
+                    get_or_train(cfg, root=Path(store), progress=False)
+            else:
+                report = sweep(configs, root=Path(store), progress=False, **kwargs)
+                assert len(report.trained) == args.runs and not report.failed, report
             times[name] = time.perf_counter() - start
-        assert len(report.trained) == args.runs and not report.failed, report
         print(f"  {name:<32} {times[name]:7.1f} s", flush=True)
     base1, base_all = times[modes[0][0]], times[modes[1][0]]
     print(f"\n| mode | wall s | speed-up vs sequential 1 thread | vs sequential {cores} threads |")
