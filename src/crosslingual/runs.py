@@ -559,8 +559,8 @@ def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root
         for f in (path, sidecar):
             if f.exists():
                 os.replace(f, target / f.name)
-        warnings.warn(f"derived table {path.name} is damaged or has no matching checksum; moved to {target} and "
-                      "recomputing it", stacklevel=2)
+        warnings.warn(f"derived table {path.name} has no matching checksum (damaged, or written by an older "
+                      f"version); moved to {target} and recomputing it", stacklevel=2)
     table = compute()
     with store_errors(root):
         path.parent.mkdir(parents=True, exist_ok=True)
