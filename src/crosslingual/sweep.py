@@ -4,8 +4,7 @@ Backends (``sweep(..., backend=...)``):
 
 - ``processes``: a local pool of single-threaded spawn processes. Tiny models are dominated by per-op overhead,
   so on a small CPU k single-threaded processes side by side beat one k-threaded process (science.md
-  section 2). It starts in well under a second and is the local default (a run trains about 2x slower inside
-  a local Dask worker on our 2-core machine; bench/README.md).
+  section 2). It starts in well under a second and is the local default.
 - ``dask``: a Dask ``distributed`` cluster: a ``LocalCluster`` of single-threaded process workers, or the
   scheduler at ``scheduler`` (``tcp://host:port``), e.g. one started by dask-jobqueue on SLURM. Workers must be
   able to import crosslingual and reach the run store at the same path (a shared filesystem).
@@ -39,6 +38,13 @@ from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_don
 
 SCHEDULER_ENV = "CROSSLINGUAL_SCHEDULER"
 CONNECT_TIMEOUT_S = 5  # a scheduler that refuses or ignores the connection fails the sweep this fast
+# Two Dask defaults made a run train 2.7x slower in a local worker than in the process pool (35.6 s vs 13.0 s for a
+# 600-step default run; 20.7 s with the profiler off): the statistical profiler samples every thread's stack every
+# 10 ms, which costs a training loop dominated by Python dispatch, and the nanny's MALLOC_TRIM_THRESHOLD_=65536
+# makes glibc return freed memory at once, so each step's tensors are mapped anew. A LocalCluster turns both off;
+# a cluster's own workers need the same settings (README).
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
+                       "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 BACKENDS = ("processes", "dask")
 
 
@@ -131,10 +137,14 @@ def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[C
         return
     import logging
 
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = None
+    if not scheduler:
+        with dask.config.set(LOCAL_WORKER_CONFIG):  # read by the workers as they start
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
     try:
         client = Client(scheduler or cluster, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError) as err:  # refused, unresolvable, or silent: the user's address, not a bug
