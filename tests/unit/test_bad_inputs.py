@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def test_a_user_error_is_one_line_exit_2_and_no_traceback(argv, message, tmp_pat
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err and err.count("\n") == 1, err
-    assert __import__("re").search(message, err), err
+    assert re.search(message, err), err
     assert (tmp_path / "nonempty" / "thesis.tex").exists()  # nothing of the user's is touched
 
 
