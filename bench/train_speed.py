@@ -1,44 +1,65 @@
-"""Training speed, side by side in one process: our model vs Hugging Face GPT-2 of the same size and batch,
-fp32 and bf16, single runs vs K batched runs, and achieved GFLOP/s against the machine's practical peak.
+"""Training speed in one process: our trainer vs Hugging Face GPT-2 of the same size and batch, single runs vs K
+runs batched, with counted FLOPs and the utilisation of the machine's large-matmul rate, on 1 and on 2 threads.
 
-    .venv/bin/pip install '.[hf]'        # transformers, for the GPT-2 rows (skipped when absent)
-    .venv/bin/python bench/train_speed.py --profile default --threads 1
+    .venv/bin/python bench/train_speed.py --profile default            # the ratios of bench/README.md
+    .venv/bin/python bench/train_speed.py --profile default --breakdown  # plus where one step's time goes
 
-Throughput is training tokens (batch x sequence length) per second of full optimiser steps. GFLOP/s counts
-6 x parameters x tokens/s (the usual dense-Transformer estimate), so it overstates the work of our
-answer-only loss, which unembeds only the last position. The peak is a large fp32 matrix product on the same
-threads. Numbers on a shared cloud machine vary by +-15% between runs: compare rows of one invocation.
+FLOPs are counted, not estimated: ``torch.utils.flop_counter.FlopCounterMode`` over one forward and backward pass
+of a training batch counts the matrix products and the attention kernels (elementwise operations, norms, the
+loss and the optimiser are not counted: they are a few percent of the FLOPs and are memory-bound). Utilisation
+is counted FLOP/s over the rate of a 2048 x 2048 fp32 matrix product on the same threads, measured in the same
+run. Each time is the median of ``--repeats`` timings of ``--steps`` optimiser steps after warm-up. Numbers on a
+shared cloud machine vary by about +-15% between invocations: compare rows of one invocation.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
+import statistics
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from crosslingual.batched import BatchedTrainer
 from crosslingual.config import make_config
-from crosslingual.train import Trainer
+from crosslingual.runs import machine_info
+from crosslingual.train import BatchedTrainer, Trainer
+
+TARGETS = {"same work": 1.5, "defaults": 1.6, "utilisation": 0.40, "batched": 1.5}
 
 
-def timed(step: Callable[[], object], n: int, warmup: int = 5) -> float:
+def timed(step: Callable[[], object], n: int, repeats: int, warmup: int = 5) -> float:
+    """Median seconds per call over ``repeats`` timings of ``n`` calls."""
     for _ in range(warmup):
         step()
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return (time.perf_counter() - start) / n
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        times.append((time.perf_counter() - start) / n)
+    return statistics.median(times)
 
 
-def peak_gflops(size: int = 2048, n: int = 5) -> float:
+def matmul_rate(size: int = 2048) -> float:
+    """FLOP/s of a large fp32 matrix product on the current threads (the practical peak of dense maths)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / timed(lambda: a @ b, n, warmup=2) / 1e9
+    return 2 * size**3 / timed(lambda: a @ b, 5, 3, warmup=2)
 
 
-def hf_step(cfg, vocab: int, seq_len: int, bf16: bool, keep_last: bool) -> tuple[Callable[[], None], int]:
+def counted(forward_backward: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        forward_backward()
+    return counter.get_total_flops()
+
+
+def hf_gpt2(cfg, vocab: int, seq_len: int, keep_last: bool) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(one optimiser step, one forward + backward) of GPT2LMHeadModel with our model's shapes, no dropout, the
+    loss at the answer position; ``keep_last``: logits of the last position only (the same work as ours)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     m = cfg.model
@@ -47,63 +68,128 @@ def hf_step(cfg, vocab: int, seq_len: int, bf16: bool, keep_last: bool) -> tuple
                                        attn_pdrop=0.0, tie_word_embeddings=False))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, fused=True)
     tokens = torch.randint(0, vocab, (cfg.train.batch_size, seq_len))
+    kw = {"logits_to_keep": 1} if keep_last else {}
+
+    def forward_backward() -> None:
+        logits = model(tokens[:, :-1], **kw).logits
+        F.cross_entropy(logits[:, -1], tokens[:, -1]).backward()
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            kw = {"logits_to_keep": 1} if keep_last else {}
-            logits = model(tokens[:, :-1], **kw).logits
-            loss = F.cross_entropy(logits[:, -1].float(), tokens[:, -1])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        forward_backward()
         opt.step()
 
-    return step, sum(p.numel() for p in model.parameters())
+    return step, forward_backward
+
+
+def ours(profile: str, k: int) -> tuple[BatchedTrainer, Callable[[], None]]:
+    """K runs of the profile (seeds 0..K-1) in one stack, and one forward + backward of a batch of it."""
+    stack = BatchedTrainer([Trainer(make_config(profile, seed=s, world_seed=s)) for s in range(k)])
+    tokens = torch.stack([t.batch(0) for t in stack.trainers])
+    return stack, lambda: stack.losses(tokens).sum().backward()
+
+
+CATEGORIES = [  # (label, substrings of aten op names), first match wins
+    ("matrix products", ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear")),
+    ("attention", ("attention", "sdpa")),
+    ("optimiser", ("adam",)),
+    ("norms", ("layer_norm", "rms_norm")),
+    ("loss (softmax, NLL)", ("softmax", "nll", "cross_entropy")),
+    ("embedding and batch gather", ("embedding", "index", "randint", "gather")),
+    ("copies and layout", ("copy", "clone", "contiguous", "view", "reshape", "transpose", "permute", "expand",
+                           "select", "slice", "stack", "cat", "empty", "zeros", "fill", "t", "as_strided")),
+    ("elementwise", ("add", "mul", "gelu", "silu", "sub", "div", "sum", "mean", "pow", "sqrt", "ones")),
+]
+
+
+def breakdown(profile: str, steps: int = 30) -> None:
+    """Where one single-run step's time goes, by aten operator self time under ``torch.profiler``; the rest of
+    the step's wall time is Python, the autograd engine and the profiler's own cost."""
+    stack, _ = ours(profile, 1)
+    timed(stack.train_step, 5, 1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            stack.train_step()
+        wall = (time.perf_counter() - start) / steps
+    share: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    for event in prof.key_averages():
+        name = event.key.removeprefix("aten::").lower()
+        label = next((lab for lab, keys in CATEGORIES if any(k == name or k in name.split("_") or
+                                                             (len(k) > 3 and k in name) for k in keys)), "other ops")
+        if not event.key.startswith("aten::"):
+            label = "other ops"
+        share[label] += event.self_cpu_time_total / 1e3 / steps
+        calls[label] += event.count // steps
+    ops = sum(share.values())
+    print(f"\nbreakdown of one step (1 thread, profiled: {wall * 1e3:.2f} ms per step under the profiler)")
+    print(f"{'category':30s} {'ms/step':>8s} {'share':>7s} {'op calls/step':>14s}")
+    for label, ms in sorted(share.items(), key=lambda kv: -kv[1]):
+        print(f"{label:30s} {ms:8.2f} {ms / (wall * 1e3):7.1%} {calls[label]:14d}")
+    rest = wall * 1e3 - ops
+    print(f"{'outside aten ops (Python, autograd, profiler)':30s} {rest:8.2f} {rest / (wall * 1e3):7.1%}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="default")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--ks", default="1,4,8,16")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts, each measured in turn")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--k", type=int, default=8, help="runs batched together")
+    ap.add_argument("--breakdown", action="store_true", help="also profile where a step's time goes")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    info = machine_info()
     cfg = make_config(args.profile)
-    trainer = Trainer(cfg)
-    vocab, seq_len = len(trainer.world.vocab), trainer.world.seq_len
+    single, single_fb = ours(args.profile, 1)
+    batched, batched_fb = ours(args.profile, args.k)
+    world = single.trainers[0].world
+    vocab, seq_len = len(world.vocab), world.seq_len
     tokens_per_step = cfg.train.batch_size * (seq_len - 1)
-    peak = peak_gflops()
-    n_params = trainer.model.n_params()
-    print(f"profile={args.profile} threads={args.threads} params={n_params:,} vocab={vocab} "
-          f"batch={cfg.train.batch_size}x{seq_len - 1} tokens  practical fp32 peak {peak:.0f} GFLOP/s\n")
-    rows: list[tuple[str, float, int]] = []
-
-    def ours(bf16: bool) -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            trainer.train_step()
-
-    rows.append(("ours, fp32", timed(lambda: ours(False), args.steps), n_params))
-    rows.append(("ours, bf16 autocast", timed(lambda: ours(True), args.steps), n_params))
     try:
-        for bf16 in (False, True):
-            for keep in (False, True):
-                step, hf_params = hf_step(cfg, vocab, seq_len, bf16, keep)
-                label = f"HF GPT2LMHeadModel, {'bf16' if bf16 else 'fp32'}, {'last logits' if keep else 'all logits'}"
-                rows.append((label, timed(step, args.steps), hf_params))
+        hf = {label: hf_gpt2(cfg, vocab, seq_len, keep) for label, keep in (("same work", True), ("defaults", False))}
     except ImportError:
-        print("(transformers not installed: pip install '.[hf]' for the GPT-2 rows)\n")
-    print(f"{'single run':48s} {'ms/step':>9s} {'tokens/s':>11s} {'GFLOP/s':>8s} {'% peak':>7s} {'vs ours':>8s}")
-    base = rows[0][1]
-    for label, sec, params in rows:
-        gflops = 6 * params * tokens_per_step / sec / 1e9
-        print(f"{label:48s} {sec * 1e3:9.2f} {tokens_per_step / sec:11,.0f} {gflops:8.1f} {gflops / peak:7.1%} "
-              f"{base / sec:7.2f}x")
-
-    print(f"\n{'K runs batched (vmap)':24s} {'ms/step':>9s} {'agg. tokens/s':>14s} {'per-run speed-up':>17s}")
-    for k in [int(x) for x in args.ks.split(",")]:
-        batched = BatchedTrainer([Trainer(make_config(args.profile, seed=s, world_seed=s)) for s in range(k)])
-        sec = timed(batched.train_step, max(5, args.steps // 2))
-        print(f"K = {k:<20d} {sec * 1e3:9.2f} {k * tokens_per_step / sec:14,.0f} {base * k / sec:16.2f}x")
+        hf = {}
+        print("(transformers is not installed: the GPT-2 rows are skipped)")
+    flops = {"ours": counted(single_fb), f"ours, K = {args.k}": counted(batched_fb) / args.k,
+             **{f"HF GPT-2, {label}": counted(fb) for label, (_, fb) in hf.items()}}
+    print(f"CPU: {info['cpu']} ({platform.machine()}, torch CPU capability {info['cpu_capability']}), "
+          f"torch {info['torch']}")
+    print(f"profile={args.profile}: {single.trainers[0].model.n_params():,} parameters, vocabulary {vocab}, batch "
+          f"{cfg.train.batch_size} x {seq_len - 1} input tokens, answer-only loss")
+    print("counted FLOPs per run and step (FlopCounterMode: matrix products and attention, forward + backward):")
+    for label, f in flops.items():
+        print(f"  {label:28s} {f / 1e6:8.1f} MFLOP")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        peak = matmul_rate()
+        sec = {"ours": timed(single.train_step, args.steps, args.repeats)}
+        for label, (step, _) in hf.items():
+            sec[f"HF GPT-2, {label}"] = timed(step, args.steps, args.repeats)
+        k_sec = timed(batched.train_step, max(5, args.steps // 4), args.repeats)
+        print(f"\n{threads} thread(s): 2048 x 2048 fp32 matrix product {peak / 1e9:.1f} GFLOP/s")
+        print(f"{'':28s} {'ms/step':>8s} {'tokens/s':>10s} {'GFLOP/s':>8s} {'util.':>6s} {'ours is':>8s}")
+        for label, s in sec.items():
+            rate = flops[label] / s
+            print(f"{label:28s} {s * 1e3:8.2f} {tokens_per_step / s:10,.0f} {rate / 1e9:8.1f} {rate / peak:6.1%} "
+                  f"{s / sec['ours']:7.2f}x")
+        k_rate = flops[f"ours, K = {args.k}"] * args.k / k_sec
+        print(f"{f'ours, K = {args.k} batched':28s} {k_sec * 1e3:8.2f} {args.k * tokens_per_step / k_sec:10,.0f} "
+              f"{k_rate / 1e9:8.1f} {k_rate / peak:6.1%}   aggregate {args.k * sec['ours'] / k_sec:.2f}x "
+              f"{args.k} sequential runs")
+        checks = [("ours vs HF same work", sec.get("HF GPT-2, same work", float("nan")) / sec["ours"], "same work"),
+                  ("ours vs HF defaults", sec.get("HF GPT-2, defaults", float("nan")) / sec["ours"], "defaults"),
+                  (f"K = {args.k} batched vs sequential", args.k * sec["ours"] / k_sec, "batched")]
+        if threads == 1:
+            checks.append(("utilisation, one run", flops["ours"] / sec["ours"] / peak, "utilisation"))
+        for label, value, key in checks:
+            fmt = f"{value:.1%}" if key == "utilisation" else f"{value:.2f}x"
+            goal = f"{TARGETS[key]:.0%}" if key == "utilisation" else f"{TARGETS[key]}x"
+            print(f"  target {label}: {fmt} (>= {goal}: {'met' if value >= TARGETS[key] else 'NOT met'})")
+    if args.breakdown:
+        torch.set_num_threads(1)
+        breakdown(args.profile)
 
 
 if __name__ == "__main__":

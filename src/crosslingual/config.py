@@ -311,7 +311,9 @@ def config_digest(config: dict[str, Any], result_format: int) -> str:
 # Bumped whenever the world, training or metric code, or the run directory format, changes what a run
 # stores, so that runs made by older code are never reused.
 # 4: padding is no longer a target of the full-sequence loss; held_out_languages.
-RESULT_FORMAT_VERSION = 4
+# 5: training runs through the stacked forward pass (crosslingual.stacked): the same function, other round-off;
+#    optimiser state saved by parameter name.
+RESULT_FORMAT_VERSION = 5
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Wiring only: a run takes a few seconds.

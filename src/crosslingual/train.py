@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from crosslingual import stacked
 from crosslingual.config import RunConfig
 from crosslingual.evaluate import EvalData, evaluate, parallel_queries
 from crosslingual.model import Transformer
@@ -106,7 +107,9 @@ def run_schedule(trainer, at_checkpoint: Callable, progress: bool, desc: str) ->
 
 
 class Trainer:
-    """One run: world, model, optimiser and evaluation data on one device."""
+    """One run: world, model, evaluation data and batches on one device. Its training state (parameters, AdamW
+    moments, step) lives in ``stack``, a :class:`BatchedTrainer` of this run alone or of several runs trained
+    together; ``model``'s parameters are views of this run's slice of it."""
 
     def __init__(self, cfg: RunConfig, device: str = "cpu"):
         self.cfg = cfg.validate()
@@ -116,7 +119,6 @@ class Trainer:
         self.eval_data = EvalData.build(self.world, cfg.train, self.device)
         self.model = Transformer(cfg.model, len(self.world.vocab), self.world.seq_len).init_weights(cfg.seed)
         self.model.to(self.device)
-        self.optimizer = make_optimizer(cfg, list(self.model.named_parameters()))
         if cfg.train.aligned_pairs:  # every parallel fact in every language, [K, P, T]
             facts = np.nonzero(self.world.assignment.reshape(-1) == PARALLEL)[0]
             tokens, _ = parallel_queries(self.world, facts)
@@ -124,6 +126,9 @@ class Trainer:
         self.step = 0
         self.schedule = checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)
         self.kept = kept_steps(self.schedule, cfg.train.keep_checkpoints)
+        self.stack: BatchedTrainer | None = None
+        self.index = 0
+        BatchedTrainer([self])
 
     def batch(self, step: int) -> torch.Tensor:
         """``batch_size`` training sequences; with the alignment loss the last ``2 n`` rows are ``n`` parallel
@@ -141,31 +146,18 @@ class Trainer:
         return tokens
 
     def loss(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The LM loss over the whole batch, plus the weighted alignment loss on its aligned pairs (taken from
-        the same forward pass, so the alignment runs cost the same compute per step as the others)."""
-        n, train = self.cfg.train.aligned_pairs, self.cfg.train
-        with autocast(self.cfg, self.device):
-            cache: dict[str, torch.Tensor] | None = {} if n else None
-            loss = lm_loss(self.model, tokens, train.loss, cache, self.world.pad_id)
-            if n:
-                h = cache[self.model.hook_names[-1]][-2 * n:, -1]  # last query token, last layer
-                loss = loss + train.align_weight * alignment_loss(h[:n], h[n:])
-            return loss
+        """This run's training loss on ``tokens`` under its current weights (with the gradient graph)."""
+        return self.stack.losses(tokens.expand(len(self.stack.trainers), *tokens.shape))[self.index]
 
     def train_step(self) -> float:
-        set_learning_rate(self.optimizer, self.cfg, self.step)
-        loss = self.loss(self.batch(self.step))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.step += 1
-        return loss.item()
+        """One optimiser step of this run's stack (of every run trained together with it); its training loss."""
+        return float(self.stack.train_step()[self.index])
 
     def fit(self, on_checkpoint: Callable[["Trainer", list[dict]], None], progress: bool = True,
             desc: str = "train") -> None:
         """Train to the last step, calling ``on_checkpoint(trainer, metric_rows)`` at every scheduled step
         not yet reached (so a resumed trainer continues where it stopped)."""
-        run_schedule(self, lambda loss: on_checkpoint(self, self.checkpoint_rows(loss)), progress, desc)
+        self.stack.fit([on_checkpoint], progress, desc)
 
     def checkpoint_rows(self, train_loss: float) -> list[dict]:
         """Every metric at the current step, plus the last training loss."""
@@ -177,21 +169,109 @@ class Trainer:
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Model and optimiser state as a flat dict of tensors (safetensors-friendly, no pickle)."""
         out = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        opt = self.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for key, val in st.items():
-                out[f"optim.{pid}.{key}"] = torch.as_tensor(val).detach().cpu().contiguous()
+        for name in self.stack.params:
+            for key, val in self.stack.moments(self.index, name).items():
+                out[f"optim.{name}.{key}"] = val.detach().cpu().contiguous()
         out["trainer.step"] = torch.tensor(self.step)
         return out
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        opt = self.optimizer.state_dict()
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for k, v in tensors.items():
-            if k.startswith("optim."):
-                _, pid, key = k.split(".", 2)
-                state.setdefault(int(pid), {})[key] = v
-        opt["state"] = state
-        self.optimizer.load_state_dict(opt)
-        self.step = int(tensors["trainer.step"])
+        if len(self.stack.trainers) > 1:
+            raise ValueError("a run's saved state is loaded before it joins a batch of runs")
+        with torch.no_grad():  # the module's parameters are views: this writes the stack's tensors
+            self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        for name in self.stack.params:
+            prefix = f"optim.{name}."
+            moments = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if moments:
+                self.stack.set_moments(self.index, name, moments)
+        self.step = self.stack.step = int(tensors["trainer.step"])
+
+
+def batch_key(trainer: Trainer) -> tuple:
+    """Runs with equal keys can be trained together (the same shapes, schedule and optimiser settings)."""
+    return (trainer.cfg.model, trainer.cfg.train, trainer.world.seq_len, len(trainer.world.vocab),
+            trainer.world.pad_id, str(trainer.device))
+
+
+class BatchedTrainer:
+    """The training state of K runs of one shape: their parameters stacked (``crosslingual.stacked``), one AdamW
+    over the stacked tensors (elementwise, so each run's update is exactly its own), and the step. Each run keeps
+    its own initialisation, world and batches (from its own ``Trainer``), and the loss is the sum of the runs'
+    losses, so every run's gradient is exactly its own. The runs' modules become views of their slices, so they
+    evaluate and save exactly as a single run does, and a batched run can be resumed alone, and vice versa."""
+
+    def __init__(self, trainers: list[Trainer]):
+        if not trainers:
+            raise ValueError("BatchedTrainer needs at least one trainer")
+        keys = {batch_key(t) for t in trainers}
+        steps = {t.step for t in trainers}
+        if len(keys) > 1 or len(steps) > 1:
+            raise ValueError("batched runs must share model, training settings, shapes, device and step")
+        if trainers[0].cfg.train.aligned_pairs and len(trainers) > 1:
+            raise ValueError("runs with the alignment loss (align_weight > 0) are trained one at a time")
+        self.trainers = trainers
+        self.cfg = trainers[0].cfg
+        self.step = steps.pop()
+        self.schedule = trainers[0].schedule
+        self.params = stacked.stack_parameters([t.model for t in trainers])
+        rank = {n: p.dim() for n, p in trainers[0].model.named_parameters()}
+        self.optimizer = make_optimizer(self.cfg, list(self.params.items()), ndim=rank)
+        for name in self.params:
+            moments = [t.stack.moments(t.index, name) if t.stack else {} for t in trainers]
+            if all(moments):
+                self.optimizer.state[self.params[name]] = {
+                    "step": moments[0]["step"].clone(),
+                    **{key: torch.stack([m[key] for m in moments]) for key in ("exp_avg", "exp_avg_sq")}}
+        for k, t in enumerate(trainers):
+            stacked.bind(t.model, self.params, k)
+            t.stack, t.index = self, k
+
+    def moments(self, k: int, name: str) -> dict[str, torch.Tensor]:
+        """Run ``k``'s AdamW state of parameter ``name`` (empty before the first step)."""
+        state = self.optimizer.state.get(self.params[name], {})
+        return {key: (val if key == "step" else val[k]) for key, val in state.items()}
+
+    def set_moments(self, k: int, name: str, moments: dict[str, torch.Tensor]) -> None:
+        p = self.params[name]
+        state = self.optimizer.state[p]
+        if not state:
+            state.update(step=torch.zeros((), dtype=torch.float32, device=p.device), exp_avg=torch.zeros_like(p),
+                         exp_avg_sq=torch.zeros_like(p))
+        state["step"] = moments["step"].to(p.device).clone()
+        for key in ("exp_avg", "exp_avg_sq"):
+            state[key][k].copy_(moments[key])
+
+    def losses(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Each run's loss ``[K]`` on its sequences ``tokens [K, B, T]``: the LM loss plus the weighted alignment
+        loss on its aligned pairs (taken from the same forward pass, so the alignment runs cost the same compute
+        per step as the others)."""
+        train, pad_id = self.cfg.train, self.trainers[0].world.pad_id
+        with autocast(self.cfg, self.trainers[0].device):
+            loss, last = stacked.losses(self.params, self.cfg.model, tokens, train.loss, pad_id)
+            n = train.aligned_pairs
+            if n:  # one run (refused above otherwise): the last query token's state after the last block
+                h = last[0, -2 * n:]
+                loss = loss + train.align_weight * alignment_loss(h[:n], h[n:])
+            return loss
+
+    def train_step(self) -> torch.Tensor:
+        set_learning_rate(self.optimizer, self.cfg, self.step)
+        losses = self.losses(torch.stack([t.batch(self.step) for t in self.trainers]))
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        self.optimizer.step()
+        self.step += 1
+        for t in self.trainers:
+            t.step = self.step
+        return losses.detach()
+
+    def fit(self, on_checkpoint: list[Callable[[Trainer, list[dict]], None]], progress: bool = True,
+            desc: str = "train") -> None:
+        """Train every run to the last step; ``on_checkpoint[k](trainer_k, rows)`` as in ``Trainer.fit``."""
+        def at_checkpoint(losses: torch.Tensor | float) -> None:
+            losses = torch.as_tensor(losses).expand(len(self.trainers))
+            for k, t in enumerate(self.trainers):
+                on_checkpoint[k](t, t.checkpoint_rows(float(losses[k])))
+
+        run_schedule(self, at_checkpoint, progress, desc)

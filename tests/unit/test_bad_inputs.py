@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crosslingual.cli import main as cli
-from crosslingual.config import make_config
+from crosslingual.config import RESULT_FORMAT_VERSION, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +58,8 @@ CASES = [
     (["sweep", "information", "--workers", "x"], r"argument --workers: invalid int value: 'x'"),
     (["sweep", "information", "--workers", "0", "--profile", "smoke"], r"--workers=0 is out of range"),
     (["sweep", "information", "--workers", "-3", "--profile", "smoke"], r"--workers=-3 is out of range"),
+    (["sweep", "information", "--together", "0", "--profile", "smoke"], r"--together=0 is out of range"),
+    (["sweep", "information", "--together", "2.5", "--profile", "smoke"], r"argument --together: invalid int"),
     (["sweep", "information", "--seeds", "0", "--profile", "smoke"], r"seeds=0 is out of range"),
     (["sweep", "information", "--profile", "huge"], r"profile='huge'"),
     (["sweep", "information", "--backend", "ray"], r"argument --backend: invalid choice: 'ray'"),
@@ -151,7 +153,8 @@ def _unfinished(root: Path, **overrides) -> Path:
     cfg = make_config("smoke", **overrides)
     d = root / cfg.hash()
     d.mkdir(parents=True)
-    (d / "config.json").write_text(json.dumps({"hash": cfg.hash(), "format": 4, "config": cfg.to_dict()}))
+    (d / "config.json").write_text(json.dumps({"hash": cfg.hash(), "format": RESULT_FORMAT_VERSION,
+                                               "config": cfg.to_dict()}))
     return d
 
 
