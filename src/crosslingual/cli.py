@@ -89,7 +89,9 @@ def _sweep(args: argparse.Namespace) -> int:
     where = args.scheduler or f"{backend} ({workers or 'one per core'} local workers)"
     print(f"grid {args.grid}: {len(configs)} runs at profile {args.profile or grid.profile}; store {runs_root()}; "
           f"workers: {where}", flush=True)
-    report = sweep(configs, workers=workers, device=args.device, backend=backend, scheduler=args.scheduler)
+    together = None if args.together is None else check_count("--together", args.together, 1, 1024)
+    report = sweep(configs, workers=workers, device=args.device, backend=backend, scheduler=args.scheduler,
+                   together=together)
     print(report.table().to_string())
     for run_hash, error in report.failed.items():
         print(f"failed: run {run_hash}: {error}")
@@ -164,6 +166,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")
     sw.add_argument("--seed", type=int, default=None, help="first seed (default: the grid's own)")
     sw.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
+    sw.add_argument("--together", type=int, default=None,
+                    help="runs of one shape trained as one batched computation (default: by device, "
+                         "sweep.TOGETHER; a run's numbers are the same either way)")
     sw.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://host:8786")
     sw.add_argument("--backend", choices=["dask", "processes"], default="processes",
                     help="local pool: a process pool (default; measured faster, bench/README.md) or a Dask "

@@ -17,6 +17,8 @@ failing run is reported with its config hash and error and never stops the other
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +33,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from crosslingual.config import ConfigError, RunConfig, resolve_device
+from crosslingual.config import ConfigError, RunConfig, check_count, resolve_device
 from crosslingual.memory import (PROCESS_BYTES, GiB, available_bytes, check_run_fits, estimate_run_bytes,
                                  sequence_length)
 from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_done, record_use, run_dir, runs_root
@@ -46,6 +48,8 @@ CONNECT_TIMEOUT_S = 5  # a scheduler that refuses or ignores the connection fail
 LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
                        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 BACKENDS = ("processes", "dask")
+# Runs per batched computation when the caller does not choose (bench/README.md, bench/train_speed.py)
+TOGETHER = {"cpu": 8, "cuda": 16}
 
 
 def default_workers() -> int:
@@ -59,6 +63,35 @@ def expected_cost(cfg: RunConfig) -> float:
     building every world of a large grid."""
     m, t = cfg.model, cfg.train
     return t.steps * t.batch_size * sequence_length(cfg.world) * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
+
+
+def shape_key(cfg: RunConfig) -> tuple:
+    """What decides, from the config alone, whether runs can share one batched computation: everything but the
+    seeds and the knobs that change only which sequences the corpus holds (not the vocabulary, the sequence
+    length or the model). A guess for BPE worlds and overlapping names, whose vocabulary depends on the seed;
+    ``batched.get_or_train_together`` checks the real shapes and splits a chunk that the guess put together."""
+    corpus_only = dict(world_seed=0, parallel_fraction=0.5, parallel_mode="parallel", language_association=1.0,
+                       attribute_association=0.0, code_switching=0.0)
+    world = dataclasses.replace(cfg.world, **corpus_only)
+    return (cfg.model, cfg.train, world) if not cfg.train.aligned_pairs else (cfg.hash(),)
+
+
+def batch_chunks(missing: list[RunConfig], together: int, workers: int) -> list[list[RunConfig]]:
+    """The missing runs in chunks of at most ``together`` runs of one ``shape_key``, as even in size as the
+    group allows and at least ``workers`` chunks where the runs allow (an idle core costs more than a smaller
+    batch), the most expensive chunk first."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for cfg in missing:
+        groups.setdefault(shape_key(cfg), []).append(cfg)
+    n_chunks = {key: math.ceil(len(g) / together) for key, g in groups.items()}
+    while sum(n_chunks.values()) < min(workers, len(missing)):
+        key = max(groups, key=lambda k: len(groups[k]) / n_chunks[k])
+        n_chunks[key] += 1
+    chunks = []
+    for key, group in groups.items():
+        size = math.ceil(len(group) / n_chunks[key])
+        chunks += [group[i:i + size] for i in range(0, len(group), size)]
+    return sorted(chunks, key=lambda chunk: -sum(map(expected_cost, chunk)))
 
 
 def memory_workers(chunks: list[list[RunConfig]], workers: int) -> int:
@@ -159,7 +192,7 @@ def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[C
 
 
 def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str = "auto", progress: bool = True,
-          root: Path | None = None, together: int = 1, backend: str = "processes",
+          root: Path | None = None, together: int | None = None, backend: str = "processes",
           scheduler: str | None = None) -> SweepReport:
     """Train every config missing from the store; a failure is recorded and the other runs go on.
 
@@ -167,8 +200,8 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
     otherwise, before anything trains) and the worker count is lowered until the largest runs fit side by side.
 
     ``together > 1`` trains up to that many same-shaped runs in one process as one batched computation
-    (``crosslingual.batched``). On a 2-core CPU this gains nothing over single-threaded workers (see
-    ``bench/README.md``), so it is off by default; it is meant for accelerators.
+    (``crosslingual.batched``); a run's numbers are bit-identical either way. ``None`` takes ``TOGETHER`` for the
+    device (measured in ``bench/README.md``).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r} is not allowed: choose one of {', '.join(map(repr, BACKENDS))}")
@@ -182,10 +215,14 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
     missing = sorted((c for c in distinct.values() if not is_done(c, root)), key=expected_cost,
                      reverse=True)  # longest first: the pool's last busy worker finishes soonest
     report = SweepReport(requested=len(distinct), found=len(distinct) - len(missing), backend=backend)
-    chunks = [missing[i:i + together] for i in range(0, len(missing), max(1, together))]
-    workers = min(workers or default_workers(), max(1, len(chunks)))
     # a remote cluster picks its own devices; locally CUDA runs go one at a time on the one GPU
     local_device = device if backend == "dask" and scheduler else resolve_device(device)
+    if together is None:
+        together = TOGETHER["cuda" if local_device == "cuda" else "cpu"]
+    together = check_count("together", together, 1, 1024)
+    workers = workers or default_workers()
+    chunks = batch_chunks(missing, together, workers)
+    workers = min(workers, max(1, len(chunks)))
     if not scheduler:  # a run that cannot fit fails the sweep here, before any training (not as a failed run)
         for cfg in missing:
             check_run_fits(cfg, local_device)
@@ -233,7 +270,7 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
 
 
 def run_many(configs: list[RunConfig], *, workers: int | None = None, device: str = "auto",
-             progress: bool = True, root: Path | None = None, together: int = 1) -> list[Run]:
+             progress: bool = True, root: Path | None = None, together: int | None = None) -> list[Run]:
     """Finished runs for ``configs`` (in order), training the missing ones ``workers`` processes at a time
     (on the Dask cluster at ``$CROSSLINGUAL_SCHEDULER`` when it is set). Raises :class:`SweepError` naming every
     failed run once all the others have finished."""
