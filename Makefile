@@ -20,22 +20,28 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 # Every notebook at profile=default into book/experiments/, then the HTML book (warnings are errors).
-book: setup
-	@start=$$(date +%s); \
-	$(BIN)/crosslingual book --profile default && \
+book:
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup && \
+	CROSSLINGUAL_SETUP_SECONDS=$$(( $$(date +%s) - start )) $(BIN)/crosslingual book --profile default && \
 	echo "make book took $$(( $$(date +%s) - start )) s; open $(CURDIR)/_build/html/index.html"
 
 # The whole suite: unit + integration + smoke notebooks + strict smoke book build + HTML checks,
 # then nbval re-executes the smoke notebooks and compares the cells marked for checking.
-test: setup
-	rm -rf $(SMOKE)
-	@command -v chromium >/dev/null 2>&1 || apt-get install -y -qq chromium >/dev/null 2>&1 || \
+# Ends with a timing summary (set-up, pytest with its ten slowest tests listed above it, nbval).
+test:
+	@t0=$$(date +%s); $(MAKE) --no-print-directory setup || exit 1; t1=$$(date +%s); \
+	rm -rf $(SMOKE); \
+	command -v chromium >/dev/null 2>&1 || apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	  echo "Chromium could not be installed (needs root and apt): the browser test will be skipped"
-	CROSSLINGUAL_SMOKE_DIR=$(CURDIR)/$(SMOKE) CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs $(BIN)/python -m pytest tests
-	cd $(SMOKE)/book/book/experiments && CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
+	  echo "Chromium could not be installed (needs root and apt): the browser test will be skipped"; \
+	t2=$$(date +%s); \
+	CROSSLINGUAL_SMOKE_DIR=$(CURDIR)/$(SMOKE) CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
+	  $(BIN)/python -m pytest --durations=10 tests || exit 1; t3=$$(date +%s); \
+	(cd $(SMOKE)/book/book/experiments && CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
 	  $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \
-	  --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg --rootdir=. .
+	  --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg --rootdir=. .) || exit 1; t4=$$(date +%s); \
+	echo "timing summary of make test: set-up $$((t1 - t0)) s, browser check $$((t2 - t1)) s, pytest (unit," \
+	  "integration, smoke notebooks and smoke book) $$((t3 - t2)) s, nbval $$((t4 - t3)) s, total $$((t4 - t0)) s"
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit

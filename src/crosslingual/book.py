@@ -10,18 +10,20 @@ warnings as errors. ``out`` builds a copy (the test suite's smoke book) without 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from crosslingual.claims import CLAIMS_LOG, claims_page
 from crosslingual.config import PROFILES, ConfigError
+from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run
 from crosslingual.grids import Grid, studies
@@ -89,25 +91,32 @@ the check in `crosslingual.claims` (thresholds fixed in code before the runs; th
 
 
 def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> str:
-    """The book's cost model, measured: runs per notebook, what they took to train, and this build's time."""
-    lines = ["| notebook | runs | training time of its runs (s) | median s / run | notebook time, this build (s) |",
-             "|---|---|---|---|---|"]
-    unique: dict[Path, float] = {}
-    for u in usage:
-        secs = [r.info["wall_seconds_this_process"] for r in u["runs"]]
-        unique.update({r.path: t for r, t in zip(u["runs"], secs)})
-        median = f"{statistics.median(secs):.1f}" if secs else "-"
-        lines.append(f"| `{u['notebook']}` | {len(secs)} | {sum(secs):.0f} | {median} | {u['seconds']:.0f} |")
-    total_nb = sum(u["seconds"] for u in usage)
-    lines.append(f"| **total** (distinct runs) | {len(unique)} | {sum(unique.values()):.0f} | | {total_nb:.0f} |")
+    """The book's cost model: per chapter, its runs, their training time and the notebook time, measured at the
+    built profile and estimated at the others (``crosslingual.cost``), so that an experiment's cost can be read
+    before it is added."""
+    costs = chapter_costs(usage, profile)
+    tables = []
+    for target, table in costs.groupby("profile", sort=False):
+        measured = bool(table.measured.iloc[0])
+        heading = "measured, this build" if measured else f"estimated from the `{profile}` build"
+        tables.append(f"## Profile `{target}` ({heading})\n\n" + _cost_table(table, measured))
+    footnote = any(costs.unavailable > 0)
+    note = """
+[^na]: These runs have no counterpart at that profile: the run's scale, carried over as above, makes a config
+    that fails validation there (for example a fixed world size that, scaled by the profile's ratio, asks for more
+    real CLDR territories than exist). A chapter's figures cover its other runs only, and the totals leave these
+    chapters' unknown times out.
+""" if footnote else ""
     workers = default_workers()
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
 with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes
 (torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. *Training time* is the wall time each run took
-when it was trained (recorded in its `DONE` file; runs trained side by side each count their own time), so the
-total of the training column is the CPU time of a build from an empty run store. Chapters share runs (a sweep's
+when it was trained (recorded in its `DONE` file): runs trained side by side in separate workers each count
+their own time, and a run trained together with others in one batched computation counts its share of the
+batch (the batch's wall time, which each of its runs records, divided by the number of runs in it), so the total
+of the training column is the worker time of a build from an empty run store. Chapters share runs (a sweep's
 base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
 A rebuild with the store in place trains nothing and costs only the notebook column.
 
@@ -116,12 +125,57 @@ This build first trained the studies' runs in one pool ({studies_report.workers}
 {studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time; the notebook column
 is then mostly analysis (and the few runs outside the studies).
 
-{chr(10).join(lines)}
+The tables of the other profiles are estimates from this build, so that the cost of an experiment can be read
+before it is run (`crosslingual.cost`). Each run there is its *counterpart*: for a run of the book's studies,
+the same point and seed of the study expanded at that profile; for any other run, a scale field (world size,
+model size, steps, batch, evaluation sizes) that the run left at the `{profile}` value takes the other profile's
+value; one that the experiment changed (a grid's `scale: {{steps: 0.5}}`, or an override) is set to the other
+profile's value times the same ratio; the scientific knobs stay as they are. A counterpart's training time is
+the run's measured share times the ratio of their `expected_cost` (tokens x matrix width): this assumes the same
+machine, workers and batching, and scales fixed per-step overheads with the computation, so it overstates the
+time of a larger profile estimated from a smaller one and understates the converse. Tiny models are dominated
+by those overheads (a `smoke` run takes about two seconds and a `default` one about 40 s on one core, while their
+computations differ some two thousand times), so an estimate from `smoke` can be a hundred times too high: read
+it as an upper bound. A chapter's notebook time is
+scaled by the ratio of its runs' summed `n_entities x n_relations x n_layers x d_model`, a rough estimate (not
+all of the analysis grows with the world and the model); a chapter without runs keeps its measured time. The
+totals count each distinct counterpart once.
 
-At the `smoke` profile the same table is produced for the test suite's book (every run takes about two
-seconds); the `paper` profile is meant for a GPU: one of its runs took 143 s on an NVIDIA H200
-(`bench/README.md`).
+{(chr(10) * 2).join(tables)}
+{note}
+At the `smoke` profile the same page is produced for the test suite's book (every run takes about two seconds).
+The estimates are for this machine; the `paper` profile is meant for a GPU: one of its runs took 143 s on an
+NVIDIA H200 (`bench/README.md`).
 """
+
+
+def _cost_table(table: pd.DataFrame, measured: bool) -> str:
+    """One profile's rows of ``chapter_costs`` as a Markdown table; the measured one keeps the format that the
+    tests read (``| `01_world` | 0 | ...``)."""
+    kind = "" if measured else ", estimated"
+    lines = [f"| notebook | runs | training time of its runs (s{kind}) | median s / run | "
+             f"notebook time{', this build' if measured else ', rough estimate'} (s) |", "|---|---|---|---|---|"]
+    for row in table.itertuples():
+        unknown = int(row.unavailable)
+        spelled = row.total and not measured  # a profile's estimated total also reads in hours or days
+        training = (f"{row.training_seconds:.0f}{_duration(row.training_seconds) if spelled else ''}"
+                    f"{f' + {unknown} n/a[^na]' if unknown else ''}" if not unknown or unknown < row.runs
+                    else "n/a[^na]")
+        notebook = ("n/a[^na]" if math.isnan(row.notebook_seconds) else
+                    f"{row.notebook_seconds:.0f}{_duration(row.notebook_seconds) if spelled else ''}")
+        if row.total:
+            lines.append(f"| **total** (distinct runs) | {row.runs} | {training} | | {notebook} |")
+        else:
+            median = "-" if math.isnan(row.median_seconds) else f"{row.median_seconds:.1f}"
+            lines.append(f"| `{row.chapter}` | {row.runs} | {training} | {median} | {notebook} |")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """`` (~ 3.2 h)`` after a large estimate, so that a profile's total reads at a glance."""
+    if math.isnan(seconds) or seconds < 3600:
+        return ""
+    return f" (~ {seconds / 86400:.1f} days)" if seconds >= 2 * 86400 else f" (~ {seconds / 3600:.1f} h)"
 
 
 OUT_MARKER = ".crosslingual-book"  # in every --out directory the book command made; nothing else is ever replaced
@@ -183,5 +237,25 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
         write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
         write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
+    start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
+    print(timing_summary(report, usage, time.perf_counter() - start), flush=True)
     return target / "_build" / "html" / "index.html"
+
+
+SETUP_SECONDS_ENV = "CROSSLINGUAL_SETUP_SECONDS"  # set by `make book`: the set-up it timed before this command
+
+
+def timing_summary(report: SweepReport, usage: list[dict], html_seconds: float) -> str:
+    """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, every chapter,
+    the HTML."""
+    setup = os.environ.get(SETUP_SECONDS_ENV)
+    parts = [("set-up (make setup)", float(setup))] if setup else []
+    parts.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
+                  f"{report.workers} workers)", report.seconds))
+    parts += [(f"chapter {u['notebook']}", u["seconds"]) for u in usage]
+    parts.append(("HTML (jupyter-book)", html_seconds))
+    width = max(len(label) for label, _ in parts)
+    lines = [f"  {label:{width}s} {seconds:7.0f} s" for label, seconds in parts]
+    total = sum(seconds for _, seconds in parts)
+    return "\n".join(["timing summary:", *lines, f"  {'total':{width}s} {total:7.0f} s"])

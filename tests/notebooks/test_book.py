@@ -121,13 +121,24 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
 
 def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
     cost = (SMOKE / "book" / "book" / "experiments" / "cost.md").read_text()
-    assert "| `01_world` | 0 |" in cost
-    assert "| `02_unification_dynamics` | 3 |" in cost  # seeds=3 at every profile
     assert "profile `smoke`" in cost
-    rows = re.findall(r"^\| `?\**([\w ()*]+?)\**`? \| (\d+) \|", cost, flags=re.M)
-    per_chapter = sum(int(n) for name, n in rows if not name.startswith("total"))
-    total = int(next(n for name, n in rows if name.startswith("total")))
+    # one table per profile, the built one first and measured, the others estimated from it
+    sections = re.split(r"^## Profile `(\w+)` \((measured|estimated)\b.*$", cost, flags=re.M)
+    tables = {name: (kind, text) for name, kind, text in zip(sections[1::3], sections[2::3], sections[3::3])}
+    assert list(tables) == ["smoke", "default", "paper"]
+    assert [kind for kind, _ in tables.values()] == ["measured", "estimated", "estimated"]
+    counts = {}
+    for name, (_, text) in tables.items():
+        rows = re.findall(r"^\| `?\**([\w ()*]+?)\**`? \| (\d+) \|", text, flags=re.M)
+        counts[name] = [(chapter, int(n)) for chapter, n in rows]
+    measured = tables["smoke"][1]
+    assert "| `01_world` | 0 |" in measured
+    assert "| `02_unification_dynamics` | 3 |" in measured  # seeds=3 at every profile
+    per_chapter = sum(n for name, n in counts["smoke"] if not name.startswith("total"))
+    total = next(n for name, n in counts["smoke"] if name.startswith("total"))
     assert 0 < total < per_chapter  # chapters share runs; the total counts each once
+    # a counterpart is one per run (n/a ones included), and going up from smoke no two runs share one
+    assert counts["default"] == counts["paper"] == counts["smoke"]
 
 
 def test_no_page_loads_anything_from_the_network(smoke_book):
