@@ -10,7 +10,7 @@ as in the paper (our choice: the Rosetta chapters train on the answer only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pandas as pd
 import torch
@@ -28,6 +28,8 @@ NEW_LANGUAGE = 6  # held out of training; G4 continues training on it
 PAPER_FRACTION = 0.01  # the paper's region size
 FRACTIONS = (0.005, 0.01, 0.02, 0.05)
 SCALE_FACTORS = (0.0, 2.0, 4.0, 10.0)  # the paper's example multiplies by 4
+REGIONS_VERSION = 1  # of ``analyse``'s computation: bump it when that changes, and its cached tables are redone
+MAPS = ("importance_map", "monolingual_map")  # layers x tensors tables: their index is data
 
 
 @dataclass
@@ -61,6 +63,38 @@ def _scores(model: torch.nn.Module, select: dict[int, torch.Tensor], loss_fn, me
 
 def analyse(run: Run, n_sequences: int = 256, fractions: tuple[float, ...] = FRACTIONS,
             factors: tuple[float, ...] = SCALE_FACTORS) -> RegionAnalysis:
+    """``_analyse``, cached beside the run: one table per field under kind ``regions-<field>`` (the outlier
+    as a one-row table), keyed by the run, every argument and ``REGIONS_VERSION``. A field missing from the
+    store (a build killed between two writes) recomputes the analysis once for all missing fields."""
+    key = dict(run=run.path.name, n_sequences=n_sequences, fractions=list(fractions), factors=list(factors))
+    computed: dict[str, pd.DataFrame] = {}
+
+    def table(field: str) -> pd.DataFrame:
+        def compute() -> pd.DataFrame:
+            if not computed:
+                computed.update(_to_tables(_analyse(run, n_sequences, fractions, factors)))
+            return computed[field]
+
+        return cached_table(f"regions-{field.replace('_', '-')}", key, compute, root=run.path.parent,
+                            version=REGIONS_VERSION)
+
+    return _from_tables({f.name: table(f.name) for f in fields(RegionAnalysis)})
+
+
+def _to_tables(analysis: RegionAnalysis) -> dict[str, pd.DataFrame]:
+    """The analysis as tables the store holds (it drops the index): the maps' layers as a column, the outlier
+    as one row."""
+    tables = {f.name: getattr(analysis, f.name) for f in fields(RegionAnalysis)}
+    return {**tables, "outlier": pd.DataFrame([analysis.outlier]), **{m: tables[m].reset_index() for m in MAPS}}
+
+
+def _from_tables(tables: dict[str, pd.DataFrame]) -> RegionAnalysis:
+    """The inverse of ``_to_tables``."""
+    return RegionAnalysis(**{**tables, "outlier": tables["outlier"].to_dict("records")[0],
+                             **{m: tables[m].set_index("layer").rename_axis(columns="tensor") for m in MAPS}})
+
+
+def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: tuple[float, ...]) -> RegionAnalysis:
     """G1-G3 on a run's final weights: importance on ``n_sequences`` per selected language, every region
     zeroed in turn and every evaluated language's loss measured on sequences the selection did not use."""
     model, loss_fn = run.load_model(), full_loss(run.world.pad_id)

@@ -537,13 +537,17 @@ def _get_or_train(cfg: RunConfig, *, device: str, progress: bool, root: Path | N
             return writer.finish(trainer)
 
 
-def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root: Path | None = None) -> pd.DataFrame:
+def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root: Path | None = None,
+                 version: int = 1) -> pd.DataFrame:
     """A table derived from finished runs by further computation (e.g. continued training from a run's weights),
-    cached under ``runs/.derived/`` by a hash of ``key`` and the result-format version, written atomically and
-    read back only when its sidecar (key and checksum) matches: a killed computation leaves nothing behind and is
-    redone on the next call, and a damaged or foreign table is quarantined and recomputed."""
+    cached under ``runs/.derived/`` by a hash of ``key``, the result-format version and ``version``, written
+    atomically and read back only when its sidecar (key and checksum) matches: a killed computation leaves
+    nothing behind and is redone on the next call, and a damaged or foreign table is quarantined and recomputed.
+    ``version`` is the computing code's version: bumping it recomputes the table. Version 1 is left out of the
+    hash, so tables cached before versions existed stay valid. The index is not stored."""
     root = root or runs_root()
-    payload = json.dumps({"kind": kind, "key": key, "format": RESULT_FORMAT_VERSION}, sort_keys=True)
+    versioned = {} if version == 1 else {"version": version}
+    payload = json.dumps({"kind": kind, "key": key, "format": RESULT_FORMAT_VERSION, **versioned}, sort_keys=True)
     path = root / DERIVED / f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}.parquet"
     sidecar = path.with_suffix(".json")
     if path.exists() or sidecar.exists():

@@ -242,3 +242,45 @@ def test_cached_table_computes_once_per_key(tmp_path):
     cached_table("t", {"a": 2}, compute, root=tmp_path)
     pd.testing.assert_frame_equal(first, again)
     assert len(calls) == 2 and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_cached_table_recomputes_for_a_new_code_version_only(tmp_path):
+    from crosslingual.runs import cached_table
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return pd.DataFrame({"x": [1.0]})
+
+    for version, expected in ((1, 1), (1, 1), (2, 2), (2, 2), (3, 3)):
+        cached_table("t", {"a": 1}, compute, root=tmp_path, version=version)
+        assert len(calls) == expected
+    cached_table("t", {"a": 1}, compute, root=tmp_path)  # the default is version 1: tables cached before versions
+    assert len(calls) == 3
+
+
+def test_analyse_is_cached_and_reads_back_equal_tables(tmp_path, monkeypatch):
+    import dataclasses
+
+    import crosslingual.regions_study as study
+    from crosslingual.grids import Grid
+    from crosslingual.runs import get_or_train
+
+    cfg = next(c for *_, c in Grid.load("regions").expand("smoke", seeds=2, seed=0))
+    run = get_or_train(cfg, progress=False, root=tmp_path)
+    calls, real = [], study._analyse
+    monkeypatch.setattr(study, "_analyse", lambda *a: calls.append(a) or real(*a))
+    first = study.analyse(run, 8, fractions=(0.01,), factors=(2.0,))
+    again = study.analyse(run, 8, fractions=(0.01,), factors=(2.0,))
+    assert len(calls) == 1
+    direct = real(run, 8, (0.01,), (2.0,))
+    for got in (first, again):
+        for field in dataclasses.fields(study.RegionAnalysis):
+            if field.name == "outlier":
+                assert got.outlier == direct.outlier
+            else:
+                pd.testing.assert_frame_equal(getattr(got, field.name), getattr(direct, field.name))
+    assert again.importance_map.index.name == "layer" and again.importance_map.columns.name == "tensor"
+    study.analyse(run, 8, fractions=(0.02,), factors=(2.0,))
+    assert len(calls) == 2  # another argument, another entry

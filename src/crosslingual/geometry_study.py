@@ -1,0 +1,117 @@
+"""The embedding-geometry study (chapter 08): the per-run tables behind H1-H3, cached in the run store.
+
+``crosslingual.geometry`` holds the paper's measures on a plain embedding matrix; this module applies them to
+our runs. Only tokens that occur as *inputs* are analysed: under the answer-only loss the value tokens are
+never inputs, so their input embeddings never train. Every table is cached beside the runs it comes from
+(``cached_table``), keyed by the run names, ``k`` and ``GEOMETRY_VERSION``, so that a book build whose runs are
+all stored only reads them back; bump the version when a computation here or in ``geometry`` changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crosslingual.geometry import (cross_script_share, embeddings_of_run, knn, knn_overlap, num_neighbor_category,
+                                   separability, token_category, translation_precision, umap_2d,
+                                   world_translations)
+from crosslingual.results import final_layer_metrics
+from crosslingual.runs import Run, cached_table
+from crosslingual.world import World
+
+GEOMETRY_VERSION = 1
+
+
+def input_tokens(world: World) -> np.ndarray:
+    """Token ids that occur as inputs in training (BOS and PAD excluded)."""
+    ids = np.unique(world.train.tokens[:, :-1])
+    return ids[~np.isin(ids, world.special_ids)]
+
+
+def checkpoint_geometry(run: Run, k: int, step: int | None = None) -> dict[str, float]:
+    """H1 and H2 measures of the input embeddings at ``step`` (default: the last checkpoint): separability
+    (over the script categories with at least ``min(50, tokens // 4)`` tokens, scaled down from the paper's
+    500 to our vocabularies), their number, numNeighborCategory@k, the cross-script share of the k neighbours
+    and translation precision@k (NaN for subword worlds, where a token has no single translation)."""
+    emb, vocab = embeddings_of_run(run, step)
+    ids = input_tokens(run.world)
+    labels = np.array([token_category(vocab[i]) for i in ids])
+    x = emb[ids]
+    neighbours = knn(x, k)
+    sep = separability(x, labels, min_count=min(50, len(ids) // 4))
+    out = {"separability": sep.accuracy.mean(), "categories": len(sep),
+           "neighbor_categories": num_neighbor_category(neighbours, labels).mean(),
+           "cross_script_share": cross_script_share(neighbours, labels).mean(), "translation_precision": np.nan}
+    if run.world.pad_id is None:  # translations are per token only at word level
+        local = {t: i for i, t in enumerate(ids.tolist())}
+        translations = {local[t]: {local[u] for u in us if u in local}
+                        for t, us in world_translations(run.world).items() if t in local}
+        out["translation_precision"] = translation_precision(neighbours, np.arange(len(ids)), translations, k)
+    return out
+
+
+def run_geometry(run: Run, k: int, final_only: bool = False) -> pd.DataFrame:
+    """One row per saved checkpoint of the run (only the last with ``final_only``, what the final-state tables
+    need): ``step`` and the measures of ``checkpoint_geometry``. Cached as kind ``geometry``."""
+    steps = run.steps[-1:] if final_only else run.steps
+
+    def compute() -> pd.DataFrame:
+        return pd.DataFrame([{"step": step, **checkpoint_geometry(run, k, step)} for step in steps])
+
+    return cached_table("geometry", {"run": run.path.name, "k": k, "steps": "final" if final_only else "all"},
+                        compute, root=run.path.parent, version=GEOMETRY_VERSION)
+
+
+def final_table(runs: list[Run], labels: list[dict], k: int) -> pd.DataFrame:
+    """One row per run: its ``labels`` (sweep, level, ...), final unification score (last layer, last token),
+    cross-lingual accuracy and geometry at the last checkpoint. A run listed twice (two sweeps share a
+    setting) is kept once, under its first labels."""
+    rows = [{"run": run.path.name, **label, "unification": final_layer_metrics(run)["unification"],
+             "acc_xling": run.scalar("acc_xling"),
+             **run_geometry(run, k, final_only=True).drop(columns="step").to_dict("records")[-1]}
+            for run, label in zip(runs, labels, strict=True)]
+    return pd.DataFrame(rows).drop_duplicates("run")
+
+
+def umap_layout(run: Run) -> pd.DataFrame:
+    """The chapter's picture of a run's final input embeddings: ``token`` (id) and 2-D UMAP coordinates ``x``,
+    ``y`` (seed 0), cached as kind ``geometry-umap`` (UMAP is the slowest step of a rebuild otherwise)."""
+    def compute() -> pd.DataFrame:
+        ids = input_tokens(run.world)
+        xy = umap_2d(embeddings_of_run(run)[0][ids], seed=0)
+        return pd.DataFrame({"token": ids, "x": xy[:, 0], "y": xy[:, 1]})
+
+    return cached_table("geometry-umap", {"run": run.path.name}, compute, root=run.path.parent,
+                        version=GEOMETRY_VERSION)
+
+
+def training_table(runs: list[Run], labels: list[dict], k: int) -> pd.DataFrame:
+    """One row per run and saved checkpoint: the run, its ``labels``, the step and its geometry."""
+    return pd.DataFrame([{"run": run.path.name, **label, **row}
+                         for run, label in zip(runs, labels, strict=True)
+                         for row in run_geometry(run, k).to_dict("records")])
+
+
+def seed_overlap(a: Run, b: Run, k: int) -> pd.DataFrame:
+    """k-NN overlap of two runs' input embeddings (the same world, so the same input tokens) at every
+    checkpoint both saved: ``step``, ``overlap``. Cached as kind ``geometry-seed-overlap``."""
+    def compute() -> pd.DataFrame:
+        ids = input_tokens(a.world)
+        return pd.DataFrame([{"step": step, "overlap": knn_overlap(embeddings_of_run(a, step)[0][ids],
+                                                                   embeddings_of_run(b, step)[0][ids], k)}
+                             for step in sorted(set(a.steps) & set(b.steps))])
+
+    return cached_table("geometry-seed-overlap", {"runs": [a.path.name, b.path.name], "k": k}, compute,
+                        root=a.path.parent, version=GEOMETRY_VERSION)
+
+
+def seed_pairs(runs: list[Run], k: int) -> pd.DataFrame:
+    """``seed_overlap`` of every pair of ``runs`` (i < j), labelled ``pair`` = "i-j": the table of H3."""
+    tables = [seed_overlap(runs[i], runs[j], k).assign(pair=f"{i}-{j}")
+              for i in range(len(runs)) for j in range(i + 1, len(runs))]
+    return pd.concat(tables, ignore_index=True)[["pair", "step", "overlap"]]
+
+
+def chance_overlap(world: World, k: int) -> float:
+    """The k-NN overlap of unrelated embeddings of the world's input tokens: k / (n - 1)."""
+    return k / (len(input_tokens(world)) - 1)

@@ -1,0 +1,71 @@
+"""Chapter 08's per-run tables: cached in the run store, equal to a direct computation, recomputed only when
+their key (run, k, version) changes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crosslingual.geometry_study as study
+from crosslingual.config import make_config
+from crosslingual.geometry import embeddings_of_run, knn_overlap
+from crosslingual.runs import get_or_train
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Two short smoke runs sharing one word-level world (different initialisations), in their own store."""
+    root = tmp_path_factory.mktemp("runs")
+    return [get_or_train(make_config("smoke", steps=20, warmup_steps=5, n_checkpoints=3, keep_checkpoints=3,
+                                     seed=s, world_seed=0), progress=False, root=root) for s in (0, 1)]
+
+
+def counting(monkeypatch, name: str) -> list:
+    """Count the calls of ``geometry_study.<name>`` (the work a cached table saves)."""
+    calls, real = [], getattr(study, name)
+    monkeypatch.setattr(study, name, lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    return calls
+
+
+def derived(run, kind: str) -> list:
+    return sorted((run.path.parent / ".derived").glob(f"{kind}-*.parquet"))
+
+
+def test_run_geometry_is_cached_per_run_and_k(pair, monkeypatch):
+    run = pair[0]
+    direct = pd.DataFrame([{"step": s, **study.checkpoint_geometry(run, 3, s)} for s in run.steps])
+    calls = counting(monkeypatch, "checkpoint_geometry")
+    pd.testing.assert_frame_equal(study.run_geometry(run, 3), direct)
+    assert len(calls) == len(run.steps) == 3
+    pd.testing.assert_frame_equal(study.run_geometry(run, 3), direct)
+    assert len(calls) == 3  # read back, not recomputed
+    other = study.run_geometry(run, 4)
+    assert len(calls) == 6 and len(derived(run, "geometry")) == 2
+    assert not other.equals(direct)
+    monkeypatch.setattr(study, "GEOMETRY_VERSION", 2)
+    study.run_geometry(run, 3)
+    assert len(calls) == 9  # a new code version recomputes
+
+
+def test_final_and_training_tables_read_the_runs_geometry(pair):
+    run = pair[0]
+    final = study.final_table([run, run], [{"sweep": "a"}, {"sweep": "b"}], k=3)
+    assert final.run.tolist() == [run.path.name] and final.sweep.tolist() == ["a"]  # a repeated run once
+    assert final.categories.dtype == np.int64
+    assert final.translation_precision.iloc[0] == study.checkpoint_geometry(run, 3)["translation_precision"]
+    over = study.training_table([run], [{"parallel fraction": "0.5"}], k=3)
+    assert list(over.columns[:3]) == ["run", "parallel fraction", "step"] and over.step.tolist() == run.steps
+
+
+def test_seed_overlap_is_cached_and_equals_knn_overlap(pair, monkeypatch):
+    a, b = pair
+    ids = study.input_tokens(a.world)
+    direct = [knn_overlap(embeddings_of_run(a, s)[0][ids], embeddings_of_run(b, s)[0][ids], 3) for s in a.steps]
+    calls = counting(monkeypatch, "knn_overlap")
+    pairs = study.seed_pairs(pair, 3)
+    assert pairs.pair.unique().tolist() == ["0-1"] and pairs.step.tolist() == a.steps
+    assert pairs.overlap.tolist() == direct and len(calls) == len(a.steps)
+    study.seed_pairs(pair, 3)
+    assert len(calls) == len(a.steps)
+    study.seed_overlap(a, b, 5)
+    assert len(derived(a, "geometry-seed-overlap")) == 2
+    assert study.chance_overlap(a.world, 3) == 3 / (len(ids) - 1)
