@@ -114,22 +114,33 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: bool = False) -> list[str]:
-    """Train (or find) one chunk of runs in this process; returns their hashes. ``single_thread``: on one torch
-    thread (restored afterwards), as in the pool's workers, so that a run's last bits do not depend on whether it
-    was trained in a worker or in the caller's process (they differ between 1 and 2 threads)."""
+def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: bool = False) -> dict[str, str | None]:
+    """Train (or find) one chunk of runs in this process, batched when it holds several; returns each run's error
+    (``None``: done). A batch that fails is retried run by run (each resumes from its last checkpoint), so that
+    one failing run fails alone. ``single_thread``: on one torch thread (restored afterwards), as in the pool's
+    workers, so that a run's last bits do not depend on whether it was trained in a worker or in the caller's
+    process (they differ between 1 and 2 threads)."""
     threads = torch.get_num_threads()
     if single_thread:
         _single_thread()
     try:
         cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
-        if len(cfgs) == 1:
-            get_or_train(cfgs[0], device=device, progress=False, root=Path(root))
-        else:
+        if len(cfgs) > 1:
             from crosslingual.batched import get_or_train_together
 
-            get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
-        return [c.hash() for c in cfgs]
+            try:
+                get_or_train_together(cfgs, device=device, progress=False, root=Path(root))
+                return {c.hash(): None for c in cfgs}
+            except Exception:  # noqa: BLE001 -- retried one by one below, which reports the failing run
+                pass
+        errors: dict[str, str | None] = {}
+        for cfg in cfgs:
+            try:
+                get_or_train(cfg, device=device, progress=False, root=Path(root))
+                errors[cfg.hash()] = None
+            except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
+                errors[cfg.hash()] = f"{type(err).__name__}: {err}"
+        return errors
     finally:
         torch.set_num_threads(threads)
 
@@ -238,33 +249,36 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
         bar = stack.enter_context(tqdm(total=len(missing), desc="runs", disable=not progress or not missing,
                                        unit="run"))
 
-        def finished(chunk: list[RunConfig], error: BaseException | None) -> None:
+        def finished(chunk: list[RunConfig], errors: dict[str, str | None]) -> None:
             for cfg in chunk:
+                error = errors.get(cfg.hash())
                 if error is None:
                     report.trained.append(cfg.hash())
                 else:
-                    report.failed[cfg.hash()] = f"{type(error).__name__}: {error}"
+                    report.failed[cfg.hash()] = error
             bar.update(len(chunk))
             bar.set_postfix(failed=len(report.failed))
+
+        def lost(chunk: list[RunConfig], err: BaseException) -> dict[str, str | None]:
+            """Every run of a chunk whose worker died or could not run it at all."""
+            return {cfg.hash(): f"{type(err).__name__}: {err}" for cfg in chunk}
 
         if pool is None:
             for chunk in chunks:
                 try:
-                    _train_chunk([c.to_dict() for c in chunk], local_device, str(root),
-                                 single_thread=local_device == "cpu")
-                    finished(chunk, None)
+                    finished(chunk, _train_chunk([c.to_dict() for c in chunk], local_device, str(root),
+                                                 single_thread=local_device == "cpu"))
                 except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
-                    finished(chunk, err)
+                    finished(chunk, lost(chunk, err))
         else:
             submit, as_completed, single_thread = pool
             futures = {submit(_train_chunk, [c.to_dict() for c in chunk], local_device, str(root), single_thread): chunk
                        for chunk in chunks}
             for fut in as_completed(list(futures)):
                 try:
-                    fut.result()
-                    finished(futures[fut], None)
+                    finished(futures[fut], fut.result())
                 except Exception as err:  # noqa: BLE001 -- reported per run; the sweep goes on
-                    finished(futures[fut], err)
+                    finished(futures[fut], lost(futures[fut], err))
     report.seconds = time.perf_counter() - start
     return report
 

@@ -88,7 +88,10 @@ def test_checkpoints_are_safetensors_loadable_without_pickle(store):
     assert Run(run.path).load_model(0).embed.weight.shape[0] == len(run.world.vocab)
 
 
-def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypatch):
+@pytest.mark.parametrize("together", [1, 3])
+def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypatch, together):
+    """Alone, or in a batch: a batch that fails is retried run by run, so only the failing run fails."""
+    import crosslingual.batched as batched_module
     import crosslingual.sweep as sweep_module
 
     cfgs = [make_config("smoke", steps=20, seed=s) for s in range(3)]
@@ -100,13 +103,19 @@ def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypat
             raise RuntimeError("out of memory (simulated)")
         return real(cfg, **kw)
 
+    def flaky_batch(batch, **kw):
+        if bad in {c.hash() for c in batch}:
+            raise RuntimeError("out of memory (simulated, in a batch)")
+        raise AssertionError("only the batch with the bad run is trained together here")
+
     monkeypatch.setattr(sweep_module, "get_or_train", flaky)
-    report = sweep_module.sweep(cfgs, workers=1, progress=False)
+    monkeypatch.setattr(batched_module, "get_or_train_together", flaky_batch)
+    report = sweep_module.sweep(cfgs, workers=1, progress=False, together=together)
     assert sorted(report.trained) == sorted([cfgs[0].hash(), cfgs[2].hash()])
     assert report.failed == {bad: "RuntimeError: out of memory (simulated)"}
     assert report.table().runs.tolist() == [0, 2, 1]
     with pytest.raises(sweep_module.SweepError, match=rf"1 of 3 runs failed .*\n  run {bad}: RuntimeError"):
-        run_many(cfgs, workers=1, progress=False)
+        run_many(cfgs, workers=1, progress=False, together=together)
     assert sweep_module.sweep(cfgs[::2], workers=1, progress=False).found == 2  # nothing retrained
 
 

@@ -158,7 +158,7 @@ def trained(monkeypatch):
     chunks: list[list[int]] = []
     monkeypatch.setattr(sweep_module, "_pool", _inline_pool)
     monkeypatch.setattr(sweep_module, "_train_chunk",
-                        lambda dicts, *args: chunks.append([d["seed"] for d in dicts]) or [])
+                        lambda dicts, *args: chunks.append([d["seed"] for d in dicts]) or {})
     return chunks
 
 
