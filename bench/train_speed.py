@@ -121,12 +121,10 @@ def category(op: str) -> str:
     return "other"
 
 
-def breakdown(profile: str, steps: int = 30) -> None:
-    """Where one single-run step's time goes: the self time of every profiler event, by kind of work; the rest
-    of the step's wall time is Python and dispatch outside any event. The profiler's own cost inflates the step,
-    so read shares, and the unprofiled ms/step above."""
-    stack, _ = ours(profile, 1)
-    timed(stack.train_step, 5, 1)
+def profiled(profile: str, k: int, steps: int) -> tuple[float, dict[str, float], dict[str, int]]:
+    """Wall ms per step under the profiler, and self ms and calls per step by kind of work, of K runs batched."""
+    stack, _ = ours(profile, k)
+    timed(stack.train_step, 3, 1)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         for _ in range(steps):
@@ -138,10 +136,23 @@ def breakdown(profile: str, steps: int = 30) -> None:
         ms[category(event.key)] += event.self_cpu_time_total / 1e3 / steps
         calls[category(event.key)] += event.count // steps
     ms["Python and dispatch outside events"] = wall - sum(ms.values())
-    print(f"\nbreakdown of one single-run step, 1 thread ({wall:.2f} ms under the profiler)")
-    print(f"{'kind of work':38s} {'ms/step':>8s} {'share':>7s} {'calls/step':>11s}")
-    for label, t in sorted(ms.items(), key=lambda kv: -kv[1]):
-        print(f"{label:38s} {t:8.2f} {t / wall:7.1%} {calls.get(label, 0):11d}")
+    return wall, ms, calls
+
+
+def breakdown(profile: str, k: int, steps: int = 30) -> None:
+    """Where a step's time goes, for one run and for K runs batched (per run), on one thread: the self time of
+    every profiler event by kind of work; the rest of the wall time is Python and dispatch outside any event.
+    The profiler's own cost inflates every step, so read shares and ratios, and the unprofiled ms/step above."""
+    wall1, ms1, calls1 = profiled(profile, 1, steps)
+    wallk, msk, _ = profiled(profile, k, max(3, steps // k))
+    print(f"\nbreakdown of a step, 1 thread, under the profiler: one run {wall1:.2f} ms, K = {k} batched "
+          f"{wallk:.2f} ms ({wallk / k:.2f} ms per run)")
+    print(f"{'kind of work':38s} {'1 run ms':>9s} {'share':>6s} {'calls':>6s} {f'K={k} ms/run':>11s} "
+          f"{f'K={k} / 1 run':>12s}")
+    for label, t in sorted(ms1.items(), key=lambda kv: -kv[1]):
+        per_run = msk.get(label, 0.0) / k
+        print(f"{label:38s} {t:9.2f} {t / wall1:6.1%} {calls1.get(label, 0):6d} {per_run:11.2f} "
+              f"{per_run / t if t > 0 else float('nan'):11.2f}x")
 
 
 def main() -> None:
@@ -202,7 +213,7 @@ def main() -> None:
             print(f"  target {label}: {fmt} (>= {goal}: {'met' if value >= TARGETS[key] else 'NOT met'})")
     if args.breakdown:
         torch.set_num_threads(1)
-        breakdown(args.profile)
+        breakdown(args.profile, args.k)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 Jupyter Book.
 
 Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
-run one after another, each in its own kernel process (papermill is process-safe, not thread-safe), and find
-their runs in the store. The book is built with ``execute_notebooks: "off"`` from the executed copies, with
+run one per core side by side, each in its own worker and kernel process (papermill is process-safe, not
+thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store. The book is built with ``execute_notebooks: "off"`` from the executed copies, with
 warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
 
@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -36,29 +38,57 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None) -> list[dict]:
-    """Run each notebook at ``profile`` into ``dest``; returns, per notebook, its time and the runs it used."""
+def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log: str, claims_log: str) -> float:
+    """Execute one notebook in this worker process (papermill is process-safe, not thread-safe); its kernel
+    inherits the two logs and one torch thread. Returns its wall time."""
     import papermill
 
+    os.environ.update({USAGE_LOG: usage_log, CLAIMS_LOG: claims_log, **ONE_THREAD})
+    start = time.perf_counter()
+    papermill.execute_notebook(notebook, out, progress_bar=False, cwd=root, parameters=parameters,
+                               kernel_name="python3")
+    return time.perf_counter() - start
+
+
+# A kernel's analyses run on one thread, as training does in the workers: several notebooks then share the cores
+# without oversubscribing them, and no number depends on how many ran at once.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None,
+                      workers: int | None = None) -> list[dict]:
+    """Run each notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core); returns, in
+    notebook order, each one's time and the runs it used, and writes their verdicts to ``dest/.claims.jsonl`` in
+    notebook order. The first failing notebook stops the build (the ones already running finish)."""
     dest.mkdir(parents=True, exist_ok=True)
-    claims_log = dest / ".claims.jsonl"
-    claims_log.unlink(missing_ok=True)
-    usage = []
-    for nb in notebooks(root):
-        log = dest / f".{nb.stem}.runs"
+    books = notebooks(root)
+    logs = {nb: (dest / f".{nb.stem}.runs", dest / f".{nb.stem}.claims.jsonl") for nb in books}
+    for log in (f for pair in logs.values() for f in pair):
         log.unlink(missing_ok=True)
-        os.environ[USAGE_LOG], os.environ[CLAIMS_LOG] = str(log), str(claims_log)  # the kernel inherits both
-        start = time.perf_counter()
+    seconds: dict[Path, float] = {}
+    args = {"profile": profile, **(parameters or {})}
+    with ProcessPoolExecutor(max(1, min(workers or default_workers(), len(books))),
+                             mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
+                               str(logs[nb][1])): nb for nb in books}
         try:
-            papermill.execute_notebook(str(nb), str(dest / nb.name), progress_bar=False, cwd=str(root),
-                                       parameters={"profile": profile, **(parameters or {})}, kernel_name="python3")
-        finally:
-            del os.environ[USAGE_LOG], os.environ[CLAIMS_LOG]
-        seconds = time.perf_counter() - start
-        runs = sorted(set(log.read_text().split())) if log.exists() else []
-        log.unlink(missing_ok=True)
-        print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s ({len(runs)} runs)", flush=True)
-        usage.append({"notebook": nb.stem, "seconds": seconds, "runs": [Run(Path(r)) for r in runs]})
+            for fut in as_completed(futures):
+                nb = futures[fut]
+                seconds[nb] = fut.result()
+                print(f"executed {nb.name} at profile={profile} in {seconds[nb]:.0f} s", flush=True)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    usage = []
+    claims = []
+    for nb in books:
+        runs_log, claims_log = logs[nb]
+        runs = sorted(set(runs_log.read_text().split())) if runs_log.exists() else []
+        claims += claims_log.read_text().splitlines() if claims_log.exists() else []
+        runs_log.unlink(missing_ok=True)
+        claims_log.unlink(missing_ok=True)
+        usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": [Run(Path(r)) for r in runs]})
+    write_atomic(dest / ".claims.jsonl", "".join(f"{line}\n" for line in claims).encode())
     return usage
 
 
@@ -118,7 +148,8 @@ their own time, and a run trained together with others in one batched computatio
 batch (the batch's wall time, which each of its runs records, divided by the number of runs in it), so the total
 of the training column is the worker time of a build from an empty run store. Chapters share runs (a sweep's
 base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
-A rebuild with the store in place trains nothing and costs only the notebook column.
+A rebuild with the store in place trains nothing and costs only the notebooks, which run one per core side
+by side (so the wall time is less than the notebook column's total).
 
 This build first trained the studies' runs in one pool ({studies_report.workers} workers,
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
@@ -231,7 +262,9 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
     root = _check_root(root)
     target = root if out is None else _prepare_out(root, out)
     report = train_studies(profile)
+    start = time.perf_counter()
     usage = execute_notebooks(root, target / "book" / "experiments", profile)
+    notebooks_seconds = time.perf_counter() - start
     experiments = target / "book" / "experiments"
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
         write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
@@ -239,23 +272,28 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None) ->
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
-    print(timing_summary(report, usage, time.perf_counter() - start), flush=True)
+    print(timing_summary(report, usage, notebooks_seconds, time.perf_counter() - start), flush=True)
     return target / "_build" / "html" / "index.html"
 
 
 SETUP_SECONDS_ENV = "CROSSLINGUAL_SETUP_SECONDS"  # set by `make book`: the set-up it timed before this command
 
 
-def timing_summary(report: SweepReport, usage: list[dict], html_seconds: float) -> str:
-    """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, every chapter,
-    the HTML."""
+def timing_summary(report: SweepReport, usage: list[dict], notebooks_seconds: float, html_seconds: float) -> str:
+    """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, the notebooks
+    (each chapter's own time; several run at once, so they add up to more than the phase), the HTML."""
     setup = os.environ.get(SETUP_SECONDS_ENV)
-    parts = [("set-up (make setup)", float(setup))] if setup else []
-    parts.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
-                  f"{report.workers} workers)", report.seconds))
-    parts += [(f"chapter {u['notebook']}", u["seconds"]) for u in usage]
-    parts.append(("HTML (jupyter-book)", html_seconds))
-    width = max(len(label) for label, _ in parts)
-    lines = [f"  {label:{width}s} {seconds:7.0f} s" for label, seconds in parts]
-    total = sum(seconds for _, seconds in parts)
+    phases = [("set-up (make setup)", float(setup))] if setup else []
+    phases.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
+                   f"{report.workers} workers)", report.seconds))
+    phases.append(("executing the notebooks, side by side", notebooks_seconds))
+    chapters = [(f"  chapter {u['notebook']}", u["seconds"]) for u in usage]
+    phases.append(("HTML (jupyter-book)", html_seconds))
+    width = max(len(label) for label, _ in phases + chapters)
+    lines = []
+    for label, seconds in phases:
+        lines.append(f"  {label:{width}s} {seconds:7.0f} s")
+        if label.startswith("executing"):
+            lines += [f"  {chapter:{width}s} {t:7.0f} s" for chapter, t in chapters]
+    total = sum(seconds for _, seconds in phases)
     return "\n".join(["timing summary:", *lines, f"  {'total':{width}s} {total:7.0f} s"])

@@ -545,9 +545,9 @@ def record(verdicts: list[Verdict], chapter: str, anchor: str) -> None:
 
 def claims_page(rows: list[dict]) -> str:
     """The scoreboard: every verdict the chapters recorded, in claim order, beside the paper's own figure."""
-    def key(row: dict) -> tuple:  # the papers' order (R, H, G), then by number, the overall verdict first
+    def key(row: dict) -> tuple:  # the papers' order (R, H, G), by number, the overall verdict first, by chapter
         base = row["claim"].split(" ")[0]
-        return ("RHG".index(base[0]), int(base[1:]), row["claim"] != base, row["claim"])
+        return ("RHG".index(base[0]), int(base[1:]), row["claim"] != base, row["claim"], row["chapter"])
 
     def cell(text: str) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
