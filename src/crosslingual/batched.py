@@ -41,6 +41,8 @@ def get_or_train_together(cfgs: list[RunConfig], *, device: str = "auto", progre
             members.setdefault((batch_key(trainer), trainer.step), []).append((writer, trainer))
         for group in members.values():
             writers, trainers = zip(*group)
+            for writer in writers:  # a run's time is its own group's, not the groups trained before it
+                writer.restart_clock()
             BatchedTrainer(list(trainers)).fit([w.on_checkpoint for w in writers], progress=progress,
                                                desc=f"{len(trainers)} runs together")
             for writer, trainer in group:

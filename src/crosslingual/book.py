@@ -55,11 +55,19 @@ def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def expected_seconds(notebook: Path) -> float:
+    """How long a notebook is expected to take at ``default`` on a fresh store (its metadata's
+    ``crosslingual.default_seconds``, measured and written by hand; 0 when absent). Only the order of execution
+    depends on it: the longest start first, so that the last to finish is not a long one started late."""
+    meta = json.loads(notebook.read_text()).get("metadata", {})
+    return float(meta.get("crosslingual", {}).get("default_seconds", 0))
+
+
 def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None,
                       workers: int | None = None) -> list[dict]:
-    """Run each notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core); returns, in
-    notebook order, each one's time and the runs it used, and writes their verdicts to ``dest/.claims.jsonl`` in
-    notebook order. The first failing notebook stops the build (the ones already running finish)."""
+    """Run each notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core), the longest
+    expected first; returns, in notebook order, each one's time and the runs it used, and writes their verdicts to
+    ``dest/.claims.jsonl`` in notebook order. The first failing notebook stops the build (the ones already running finish)."""
     dest.mkdir(parents=True, exist_ok=True)
     books = notebooks(root)
     logs = {nb: (dest / f".{nb.stem}.runs", dest / f".{nb.stem}.claims.jsonl") for nb in books}
@@ -70,7 +78,7 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     with ProcessPoolExecutor(max(1, min(workers or default_workers(), len(books))),
                              mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
-                               str(logs[nb][1])): nb for nb in books}
+                               str(logs[nb][1])): nb for nb in sorted(books, key=expected_seconds, reverse=True)}
         try:
             for fut in as_completed(futures):
                 nb = futures[fut]

@@ -446,6 +446,10 @@ class RunWriter:
                                                "config": cfg.to_dict()})
         (directory / "checkpoints").mkdir(exist_ok=True)
 
+    def restart_clock(self) -> None:
+        """Count the run's wall time from now (its training starts later than its writer was made)."""
+        self.start = time.perf_counter()
+
     def resume(self, trainer: "Trainer") -> None:
         """Continue from the last checkpoint of a killed run; unreadable state is set aside, not trusted."""
         state, partial = self.directory / STATE, self.directory / PARTIAL

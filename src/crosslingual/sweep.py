@@ -68,11 +68,16 @@ def expected_cost(cfg: RunConfig) -> float:
 def shape_key(cfg: RunConfig) -> tuple:
     """What decides, from the config alone, whether runs can share one batched computation: everything but the
     seeds and the knobs that change only which sequences the corpus holds (not the vocabulary, the sequence
-    length or the model). A guess for BPE worlds and overlapping names, whose vocabulary depends on the seed;
-    ``batched.get_or_train_together`` checks the real shapes and splits a chunk that the guess put together."""
-    corpus_only = dict(world_seed=0, parallel_fraction=0.5, parallel_mode="parallel", language_association=1.0,
+    length or the model). In BPE worlds and with partly shared names the vocabulary depends on the world's seed,
+    so those runs share a key only with the same world seed (a chunk of unbatchable runs would otherwise train
+    one after another in one worker); ``batched.get_or_train_together`` checks the real shapes either way."""
+    corpus_only = dict(parallel_fraction=0.5, parallel_mode="parallel", language_association=1.0,
                        attribute_association=0.0, code_switching=0.0)
-    world = dataclasses.replace(cfg.world, **corpus_only)
+    w = cfg.world
+    seeded = w.tokenizer == "bpe" or 0 < w.entity_overlap < 1 or 0 < w.value_overlap < 1
+    if not seeded:  # the vocabulary and the sequence length do not depend on the world's seed
+        corpus_only["world_seed"] = 0
+    world = dataclasses.replace(w, **corpus_only)
     return (cfg.model, cfg.train, world) if not cfg.train.aligned_pairs else (cfg.hash(),)
 
 

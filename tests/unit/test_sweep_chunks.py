@@ -20,6 +20,13 @@ def test_runs_that_differ_only_in_seeds_or_corpus_knobs_share_a_shape():
         assert shape_key(make_config("smoke", **other)) != shape_key(a), other
 
 
+@pytest.mark.parametrize("knobs", [dict(tokenizer="bpe"), dict(entity_overlap=0.5), dict(value_overlap=0.5)])
+def test_worlds_whose_vocabulary_depends_on_the_seed_share_a_shape_only_with_their_world_seed(knobs):
+    one, two = (make_config("smoke", seed=s, world_seed=s, **knobs) for s in (0, 1))
+    assert shape_key(one) != shape_key(two)
+    assert shape_key(one) == shape_key(make_config("smoke", seed=5, world_seed=0, parallel_fraction=0.2, **knobs))
+
+
 def test_alignment_runs_are_never_batched():
     runs = _seeds(4, align_weight=1.0)
     assert len({shape_key(c) for c in runs}) == 4
