@@ -56,14 +56,14 @@ def make_optimizer(cfg: RunConfig, named: list[tuple[str, torch.Tensor]],
 
 
 def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str,
-            cache: dict[str, torch.Tensor] | None = None, pad_id: int | None = None) -> torch.Tensor:
-    """The training loss of ``tokens`` under ``model(inputs, last_only=...)``: the answer token only
-    (``kind="answer"``), or every next-token prediction (``"full"``) except those of ``pad_id`` (left padding
-    says only how long the query will be, which no language model should be scored on). ``cache`` receives
-    the hooks."""
+            pad_id: int | None = None) -> torch.Tensor:
+    """The loss of ``tokens`` under a module ``model(inputs, last_only=...)`` (the analyses' definition; training
+    computes the same through ``stacked.losses``): the answer token only (``kind="answer"``), or every next-token
+    prediction (``"full"``) except those of ``pad_id`` (left padding says only how long the query will be, which
+    no language model should be scored on)."""
     if kind == "answer":
-        return F.cross_entropy(model(tokens[:, :-1], cache=cache, last_only=True)[:, -1], tokens[:, -1])
-    logits = model(tokens[:, :-1], cache=cache)
+        return F.cross_entropy(model(tokens[:, :-1], last_only=True)[:, -1], tokens[:, -1])
+    logits = model(tokens[:, :-1])
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
                            ignore_index=-100 if pad_id is None else pad_id)
 
