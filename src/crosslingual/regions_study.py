@@ -196,3 +196,8 @@ def forgetting_summary(curves: pd.DataFrame, kind: str = "answer") -> pd.DataFra
     out = old.assign(rise=old.loss - old.loss_start).groupby("arm", as_index=False).rise.mean()
     new = merged[merged.language == NEW_LANGUAGE].set_index("arm").loss
     return out.rename(columns={"rise": "forgetting"}).assign(new_loss=lambda d: d.arm.map(new))
+
+
+def by_seed(analyses: dict[int, RegionAnalysis], field: str) -> pd.DataFrame:
+    """One field of every seed's analysis in one table, with a ``seed`` column (the chapter's unit of evidence)."""
+    return pd.concat([getattr(a, field).assign(seed=s) for s, a in analyses.items()], ignore_index=True)

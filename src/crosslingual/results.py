@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 import pandas as pd
 
 from crosslingual.runs import Run
@@ -44,3 +45,26 @@ def unification_vs_transfer(table: pd.DataFrame) -> pd.DataFrame:
     xacc = table[table.metric == "acc_xling"][["run", "step", "value"]].rename(columns={"value": "acc_xling"})
     unif = table[table.metric == "unification"][["run", "step", "layer", "position", "value"]]
     return unif.rename(columns={"value": "unification"}).merge(xacc, on=["run", "step"])
+
+
+def variant_correlations(table: pd.DataFrame, layer: int, variants: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How each unification variant at ``layer`` (last token) tracks cross-lingual accuracy over runs x
+    checkpoints: the rows used (long) and, per variant, Spearman's and Pearson's correlation with accuracy."""
+    sel = table[(table.layer == layer) & (table.position == "last") & table.metric.isin(variants)]
+    wide = sel.pivot_table(index=["run", "step"], columns="metric", values="value")
+    wide = wide.join(table[table.metric == "acc_xling"].set_index(["run", "step"]).value.rename("acc_xling"))
+    corr = pd.DataFrame({v: {"Spearman with cross-lingual accuracy": wide[v].corr(wide.acc_xling, method="spearman"),
+                             "Pearson with cross-lingual accuracy": wide[v].corr(wide.acc_xling)}
+                         for v in variants}).T
+    return sel, corr
+
+
+def majority_baseline(world, n: int) -> float:
+    """Cross-lingual accuracy of always answering the relation's most frequent value among the training facts,
+    on the world's ``n`` cross-lingual test queries: real answers are skewed (many territories use the euro or
+    speak English), unlike the synthetic ones, so chance is not 1 / values there."""
+    R, values = world.cfg.n_relations, world.values.reshape(-1)
+    trained = np.unique(world.train_pairs[0])
+    majority = {r: np.bincount(values[trained[trained % R == r]]).argmax() for r in range(R)}
+    test = world.eval_cross_lingual(n).fact
+    return float(np.mean([values[f] == majority[f % R] for f in test]))
