@@ -23,12 +23,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from crosslingual.claims import CLAIMS_LOG, claims_page
+from crosslingual.claims import CLAIMS_LOG
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run
 from crosslingual.grids import Grid, studies
+from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
@@ -111,21 +112,6 @@ def train_studies(profile: str) -> SweepReport:
     for run_hash, error in report.failed.items():
         print(f"  failed: run {run_hash}: {error}", flush=True)
     return report
-
-
-def scoreboard_page(claims_log: Path) -> str:
-    """The Claims page: every verdict the chapters recorded while this build executed them."""
-    rows = [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
-    return f"""# Claims scoreboard
-
-Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
-built: the paper's own figure where it reports one, our numbers with 95% confidence intervals, the verdict of
-the check in `crosslingual.claims` (thresholds fixed in code before the runs; the rules are in
-{{doc}}`../method`), and a link to the chapter's verdict table. A claim with a suffix, such as
-`R4 (parallel_fraction)`, is one part of the overall verdict of the same claim.
-
-{claims_page(rows)}
-"""
 
 
 def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> str:

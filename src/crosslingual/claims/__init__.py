@@ -1,0 +1,32 @@
+"""The papers' claims as automated checks, one module per paper, each rule with its thresholds and rationale
+fixed in code before the runs it judges (:mod:`.rosetta`, :mod:`.hyperpolyglot`, :mod:`.linguistic_regions`);
+the verdict kinds and how parts combine in :mod:`.verdicts`; the statistics in :mod:`crosslingual.stats`."""
+
+from crosslingual.claims import hyperpolyglot, linguistic_regions, rosetta
+from crosslingual.claims.hyperpolyglot import (h1_script_separability, h2_neighbourhoods_follow_unification,
+                                               h3_geometry_agrees_across_seeds)
+from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g2_monolingual_regions,
+                                                    g3_outlier_dimension, g4_core_freezing)
+from crosslingual.claims.rosetta import (R3_STATISTICS, R5_CUE_SIGNS, R7_CLAIMED, correlation_statistics,
+                                         layer_correlations, learning_phases,
+                                         paired_by_seed, r1_cross_lingual_gap, r2_learning_phase,
+                                         r3_unification_predicts_transfer, r4_information, r5_extractability,
+                                         r6_exposure_control, r7_interventions, r8_not_run, r8_real_model)
+from crosslingual.claims.verdicts import (CLAIMS_LOG, INSUFFICIENT, KINDS, NOT_REPRODUCED, PARTIAL,
+                                          POSITIVE_CONTROL, REPRODUCED, UNTESTABLE, Rule, Verdict, overall, record,
+                                          verdict_table)
+
+PAPERS = {"Beyond the Rosetta Stone": rosetta, "Hyperpolyglot LLMs": hyperpolyglot,
+          "Unveiling Linguistic Regions": linguistic_regions}
+RULES = {claim: rule for module in PAPERS.values() for claim, rule in module.RULES.items()}
+PAPER_FIGURES = {claim: text for module in PAPERS.values() for claim, text in module.PAPER_FIGURES.items()}
+
+__all__ = [
+    "CLAIMS_LOG", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
+    "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R5_CUE_SIGNS", "R7_CLAIMED", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
+    "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
+    "g4_core_freezing", "h1_script_separability", "h2_neighbourhoods_follow_unification",
+    "h3_geometry_agrees_across_seeds", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "r1_cross_lingual_gap",
+    "r2_learning_phase", "r3_unification_predicts_transfer", "r4_information", "r5_extractability",
+    "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "verdict_table",
+]
