@@ -313,7 +313,9 @@ def config_digest(config: dict[str, Any], result_format: int) -> str:
 # 4: padding is no longer a target of the full-sequence loss; held_out_languages.
 # 5: training runs through the stacked forward pass (crosslingual.stacked): the same function, other round-off;
 #    optimiser state saved by parameter name.
-RESULT_FORMAT_VERSION = 5
+# 6: no leaks: code-switching never writes a test query's entity in its query language; BPE keeps every character
+#    of every query word (no silent drops); facts trained in no language are not cross-lingual queries.
+RESULT_FORMAT_VERSION = 6
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Wiring only: a run takes a few seconds.

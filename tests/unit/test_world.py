@@ -14,18 +14,60 @@ def world(**kw):
     return World(make_config("smoke", **kw).world)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(n_languages=3, code_switching=0.5, language_marker=True),
-                                dict(parallel_fraction=0.0, language_association=1.0),
-                                dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"))])
+LEAK_WORLDS = [dict(), dict(n_languages=3, code_switching=0.5, language_marker=True),
+               dict(code_switching=1.0), dict(n_languages=3, code_switching=1.0, parallel_fraction=0.2),
+               dict(parallel_fraction=0.0, language_association=1.0),
+               dict(n_languages=4, held_out_languages=1, parallel_fraction=0.3, code_switching=0.5),
+               dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"), code_switching=0.5)]
+
+
+@pytest.mark.parametrize("kw", LEAK_WORLDS)
 def test_no_cross_lingual_query_appears_in_training(kw):
     w = world(**kw)
     train_prefixes = {tuple(t[:-1]) for t in w.train.tokens}
     train_pairs = set(zip(*w.train_pairs))
     xl = w.eval_cross_lingual(10**9)
-    assert len(xl) == int((~w.seen).sum()) > 0
+    assert len(xl) == int(w.tested.sum()) > 0
     for tokens, f, k in zip(xl.tokens, xl.fact, xl.language):
         assert tuple(tokens[:-1]) not in train_prefixes
         assert (f, k) not in train_pairs
+
+
+@pytest.mark.parametrize("kw", LEAK_WORLDS)
+def test_no_training_sequence_writes_a_test_querys_entity_next_to_its_answer(kw):
+    """The near-seen association: a code-switched sequence of fact f whose entity is written in language l puts
+    the cross-lingual query (f, l)'s entity name beside f's answer. No sequence may do that."""
+    w = world(**kw)
+    fact, _ = w.train_pairs
+    entity_language = w._entity_languages
+    associations = set(zip(fact.tolist(), entity_language.tolist()))
+    tested = set(zip(*np.nonzero(w.tested)))
+    assert not associations & {(int(f), int(k)) for f, k in tested}
+    # and, read back from the tokens: the entity token in each sequence is the name in ``entity_language``
+    if w.cfg.tokenizer == "word":
+        R = w.cfg.n_relations
+        names = [[w.vocab.index(n) for n in w.entity_names[k]] for k in range(w.cfg.n_languages)]
+        ent_tok = w.train.tokens[np.arange(len(fact)), w.train.entity_pos]
+        expected = np.array([names[k][f // R] for f, k in zip(fact, entity_language)])
+        np.testing.assert_array_equal(ent_tok, expected)
+
+
+def test_code_switching_still_switches_where_it_cannot_leak():
+    w = world(code_switching=1.0, parallel_fraction=0.5)
+    assert 0.3 < w.code_switched_share < 1.0  # parallel facts switch; two-language test facts cannot
+    assert summary_table(w).loc["code-switched sequences (share)", "value"] == w.code_switched_share
+    assert world(code_switching=0.0).code_switched_share == 0.0
+
+
+def test_facts_never_trained_are_never_tested():
+    """A non-parallel fact assigned to a held-out language is in no training sequence: no language could
+    transfer it, so it is not a cross-lingual query."""
+    w = world(n_languages=4, held_out_languages=1, parallel_fraction=0.3, language_association=0.5)
+    untrained = ~w.seen.any(1)
+    assert untrained.any()
+    assert not w.tested[untrained].any()
+    xl = w.eval_cross_lingual(10**9)
+    assert w.seen[xl.fact].any(1).all()
 
 
 def test_splits_follow_the_assignment():
@@ -114,6 +156,8 @@ def _brute_force_exact(cfg):
         types += [(f"in{l}", (1 - p) * q(l, h), [l]) for l in range(K)]
         for name, w, languages in types:
             for l in languages:  # one sequence per language the fact is written in (or per repeat)
+                if l >= K - cfg.held_out_languages:
+                    continue  # a held-out language has no training sequences
                 fact[((h, name), l)] += w / K
                 entity[(h, l)] += w / K
                 for v in range(V):
@@ -127,7 +171,10 @@ def _brute_force_exact(cfg):
                                      attribute_association=0.7, n_values=7),
                                 dict(parallel_fraction=0.9, attribute_association=1.0),
                                 dict(parallel_fraction=0.5, parallel_mode="repeat", language_association=0.8,
-                                     attribute_association=0.5)])
+                                     attribute_association=0.5),
+                                dict(n_languages=4, held_out_languages=1, parallel_fraction=0.4,
+                                     language_association=0.7, attribute_association=0.5),
+                                dict(n_languages=3, held_out_languages=1, parallel_fraction=0.0)])
 def test_exact_information_matches_brute_force_enumeration(kw):
     cfg = make_config("smoke", **kw).world
     exact, brute = exact_information(cfg), _brute_force_exact(cfg)
@@ -159,9 +206,10 @@ def test_empirical_information_is_the_plug_in_estimate_of_the_corpus():
         assert emp[key] == pytest.approx(_mi_by_definition(joint), abs=1e-9)
 
 
-def test_empirical_information_converges_to_exact_in_a_large_world():
+@pytest.mark.parametrize("kw", [dict(), dict(n_languages=3, held_out_languages=1)])
+def test_empirical_information_converges_to_exact_in_a_large_world(kw):
     cfg = make_config("smoke", n_entities=400, n_relations=300, n_values=4, parallel_fraction=0.3,
-                      language_association=0.8, attribute_association=0.6).world
+                      language_association=0.8, attribute_association=0.6, **kw).world
     exact, emp = exact_information(cfg), empirical_information(World(cfg))
     for key in exact:
         assert emp[key] == pytest.approx(exact[key], abs=0.02), key
@@ -191,7 +239,7 @@ def test_world_fingerprint_is_pinned_to_the_result_format_version():
     w = World(make_config("default", language_marker=True, attribute_association=0.5, entity_overlap=0.3,
                           value_overlap=0.7, code_switching=0.2).world)
     digest = hashlib.sha256(w.train.tokens.tobytes() + "|".join(w.vocab).encode()).hexdigest()[:16]
-    assert (RESULT_FORMAT_VERSION, digest) == (5, "2ca341bf1fc53b86")
+    assert (RESULT_FORMAT_VERSION, digest) == (6, "33beca67c7040bb8")
 
 
 def test_the_repeat_control_matches_exposure_but_keeps_each_fact_in_one_language():
@@ -224,6 +272,42 @@ def test_subword_sequences_spell_the_same_words_left_padded(kw):
         entity = words.vocab[wrow[wpos]]  # the entity's last piece ends the entity word
         pad = len(row) - len(real)
         assert text.index(entity) + len(entity) == len("".join(w.vocab[t] for t in real[w.prefix_len:pos - pad + 1]))
+
+
+def test_bpe_never_drops_a_character_it_did_not_see_in_training():
+    from crosslingual.world.subwords import split_words, train_bpe
+
+    lines = ["quador cuador", "ador"] * 20  # no capital E in the training text
+    with pytest.raises(ValueError, match="do not spell"):
+        split_words(train_bpe(lines, 40), ["Ecuador"])
+    pieces = split_words(train_bpe(lines, 40, alphabet="Ecuador"), ["Ecuador"])[0]
+    assert "".join(pieces) == "Ecuador" and pieces[0].startswith("E")
+
+
+def _shipped_subword_worlds():
+    from crosslingual.grids import Grid, studies
+
+    configs = {}
+    for name in studies():
+        for profile in ("smoke", "default"):
+            for *_, cfg in Grid.load(name).expand(profile, 1, 0):
+                if cfg.world.tokenizer == "bpe":
+                    configs[repr(cfg.world)] = cfg.world
+    return list(configs.values())
+
+
+@pytest.mark.parametrize("cfg", _shipped_subword_worlds(), ids=lambda c: f"{c.names}-{c.scripts}-{c.bpe_vocab_size}")
+def test_every_query_of_every_shipped_subword_world_spells_its_words(cfg):
+    """Building the world checks that every query word's pieces spell it (``split_words``); here we also decode
+    whole queries, in every language, train and test, against the words they encode."""
+    if cfg.names == "cldr":
+        pytest.importorskip("babel")
+    w = World(cfg)
+    for split in (w.eval_in_language(10**9), w.eval_cross_lingual(10**9)):
+        words = w.encode_words(split.fact, split.language)
+        for pieces, word_row in zip(split.tokens[:, :-1], words.tokens[:, :-1]):
+            text = "".join(w.vocab[t] for t in pieces if t != w.pad_id)
+            assert text == "".join("".join(w.words[i].split()) for i in word_row if w.words[i] != "<pad>")
 
 
 def test_subword_vocabulary_size_and_sharing_follow_the_script():

@@ -8,7 +8,8 @@ array and a training batch is an index gather.
 Splits (science.md section 1):
   * train: every parallel fact in every language + every non-parallel fact in the one language it was assigned;
   * in-language eval: trained (fact, language) pairs (the memorisation control);
-  * cross-lingual eval: every non-parallel fact in each language it was *never* seen in (the transfer test);
+  * cross-lingual eval: every non-parallel fact that is trained, in each language it was *never* seen in (the
+    transfer test; a code-switched sequence never writes a test query's entity in its query language);
   * unification set: non-parallel facts rendered in all K languages (their hidden states are compared).
 """
 
@@ -175,7 +176,8 @@ class World:
         is_value[value_words.reshape(-1)] = True
         query = [i for i in range(n_head, len(self.words)) if not is_value[i]]
         train_words = self._train_words.tokens[:, self.prefix_len:-1]
-        tok = train_bpe((" ".join(self.words[i] for i in row) for row in train_words), self.cfg.bpe_vocab_size)
+        tok = train_bpe((" ".join(self.words[i] for i in row) for row in train_words), self.cfg.bpe_vocab_size,
+                        alphabet={c for i in query for c in self.words[i]})
         pieces = split_words(tok, [self.words[i] for i in query])
         piece_names = list(dict.fromkeys(p for ps in pieces for p in ps))
         values = list(dict.fromkeys(value_words.reshape(-1).tolist()))
@@ -284,12 +286,24 @@ class World:
 
     @cached_property
     def _entity_languages(self) -> np.ndarray:
-        """Language of each training sequence's entity name: its own, or another one when code-switched."""
+        """Language of each training sequence's entity name: its own, or another one when code-switched.
+
+        A switch may only write the entity in a language in which the fact is *not* a cross-lingual test query
+        (the fact is trained there too, or it is never tested): otherwise the sequence would put the test query's
+        entity name next to its answer. With two languages only parallel facts can switch, so the realised share
+        of switched sequences is below ``code_switching``; the dataset table reports it."""
         fact, lang = self.train_pairs
         K = self.n_train_languages  # a held-out language's names never leak into training by a switch
         rng = np.random.default_rng([self.cfg.world_seed, 1])
         switch = rng.random(len(fact)) < self.cfg.code_switching
-        return np.where(switch, (lang + rng.integers(1, K, size=len(fact))) % K, lang)
+        target = (lang + rng.integers(1, K, size=len(fact))) % K if K > 1 else lang
+        return np.where(switch & ~self.tested[fact, target], target, lang)
+
+    @property
+    def code_switched_share(self) -> float:
+        """The realised share of training sequences whose entity is written in another language."""
+        fact, lang = self.train_pairs
+        return float((self._entity_languages != lang).mean()) if len(lang) else 0.0
 
     @cached_property
     def _train_words(self) -> Split:
@@ -309,10 +323,18 @@ class World:
         idx = self._subsample(len(fact), n, stream=2)
         return self.encode(fact[idx], lang[idx])
 
+    @cached_property
+    def tested(self) -> np.ndarray:
+        """``[F, K]`` boolean: (fact, language) is a cross-lingual test query. The fact is trained in some
+        language but not in this one, and was not chosen by ``parallel_fraction`` (so the parallel design and its
+        repeat control test the same facts). A fact assigned only to a held-out language is never trained and so
+        never tested: no language could transfer it."""
+        trained = self.seen.any(1, keepdims=True)
+        return ~self.seen & ~self.flagged.reshape(-1, 1) & trained
+
     def eval_cross_lingual(self, n: int) -> Split:
-        """Facts never seen in the query language, among the facts *not* chosen by ``parallel_fraction``: the
-        same test facts in the parallel design and in its repeat control."""
-        fact, lang = np.nonzero(~self.seen & ~self.flagged.reshape(-1, 1))
+        """A subsample of the cross-lingual test queries (``tested``)."""
+        fact, lang = np.nonzero(self.tested)
         idx = self._subsample(len(fact), n, stream=3)
         return self.encode(fact[idx], lang[idx])
 

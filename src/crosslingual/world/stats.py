@@ -73,6 +73,7 @@ def summary_table(world: World) -> pd.DataFrame:
         "parallel facts (share)": float((a == PARALLEL).mean()),
         "mean vocabulary Jaccard between languages": float(overlap.mean()),
         "language-revealing token share": language_cue_share(world),
+        "code-switched sequences (share)": world.code_switched_share,
     }
     table = pd.DataFrame({"value": pd.Series(rows, dtype=object)})
     for key in exact:
