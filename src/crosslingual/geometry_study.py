@@ -15,6 +15,7 @@ import pandas as pd
 from crosslingual.geometry import (cross_script_share, embeddings_of_run, knn, knn_overlap, num_neighbor_category,
                                    separability, token_category, translation_precision, umap_2d,
                                    world_translations)
+from crosslingual.config import RunConfig, make_config
 from crosslingual.results import final_layer_metrics
 from crosslingual.runs import Run, cached_table
 from crosslingual.world import World
@@ -105,10 +106,19 @@ def seed_overlap(a: Run, b: Run, k: int) -> pd.DataFrame:
                         root=a.path.parent, version=GEOMETRY_VERSION)
 
 
-def seed_pairs(runs: list[Run], k: int) -> pd.DataFrame:
-    """``seed_overlap`` of every pair of ``runs`` (i < j), labelled ``pair`` = "i-j": the table of H3."""
-    tables = [seed_overlap(runs[i], runs[j], k).assign(pair=f"{i}-{j}")
-              for i in range(len(runs)) for j in range(i + 1, len(runs))]
+PAIR_SEED_OFFSET = 1000  # the second initialisation of world s is seed s + 1000: no study uses those seeds
+
+
+def pair_configs(profile: str, seeds: int, seed: int) -> list[tuple[RunConfig, RunConfig]]:
+    """H3's design: one pair of initialisations per world, so that pairs are independent units (pairs of seeds
+    of one world share runs). The first of each pair is the study's standard run of that seed."""
+    return [(make_config(profile, seed=s, world_seed=s), make_config(profile, seed=s + PAIR_SEED_OFFSET, world_seed=s))
+            for s in range(seed, seed + seeds)]
+
+
+def world_pairs(pairs: list[tuple[Run, Run]], k: int) -> pd.DataFrame:
+    """``seed_overlap`` of each pair of runs, labelled ``pair`` by the world seed: the table of H3."""
+    tables = [seed_overlap(a, b, k).assign(pair=a.config.world.world_seed) for a, b in pairs]
     return pd.concat(tables, ignore_index=True)[["pair", "step", "overlap"]]
 
 

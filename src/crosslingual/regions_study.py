@@ -28,6 +28,8 @@ NEW_LANGUAGE = 6  # held out of training; G4 continues training on it
 PAPER_FRACTION = 0.01  # the paper's region size
 FRACTIONS = (0.005, 0.01, 0.02, 0.05)
 SCALE_FACTORS = (0.0, 2.0, 4.0, 10.0)  # the paper's example multiplies by 4
+# nats: arms whose new-language losses differ by less learnt it equally well (the chapter's wording follows it)
+SAME_LOSS_SPREAD = 0.05
 REGIONS_VERSION = 1  # of ``analyse``'s computation: bump it when that changes, and its cached tables are redone
 MAPS = ("importance_map", "monolingual_map")  # layers x tensors tables: their index is data
 

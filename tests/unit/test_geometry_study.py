@@ -61,11 +61,18 @@ def test_seed_overlap_is_cached_and_equals_knn_overlap(pair, monkeypatch):
     ids = study.input_tokens(a.world)
     direct = [knn_overlap(embeddings_of_run(a, s)[0][ids], embeddings_of_run(b, s)[0][ids], 3) for s in a.steps]
     calls = counting(monkeypatch, "knn_overlap")
-    pairs = study.seed_pairs(pair, 3)
-    assert pairs.pair.unique().tolist() == ["0-1"] and pairs.step.tolist() == a.steps
+    pairs = study.world_pairs([pair], 3)
+    assert pairs.pair.unique().tolist() == [a.config.world.world_seed] and pairs.step.tolist() == a.steps
     assert pairs.overlap.tolist() == direct and len(calls) == len(a.steps)
-    study.seed_pairs(pair, 3)
+    study.world_pairs([pair], 3)
     assert len(calls) == len(a.steps)
     study.seed_overlap(a, b, 5)
     assert len(derived(a, "geometry-seed-overlap")) == 2
     assert study.chance_overlap(a.world, 3) == 3 / (len(ids) - 1)
+
+
+def test_pair_configs_give_one_independent_pair_per_world():
+    pairs = study.pair_configs("smoke", 3, 4)
+    assert [(a.seed, a.world.world_seed, b.seed, b.world.world_seed) for a, b in pairs] == [
+        (s, s, s + study.PAIR_SEED_OFFSET, s) for s in (4, 5, 6)]
+    assert pairs[0][0].hash() == make_config("smoke", seed=4, world_seed=4).hash()  # the study's standard run
