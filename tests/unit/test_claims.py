@@ -464,3 +464,11 @@ def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monke
     assert "99.24%" in page[-1] and "acc 0.8 \\| 0.9" in page[-1]  # the paper's figure; pipes escaped
     assert page[3].split("|")[4].strip() == ""  # parts carry no paper figure of their own
     assert "positive control" in page[4]
+
+
+def test_a_verdict_without_numbers_glues_nan():
+    v = r1_cross_lingual_gap(_r1(0.05, seeds=3))
+    assert v.verdict == INSUFFICIENT and np.isnan(v.number("gap")) and np.isnan(v.number("ci", 0))
+    full = r1_cross_lingual_gap(_r1(0.05))
+    assert full.number("gap") == pytest.approx(full.numbers["gap"]) and full.number("ci", 1) == full.numbers["ci"][1]
+    assert np.isnan(h2_neighbourhoods_follow_unification(pd.DataFrame({"seed": [0]})).number("cross_script_share", "rho"))

@@ -54,6 +54,17 @@ class Verdict:
         return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
                 "evidence": self.evidence, "rule": self.rule, "role": self.role}
 
+    def number(self, *path) -> float:
+        """``numbers[path[0]][path[1]]...``, or NaN where the verdict has no such number (a verdict with too few
+        seeds, or an untestable one, carries none), so that a chapter's prose can always glue it."""
+        value = self.numbers
+        for key in path:
+            try:
+                value = value[key]
+            except (KeyError, IndexError, TypeError):
+                return float("nan")
+        return float(value)
+
     def renamed(self, claim: str) -> "Verdict":
         """The same verdict under another claim label (chapter 10 reports R3 and R4 on real strings)."""
         return Verdict(claim, self.statement, self.verdict, self.rule, self.evidence, self.numbers, self.role)
