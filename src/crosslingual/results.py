@@ -41,9 +41,11 @@ def final_layer_metrics(run: Run, position: str = "last") -> pd.Series:
 
 
 def unification_vs_transfer(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run x checkpoint x layer x position: the unification score beside cross-lingual accuracy."""
+    """One row per run x checkpoint x layer x position: the unification score beside cross-lingual accuracy, with
+    the table's label columns (``seed``: the independent unit of every check)."""
+    labels = [c for c in table.columns if c not in ("run", "step", "metric", "layer", "position", "value")]
     xacc = table[table.metric == "acc_xling"][["run", "step", "value"]].rename(columns={"value": "acc_xling"})
-    unif = table[table.metric == "unification"][["run", "step", "layer", "position", "value"]]
+    unif = table[table.metric == "unification"][["run", *labels, "step", "layer", "position", "value"]]
     return unif.rename(columns={"value": "unification"}).merge(xacc, on=["run", "step"])
 
 
