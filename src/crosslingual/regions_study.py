@@ -203,3 +203,10 @@ def forgetting_summary(curves: pd.DataFrame, kind: str = "answer") -> pd.DataFra
 def by_seed(analyses: dict[int, RegionAnalysis], field: str) -> pd.DataFrame:
     """One field of every seed's analysis in one table, with a ``seed`` column (the chapter's unit of evidence)."""
     return pd.concat([getattr(a, field).assign(seed=s) for s, a in analyses.items()], ignore_index=True)
+
+
+def mean_map(analyses: dict[int, RegionAnalysis], field: str) -> pd.DataFrame:
+    """The mean over seeds of a layers x tensors map (``importance_map`` or ``monolingual_map``)."""
+    if field not in MAPS:
+        raise ValueError(f"field={field!r} must be one of {MAPS}")
+    return sum(getattr(a, field) for a in analyses.values()) / len(analyses)

@@ -70,3 +70,11 @@ def majority_baseline(world, n: int) -> float:
     majority = {r: np.bincount(values[trained[trained % R == r]]).argmax() for r in range(R)}
     test = world.eval_cross_lingual(n).fact
     return float(np.mean([values[f] == majority[f % R] for f in test]))
+
+
+def extractability_setting(sweep: str, level: float) -> str:
+    """The name chapter 05 gives a point of its study (``studies/extractability.yaml``) in tables and figures."""
+    if sweep == "vocabulary":
+        return "word level" if level == 0 else f"BPE {level:.0f}, one script"
+    return {"baseline": "baseline", "language_marker": "language marker",
+            "shared_function_words": "shared function words"}.get(sweep, f"entity overlap {level:.2f}")

@@ -284,3 +284,15 @@ def test_analyse_is_cached_and_reads_back_equal_tables(tmp_path, monkeypatch):
     assert again.importance_map.index.name == "layer" and again.importance_map.columns.name == "tensor"
     study.analyse(run, 8, fractions=(0.02,), factors=(2.0,))
     assert len(calls) == 2  # another argument, another entry
+
+
+def test_mean_map_averages_seeds_and_checks_the_field():
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from crosslingual.regions_study import mean_map
+
+    maps = {s: SimpleNamespace(importance_map=pd.DataFrame({"q": [float(s), 2.0 * s]})) for s in (1, 3)}
+    assert mean_map(maps, "importance_map").q.tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="field"):
+        mean_map(maps, "ablation")

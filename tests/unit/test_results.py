@@ -45,3 +45,12 @@ def test_by_seed_stacks_one_field_with_its_seed():
 
     table = by_seed({3: A(0.0), 5: A(10.0)}, "ablation")
     assert table.seed.tolist() == [3, 3, 5, 5] and table.rise.tolist() == [0.0, 1.0, 10.0, 11.0]
+
+
+def test_extractability_setting_names_every_point_of_the_study():
+    from crosslingual.results import extractability_setting
+
+    assert extractability_setting("vocabulary", 0) == "word level"
+    assert extractability_setting("vocabulary", 96) == "BPE 96, one script"
+    assert extractability_setting("language_marker", 1) == "language marker"
+    assert extractability_setting("entity_overlap", 1 / 3) == "entity overlap 0.33"
