@@ -23,8 +23,12 @@ from crosslingual.world import PARALLEL, World
 
 
 def checkpoint_steps(steps: int, n: int) -> list[int]:
-    """Step 0 plus about ``n - 1`` log-spaced steps ending at ``steps`` (duplicates from rounding removed)."""
-    return [0, *sorted({int(round(s)) for s in np.geomspace(1, steps, n - 1)})]
+    """Step 0 plus about ``n - 1`` log-spaced steps ending at ``steps`` (duplicates from rounding removed).
+
+    With ``n = 2`` the log-spaced part is the single point ``steps`` (``np.geomspace(1, steps, 1)`` is ``[1]``,
+    which would end training after one step)."""
+    spaced = np.geomspace(1, steps, n - 1) if n > 2 else [steps]
+    return [0, *sorted({int(round(s)) for s in spaced})]
 
 
 def kept_steps(schedule: list[int], keep: int) -> set[int]:

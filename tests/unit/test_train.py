@@ -15,6 +15,13 @@ def test_checkpoint_schedule_is_log_spaced():
     assert (gaps[1:] >= gaps[:-1]).all()  # spacing widens
 
 
+@pytest.mark.parametrize("steps", [1, 2, 7, 1500])
+@pytest.mark.parametrize("n", [2, 3, 5, 24])
+def test_checkpoint_schedule_always_ends_at_the_last_step(steps, n):
+    s = checkpoint_steps(steps, n)
+    assert s[0] == 0 and s[-1] == steps and s == sorted(set(s)) and len(s) <= n
+
+
 def test_learning_rate_warms_up_then_decays():
     cfg = make_config("smoke", steps=100, warmup_steps=10, lr=1e-2)
     assert learning_rate(cfg, 0) == pytest.approx(1e-3)
