@@ -1,8 +1,8 @@
 """Evaluation at a checkpoint: every metric, for every layer and probe position, in one batched pass.
 
 The result is a long table (one row per metric x layer x position) so that runs, checkpoints and settings can
-be concatenated and plotted without reshaping. Layer 0 is ``hook_embed``, layer i is
-``blocks.{i-1}.hook_resid_post``. Positions: ``last`` (the last query token, which predicts the value) and
+be concatenated and plotted without reshaping. Layer 0 is ``blocks.0.hook_resid_pre`` (token +
+position embedding), layer i is ``blocks.{i-1}.hook_resid_post``. Positions: ``last`` (the last query token, which predicts the value) and
 ``entity`` (the entity's last token, whose position depends on the language's word order and tokenizer).
 """
 

@@ -1,9 +1,11 @@
 """A small decoder-only Transformer with named hook points (one file, nanoGPT-style).
 
 Two variants share the code: ``gpt`` (LayerNorm, GELU MLP, biases) and ``llama`` (RMSNorm, SwiGLU, no biases),
-the latter for the linguistic-regions chapter. Activations are exposed under TransformerLens-style names:
-``hook_embed`` (token + position embedding) and ``blocks.{i}.hook_resid_mid`` / ``blocks.{i}.hook_resid_post``.
-Pass a dict as ``cache`` to ``forward`` to collect them; nothing is stored otherwise.
+the latter for the linguistic-regions chapter. Activations are exposed under TransformerLens's names:
+``hook_embed`` (the token embedding alone), ``hook_pos_embed`` (the position embedding alone), and per block
+``blocks.{i}.hook_resid_pre`` (its input: for block 0, their sum), ``blocks.{i}.hook_resid_mid`` (after
+attention) and ``blocks.{i}.hook_resid_post``. Pass a dict as ``cache`` to ``forward`` to collect them; nothing
+is stored otherwise.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Block(nn.Module):
         self.ln1, self.attn, self.ln2, self.mlp = _norm(cfg), Attention(cfg), _norm(cfg), MLP(cfg)
 
     def forward(self, x: torch.Tensor, cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        if cache is not None:
+            cache[f"blocks.{self.index}.hook_resid_pre"] = x
         x = x + self.attn(self.ln1(x))
         if cache is not None:
             cache[f"blocks.{self.index}.hook_resid_mid"] = x
@@ -82,8 +86,9 @@ class Transformer(nn.Module):
 
     @property
     def hook_names(self) -> list[str]:
-        """Residual-stream hook points in depth order; index i is "layer i" in metrics tables."""
-        return ["hook_embed", *(f"blocks.{i}.hook_resid_post" for i in range(self.cfg.n_layers))]
+        """Residual-stream hook points in depth order; index i is "layer i" in metrics tables: layer 0 is the
+        embeddings' sum (``blocks.0.hook_resid_pre``), layer i the output of block i - 1."""
+        return ["blocks.0.hook_resid_pre", *(f"blocks.{i}.hook_resid_post" for i in range(self.cfg.n_layers))]
 
     def init_weights(self, seed: int) -> "Transformer":
         """GPT-2 initialisation from a private generator (no global RNG state is touched)."""
@@ -104,9 +109,10 @@ class Transformer(nn.Module):
         """Logits ``[B, T, vocab]``, or ``[B, 1, vocab]`` for the last position only (the answer-only loss
         needs no other, and the unembedding is the model's largest matrix product)."""
         T = tokens.shape[1]
-        x = self.embed(tokens) + self.pos_embed(torch.arange(T, device=tokens.device))
+        tok, pos = self.embed(tokens), self.pos_embed(torch.arange(T, device=tokens.device))
         if cache is not None:
-            cache["hook_embed"] = x
+            cache["hook_embed"], cache["hook_pos_embed"] = tok, pos.expand_as(tok)
+        x = tok + pos
         for block in self.blocks:
             x = block(x, cache)
         return self.unembed(self.ln_final(x[:, -1:] if last_only else x))

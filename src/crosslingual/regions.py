@@ -235,8 +235,7 @@ def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor) -> pd.DataFrame
     model(tokens, cache=cache)
     rows = {}
     for i in range(len(model.blocks)):
-        before = cache["hook_embed"] if i == 0 else cache[f"blocks.{i - 1}.hook_resid_post"]
-        rows[f"blocks.{i}.ln1.weight"] = before.abs().mean((0, 1))
+        rows[f"blocks.{i}.ln1.weight"] = cache[f"blocks.{i}.hook_resid_pre"].abs().mean((0, 1))
         rows[f"blocks.{i}.ln2.weight"] = cache[f"blocks.{i}.hook_resid_mid"].abs().mean((0, 1))
     return pd.DataFrame({k: v.cpu().numpy() for k, v in rows.items()}).T
 

@@ -13,10 +13,16 @@ def test_shapes_hooks_and_causality(arch):
     cache = {}
     logits = model(tokens, cache)
     assert logits.shape == (3, 6, 50)
-    assert set(cache) == {"hook_embed", "blocks.0.hook_resid_mid", "blocks.0.hook_resid_post",
-                          "blocks.1.hook_resid_mid", "blocks.1.hook_resid_post"}
+    # TransformerLens's names and meanings
+    assert set(cache) == {"hook_embed", "hook_pos_embed",
+                          *(f"blocks.{i}.hook_resid_{p}" for i in range(2) for p in ("pre", "mid", "post"))}
+    torch.testing.assert_close(cache["hook_embed"], model.embed(tokens))  # the token embedding only
+    torch.testing.assert_close(cache["hook_pos_embed"][1], model.pos_embed.weight)  # the position embedding only
+    torch.testing.assert_close(cache["blocks.0.hook_resid_pre"], cache["hook_embed"] + cache["hook_pos_embed"])
+    torch.testing.assert_close(cache["blocks.1.hook_resid_pre"], cache["blocks.0.hook_resid_post"])
     _, resid = model.residual_stream(tokens)
     assert resid.shape == (3, 3, 6, cfg.d_model)
+    torch.testing.assert_close(resid[0], cache["blocks.0.hook_resid_pre"])
     torch.testing.assert_close(resid[-1], cache["blocks.1.hook_resid_post"])
     changed = tokens.clone()
     changed[:, -1] = (changed[:, -1] + 1) % 50
