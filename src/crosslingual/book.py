@@ -23,20 +23,31 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from crosslingual.chapters import CHAPTERS, Chapter, book_configs, chapter, toc_yaml
 from crosslingual.claims import CLAIMS_LOG
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run
-from crosslingual.grids import Grid, studies
+from crosslingual.provenance import annotate, book_profile, check_chapter_parameters, differences
 from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
 
-def notebooks(root: Path) -> list[Path]:
-    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+def notebooks(root: Path, chapters: tuple[Chapter, ...] = CHAPTERS) -> list[Path]:
+    """The chapters' notebooks under ``root``, in reading order; a numbered notebook that the registry does not
+    list, or a listed one that is missing, is an error (it would silently drop out of the book)."""
+    stray = sorted(p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                   if p.stem not in {c.name for c in CHAPTERS})
+    if stray:
+        raise ConfigError(f"notebooks {', '.join(stray)} are not in the chapter registry (crosslingual.chapters)")
+    paths = [root / "notebooks" / f"{c.name}.ipynb" for c in chapters]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"the chapter registry lists notebooks that {root / 'notebooks'} lacks: {', '.join(missing)}")
+    return paths
 
 
 def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log: str, claims_log: str) -> float:
@@ -65,12 +76,16 @@ def expected_seconds(notebook: Path) -> float:
 
 
 def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None,
-                      workers: int | None = None) -> list[dict]:
-    """Run each notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core), the longest
-    expected first; returns, in notebook order, each one's time and the runs it used, and writes their verdicts to
-    ``dest/.claims.jsonl`` in notebook order. The first failing notebook stops the build (the ones already running finish)."""
+                      workers: int | None = None, chapters: tuple[Chapter, ...] = CHAPTERS,
+                      built_at: str | None = None) -> list[dict]:
+    """Run each chapter's notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core), the
+    longest expected first, and annotate each executed copy for the book (``crosslingual.provenance``, against the
+    book's build at ``built_at``, by default ``profile``); returns, in
+    chapter order, each one's time and the runs it used, and merges their verdicts into ``dest/.claims.jsonl``
+    (replacing those of the same chapters from an earlier build). The first failing notebook stops the build (the
+    ones already running finish)."""
     dest.mkdir(parents=True, exist_ok=True)
-    books = notebooks(root)
+    books = notebooks(root, chapters)
     logs = {nb: (dest / f".{nb.stem}.runs", dest / f".{nb.stem}.claims.jsonl") for nb in books}
     for log in (f for pair in logs.values() for f in pair):
         log.unlink(missing_ok=True)
@@ -89,25 +104,31 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
             pool.shutdown(cancel_futures=True)
             raise
     usage = []
-    claims = []
+    claims = [line for line in _read_lines(dest / ".claims.jsonl")
+              if json.loads(line)["chapter"] not in {nb.stem for nb in books}]
     for nb in books:
         runs_log, claims_log = logs[nb]
-        runs = sorted(set(runs_log.read_text().split())) if runs_log.exists() else []
-        claims += claims_log.read_text().splitlines() if claims_log.exists() else []
+        runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
+        differs = {k: v for k, (v, _) in differences(nb, profile, parameters or {}, built_at or profile).items()}
+        claims += [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
         runs_log.unlink(missing_ok=True)
         claims_log.unlink(missing_ok=True)
-        usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": [Run(Path(r)) for r in runs]})
+        annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds[nb], root, built_at or profile)
+        usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": runs})
     write_atomic(dest / ".claims.jsonl", "".join(f"{line}\n" for line in claims).encode())
     return usage
 
 
-def train_studies(profile: str) -> SweepReport:
-    """Train every run of the book's studies first, in one pool and longest first, so that no core idles while
-    a chapter's last run or its analysis finishes; the notebooks then find their runs in the store. A failed
-    run is reported here and retried (and shown failing) by its notebook."""
-    configs = [cfg for name in studies() for *_, cfg in Grid.load(name).expand(profile)]
-    report = sweep(configs, scheduler=os.environ.get(SCHEDULER_ENV) or None)
-    print(f"studies at profile={profile}: {report.requested} runs, {report.found} in the store, "
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def train_chapters(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> SweepReport:
+    """Train every run the chapters use (``crosslingual.chapters.book_configs``) first, in one pool and longest
+    first, so that no core idles while a chapter's last run or its analysis finishes; the notebooks then find
+    their runs in the store. A failed run is reported here and retried (and shown failing) by its notebook."""
+    report = sweep(book_configs(profile, chapters), scheduler=os.environ.get(SCHEDULER_ENV) or None)
+    print(f"chapters' runs at profile={profile}: {report.requested} runs, {report.found} in the store, "
           f"{len(report.trained)} trained, {len(report.failed)} failed, in {report.seconds:.0f} s", flush=True)
     for run_hash, error in report.failed.items():
         print(f"  failed: run {run_hash}: {error}", flush=True)
@@ -159,8 +180,8 @@ profile's value times the same ratio; the scientific knobs stay as they are. A c
 the run's measured share times the ratio of their `expected_cost` (tokens x matrix width): this assumes the same
 machine, workers and batching, and scales fixed per-step overheads with the computation, so it overstates the
 time of a larger profile estimated from a smaller one and understates the converse. Tiny models are dominated
-by those overheads (a `smoke` run takes about two seconds and a `default` one about 40 s on one core, while their
-computations differ some two thousand times), so an estimate from `smoke` can be a hundred times too high: read
+by those overheads (a `smoke` run takes about two seconds and a `default` one about 15-20 s on one core, while their
+computations differ some twelve hundred times), so an estimate from `smoke` can be fifty times too high: read
 it as an upper bound. A chapter's notebook time is
 scaled by the ratio of its runs' summed `n_entities x n_relations x n_layers x d_model`, a rough estimate (not
 all of the analysis grows with the world and the model); a chapter without runs keeps its measured time. The
@@ -248,26 +269,61 @@ def _prepare_out(root: Path, out: Path) -> Path:
     return target
 
 
-def build_book(root: Path, profile: str = "default", out: Path | None = None) -> Path:
-    """Execute the notebooks and build the HTML; returns the path of ``index.html``. Every path is checked before
-    any work (see ``_prepare_out``)."""
+def build_book(root: Path, profile: str = "default", out: Path | None = None, only: str | None = None,
+               parameters: dict | None = None) -> Path:
+    """Execute the notebooks and build the HTML; returns the path of ``index.html``. Every path and parameter is
+    checked before any work (see ``_prepare_out``).
+
+    ``only`` re-executes one chapter (``crosslingual.chapters.chapter``) with ``parameters`` into an existing book
+    and rebuilds the HTML: the other chapters keep their executed pages (any that are missing are executed first,
+    at the book's profile), the page of this one carries a banner if it differs from the rest of the book's build,
+    and the claims page marks its verdicts. Parameters need ``only``: each chapter declares its own."""
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
     root = _check_root(root)
-    target = root if out is None else _prepare_out(root, out)
-    report = train_studies(profile)
-    start = time.perf_counter()
-    usage = execute_notebooks(root, target / "book" / "experiments", profile)
-    notebooks_seconds = time.perf_counter() - start
+    notebooks(root)  # the registry and the notebooks agree
+    selected = (chapter(only),) if only is not None else CHAPTERS
+    if parameters and only is None:
+        raise ConfigError("parameters (name=value) need --chapter NAME: each chapter declares its own")
+    if parameters and "profile" in parameters:
+        raise ConfigError("profile is not a name=value parameter here: use --profile")
+    parameters = check_chapter_parameters(root / "notebooks" / f"{selected[0].name}.ipynb", parameters or {}) \
+        if only is not None else {}
+    target = root if out is None else (_prepare_out(root, out) if only is None else _reuse_out(root, out))
     experiments = target / "book" / "experiments"
+    built_at = book_profile(experiments, profile) if only is not None else profile
+    missing = tuple(c for c in CHAPTERS if c not in selected and not (experiments / f"{c.name}.ipynb").is_file())
+    with write_errors(target, "the book's pages", "choose a directory you can write", output=True):
+        write_atomic(target / "_toc.yml", toc_yaml().encode())
+    if missing and built_at != profile:
+        train_chapters(built_at, missing)
+        missing_here = ()
+    else:
+        missing_here = missing
+    # with parameters, the chapter's notebook trains its own runs (their configs depend on the parameters)
+    report = train_chapters(profile, missing_here + (() if parameters else selected))
+    start = time.perf_counter()
+    usage = execute_notebooks(root, experiments, built_at, chapters=missing) if missing else []
+    usage += execute_notebooks(root, experiments, profile, parameters, chapters=selected, built_at=built_at)
+    notebooks_seconds = time.perf_counter() - start
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
-        write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
+        if only is None or not (experiments / "cost.md").exists():
+            write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
         write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
     print(timing_summary(report, usage, notebooks_seconds, time.perf_counter() - start), flush=True)
     return target / "_build" / "html" / "index.html"
+
+
+def _reuse_out(root: Path, out: Path) -> Path:
+    """An earlier ``--out`` book that one chapter is re-executed into (a new or empty directory is prepared as
+    for a whole build)."""
+    target = out.expanduser().resolve()
+    if (target / OUT_MARKER).is_file() and (target / "book" / "experiments").is_dir():
+        return target
+    return _prepare_out(root, out)
 
 
 SETUP_SECONDS_ENV = "CROSSLINGUAL_SETUP_SECONDS"  # set by `make book`: the set-up it timed before this command

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from crosslingual.chapters import CHAPTERS
 from crosslingual.config import ConfigError, check_count, make_config
 from crosslingual.files import StoreError
 
@@ -134,7 +135,9 @@ def _cldr(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from crosslingual.book import build_book
 
-    print(f"book: {build_book(args.root, profile=args.profile, out=args.out)}")
+    index = build_book(args.root, profile=args.profile, out=args.out, only=args.chapter,
+                       parameters=_parse_overrides(args.overrides))
+    print(f"book: {index}")
     return 0
 
 
@@ -184,11 +187,16 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     runs.add_argument("action", choices=["ls", "verify", "gc"])
     runs.add_argument("--yes", action="store_true", help="gc: really delete (default: only list)")
     runs.add_argument("--quarantine", action="store_true", help="gc: also delete quarantined damaged runs")
-    book = sub.add_parser("book", help="execute every notebook with papermill and build the HTML book")
+    book = sub.add_parser("book", help="execute every chapter's notebook with papermill and build the HTML book")
     book.add_argument("--profile", default="default")
     book.add_argument("--root", type=Path, default=Path("."), help="where _config.yml and _toc.yml live")
     book.add_argument("--out", type=Path, default=None,
                       help="build a copy there (a new or empty directory, or an earlier --out; default: in place)")
+    book.add_argument("--chapter", default=None, metavar="NAME",
+                      help="re-execute only this chapter (its name or number: " + ", ".join(c.name for c in CHAPTERS)
+                           + ") with the name=value parameters, into the existing book, and rebuild the HTML")
+    book.add_argument("overrides", nargs="*", help="with --chapter: the notebook's parameters as name=value (JSON "
+                                                   "values, as for run), e.g. seeds=3 parallel_fraction=0.8")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
     cal.add_argument("--out", type=Path, default=Path("book/calibration.md"), help="a .md file")
     cal.add_argument("--workers", type=int, default=None)

@@ -1,4 +1,4 @@
-"""The embedding-geometry study (chapter 08): the per-run tables behind H1-H3, cached in the run store.
+"""The embedding-geometry study (chapter 09): the per-run tables behind H1-H3, cached in the run store.
 
 ``crosslingual.geometry`` holds the paper's measures on a plain embedding matrix; this module applies them to
 our runs. Only tokens that occur as *inputs* are analysed: under the answer-only loss the value tokens are

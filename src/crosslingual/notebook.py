@@ -1,4 +1,5 @@
-"""Parameter checks for the experiment notebooks, run first in each notebook's validation cell.
+"""What every experiment notebook calls: its parameter checks (run first, in its validation cell) and the
+one helper that records, glues and shows its verdicts (:func:`publish_verdicts`).
 
 Papermill only warns (on stderr) about a parameter the notebook does not declare, and the chapter then runs with
 its default: a misspelled ``-p parallel_fracton 0.5`` leaves the user believing they changed something they did
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import re
 from typing import Any
 
 from crosslingual.config import ConfigError
@@ -41,7 +43,7 @@ def _unknown_message(unknown: list[str], declared: list[str]) -> str:
             f"this notebook's parameters are: {', '.join(declared) or 'none'}")
 
 
-def _check_value(name: str, value: Any, kind: Any) -> Any:
+def check_value(name: str, value: Any, kind: Any) -> Any:
     """The value to keep for parameter ``name`` (a float for a float parameter given an int); raises if it is not
     of the declared ``kind``."""
     if kind is bool:
@@ -78,4 +80,36 @@ def check_parameters(namespace: dict[str, Any]) -> None:
     if unknown:
         raise ConfigError(_unknown_message(unknown, list(declared)))
     for name, kind in declared.items():
-        namespace[name] = _check_value(name, namespace[name], kind)
+        namespace[name] = check_value(name, namespace[name], kind)
+
+
+def verdict_glue_name(claim: str) -> str:
+    """The glue key of a claim's verdict word: ``R4 (parallel_fraction)`` -> ``verdict_R4_parallel_fraction``."""
+    return "verdict_" + re.sub(r"\W+", "_", claim).strip("_")
+
+
+def show_verdicts(verdicts: list) -> None:
+    """Display verdicts as one table, every column in full (a verdict's rule and evidence are long sentences)."""
+    import pandas as pd
+    from IPython.display import display
+
+    from crosslingual.claims import verdict_table
+
+    with pd.option_context("display.max_colwidth", None):
+        display(verdict_table(verdicts))
+
+
+def publish_verdicts(verdicts: list, chapter: str, anchor: str, show: bool = True) -> None:
+    """What every chapter does with its verdicts, in one call: record them for the claims page
+    (``crosslingual.claims.record``), glue each verdict word in bold under :func:`verdict_glue_name` for the
+    prose, and (``show``) display their table."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from crosslingual.claims import record
+
+    record(verdicts, chapter, anchor)
+    for v in verdicts:
+        glue(verdict_glue_name(v.claim), Markdown(f"**{v.verdict}**"), display=False)
+    if show:
+        show_verdicts(verdicts)

@@ -1,4 +1,4 @@
-"""The linguistic-regions study (chapter 09): its languages' roles and the per-run analyses behind G1-G4.
+"""The linguistic-regions study (chapter 10): its languages' roles and the per-run analyses behind G1-G4.
 
 The runs are the grid ``studies/regions.yaml``: seven languages, the seventh never in training
 (``held_out_languages=1``) and the new language of G4. Two pairs of languages share a script, and a new language

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
+from crosslingual.config import RunConfig
 from crosslingual.runs import Run
 
 
@@ -78,3 +80,25 @@ def extractability_setting(sweep: str, level: float) -> str:
         return "word level" if level == 0 else f"BPE {level:.0f}, one script"
     return {"baseline": "baseline", "language_marker": "language marker",
             "shared_function_words": "shared function words"}.get(sweep, f"entity overlap {level:.2f}")
+
+
+FINAL_METRICS = ("acc_in", "acc_xling", "unification", "retrieval_at_1", "language_probe")
+
+
+def run_table(points: list[tuple[str, float, RunConfig]], runs: list[Run], label: str = "sweep",
+              extra: Callable[[str, float, RunConfig, Run], dict] | None = None) -> pd.DataFrame:
+    """The per-run results table every chapter starts from: one row per run of a grid (``Grid.expand``'s
+    ``(sweep, level, config)`` points, in order, with their runs) holding the run's hash, the point's name (under
+    ``label``: "sweep", "arm", "mode"...), level (rounded to 3 decimals, so that 1/3 groups as one level) and
+    seed, the run's final accuracies and its last-layer, last-token unification, retrieval and language-probe
+    scores, then the chapter's own ``extra(name, level, cfg, run)`` columns. One builder keeps the columns and their
+    names the same across chapters."""
+    if len(points) != len(runs):
+        raise ValueError(f"run_table: {len(points)} grid points but {len(runs)} runs")
+    rows = []
+    for (name, level, cfg), run in zip(points, runs):
+        last = final_layer_metrics(run)
+        rows.append({"run": run.path.name, label: name, "level": round(level, 3), "seed": cfg.seed,
+                     "acc_in": run.scalar("acc_in"), "acc_xling": run.scalar("acc_xling"),
+                     **{m: float(last[m]) for m in FINAL_METRICS[2:]}, **(extra(name, level, cfg, run) if extra else {})})
+    return pd.DataFrame(rows)

@@ -11,12 +11,13 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from crosslingual.chapters import CHAPTERS
 from crosslingual.claims import PAPER_FIGURES, PAPERS, RULES
 from crosslingual.claims.verdicts import (INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL, REPRODUCED,
                                           UNTESTABLE)
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
-          UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-light"}
+          UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
 UNCOMMITTED = "uncommitted"
 
 
@@ -73,26 +74,61 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def claims_page(rows: list[dict]) -> str:
-    """The scoreboard table: claim and verdict first (a coloured badge), then our numbers, the paper's figure,
-    the rule's commit and the chapter, in the papers' order (R, H, G), each claim's overall verdict first."""
-    def key(row: dict) -> tuple:
-        base = row["claim"].split(" ")[0]
-        return ("RHG".index(base[0]), int(base[1:]), row["claim"] != base, row["claim"], row["chapter"])
+NOT_RECORDED = "not recorded"  # a registered claim that no chapter of this build recorded
 
-    lines = ["| claim | verdict | ours | the paper | rule | where |", "|---|---|---|---|---|---|"]
-    for row in sorted(rows, key=key):
+
+def _key(row: dict) -> tuple:
+    base = row["claim"].split(" ")[0]
+    return ("RHG".index(base[0]), int(base[1:]), row["claim"] != base, row["claim"], row["chapter"])
+
+
+def _missing(rows: list[dict]) -> list[dict]:
+    """A row for each claim the registry's chapters judge but this build did not record (a failed or
+    unregistered check must not vanish from the page)."""
+    seen = {(row["claim"].split(" ")[0], row["chapter"]) for row in rows}
+    return [{"claim": claim, "verdict": NOT_RECORDED, "statement": "", "evidence": "no verdict was recorded",
+             "chapter": c.name, "anchor": "", "differs": {}}
+            for c in CHAPTERS for claim in c.claims if (claim, c.name) not in seen]
+
+
+def _badge(row: dict) -> str:
+    return f"{{{BADGES.get(row['verdict'], 'bdg-light')}}}`{row['verdict']}`"
+
+
+def _where(row: dict) -> str:
+    """A short link to the chapter's verdicts: "chapter 7" (the table stays narrow)."""
+    text = f"chapter {int(row['chapter'][:2])}" if row["chapter"][:2].isdigit() else row["chapter"]
+    return f"{{ref}}`{text} <{row['anchor']}>`" if row.get("anchor") else f"{{doc}}`{text} <{row['chapter']}>`"
+
+
+def _differs(row: dict) -> str:
+    """The mark of a verdict from a chapter re-executed with non-default parameters."""
+    changed = row.get("differs") or {}
+    return (" {bdg-dark}`re-executed: " + ", ".join(f"{k}={v}" for k, v in changed.items()) + "`") if changed else ""
+
+
+def claims_page(rows: list[dict]) -> str:
+    """The scoreboard: a narrow table that leads with claim and verdict (a coloured badge) and the chapter, in
+    the papers' order (R, H, G), each claim's overall verdict first; then, below, each verdict's numbers, the
+    paper's figure and the rule's commit."""
+    rows = sorted([*rows, *_missing(rows)], key=_key)
+    table = ["| claim | verdict | where |", "|---|---|---|"]
+    details = []
+    for row in rows:
         base = row["claim"].split(" ")[0]
         overall = row["claim"] == base
-        paper = PAPER_FIGURES.get(base, "") if overall else ""
-        commit = rule_commit(base) if overall else ""
-        amended = " (changed after a first look at data)" if overall and base in RULES and RULES[base].amended else ""
-        control = " *(positive control: not evidence)*" if row.get("role") == POSITIVE_CONTROL else ""
-        badge = f"{{{BADGES.get(row['verdict'], 'bdg-light')}}}`{row['verdict']}`"
         claim = f"**{row['claim']}**" if overall else row["claim"]
-        lines.append(f"| {claim} | {badge} | {_cell(row['statement'])}: {_cell(row['evidence'])}{control} | "
-                     f"{_cell(paper)} | {commit or ''}{amended} | {{ref}}`{row['chapter']} <{row['anchor']}>` |")
-    return "\n".join(lines)
+        table.append(f"| {claim} | {_badge(row)}{_differs(row)} | {_where(row)} |")
+        control = " *(positive control: not evidence)*" if row.get("role") == POSITIVE_CONTROL else ""
+        lines = [f"{row['claim']} ({row['chapter']})",
+                 f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
+        if overall and PAPER_FIGURES.get(base):
+            lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base])}")
+        if overall and rule_commit(base):
+            amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
+            lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
+        details.append("\n".join(lines))
+    return "\n".join(table) + "\n\n## Details\n\n" + "\n\n".join(details)
 
 
 def rules_section() -> str:
@@ -116,11 +152,13 @@ def scoreboard_page(claims_log: Path) -> str:
 
 Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
 built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are per-seed
-means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`crosslingual.stats`). The
-*rule* column gives the commit that last changed the claim's rule, to compare with the date of the runs. A
-claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict of the same claim;
-a positive control is true by construction and checks the pipeline only. *Untestable* means the claim's
-precondition is absent, with the measured reason.
+means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`crosslingual.stats`), listed
+under *Details* with the paper's figure and the commit that last changed the claim's rule (to compare with the
+date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
+of the same claim; a positive control is true by construction and checks the pipeline only. *Untestable* means
+the claim's precondition is absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
+a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than the
+default build's (`crosslingual book --chapter`).
 
 {claims_page(rows)}
 

@@ -9,19 +9,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from crosslingual.config import WorldConfig
+from crosslingual.chapters import CHAPTERS
+from crosslingual.config import ConfigError, WorldConfig
 
 from smoke_paths import ROOT, SMOKE
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = [ROOT / "notebooks" / f"{c.name}.ipynb" for c in CHAPTERS]
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS] == ["01_world.ipynb", "02_unification_dynamics.ipynb",
-                                           "03_information.ipynb", "04_exposure_control.ipynb",
-                                           "05_extractability.ipynb", "06_interventions.ipynb",
-                                           "07_unification_predicts_transfer.ipynb", "08_embedding_geometry.ipynb",
-                                           "09_linguistic_regions.ipynb", "10_real_models.ipynb"]
+    assert len(NOTEBOOKS) == 10 and all(p.is_file() for p in NOTEBOOKS)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -91,6 +88,7 @@ def test_index_leads_to_the_intro(smoke_book):
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/method.html", "book/experiments/cost.html",
+                                  "book/references.html",
                                   *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
 def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
     html = (smoke_book.parent / page).read_text()
@@ -113,8 +111,9 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
     page = (smoke_book.parent / "book" / "experiments" / "claims.html").read_text()
     for claim in [*(f"R{i}" for i in range(1, 9)), "H1", "H2", "H3", "G1", "G2", "G3", "G4"]:
         assert re.search(rf"<strong>{claim}</strong>", page), f"{claim} missing from the claims page"
+    assert "not recorded" not in page, "a chapter of the smoke build recorded no verdict for one of its claims"
     links = re.findall(r'href="([^"#]*)#(verdicts-[\w-]+)"', page)
-    assert {anchor for _, anchor in links} == {f"verdicts-{i:02d}" for i in range(3, 11)} | {"verdicts-10-model"}
+    assert {anchor for _, anchor in links} == {f"verdicts-{i:02d}" for i in range(3, 11)} | {"verdicts-08-model"}
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 
@@ -133,7 +132,7 @@ def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
         counts[name] = [(chapter, int(n)) for chapter, n in rows]
     measured = tables["smoke"][1]
     assert "| `01_world` | 0 |" in measured
-    assert "| `02_unification_dynamics` | 3 |" in measured  # seeds=3 at every profile
+    assert "| `02_unification_dynamics` | 5 |" in measured  # seeds=5 at every profile
     per_chapter = sum(n for name, n in counts["smoke"] if not name.startswith("total"))
     total = next(n for name, n in counts["smoke"] if name.startswith("total"))
     assert 0 < total < per_chapter  # chapters share runs; the total counts each once
@@ -159,10 +158,47 @@ def test_the_studies_trained_up_front_are_the_runs_the_notebooks_ask_for():
 
     for name in studies():
         grid = Grid.load(name)
-        assert (grid.profile, grid.seeds, grid.seed) == ("default", 3, 0), name
+        assert (grid.profile, grid.seeds, grid.seed) == ("default", 5, 0), name
         users = [p for p in NOTEBOOKS
                  if any(f'Grid.load("{name}")' in c.source for c in nbformat.read(p, as_version=4).cells)]
         assert users, f"no notebook uses the study {name}"
         for path in users:
             params = _parameters(path)
             assert (params["seeds"], params["seed"]) == (grid.seeds, grid.seed), (name, path.name)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_page_says_how_it_was_made_and_hides_its_code(smoke_book, path):
+    executed = nbformat.read(SMOKE / "book" / "book" / "experiments" / path.name, as_version=4)
+    box = [c for c in executed.cells if "crosslingual-provenance" in c.metadata.get("tags", [])]
+    assert len(box) == 1 and executed.cells.index(box[0]) == 1, "one provenance box, under the title"
+    assert "profile = `'smoke'`" in box[0].source and "commit" in box[0].source and "compute" in box[0].source
+    for cell in executed.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code":
+            hidden = {"remove-cell"} if {"parameters", "injected-parameters"} & set(tags) else {"hide-input"}
+            assert hidden <= set(tags), f"{path.name}: a code cell is shown expanded: {cell.source[:60]!r}"
+    html = (smoke_book.parent / "book" / "experiments" / f"{path.stem}.html").read_text()
+    assert "How this page was made" in html and "# Parameters" not in html
+    assert "differ from the default build" not in html  # the default build carries no banner
+
+
+def test_one_chapter_re_executed_with_a_parameter_carries_a_banner_and_marks_its_verdicts(smoke_book, tmp_path):
+    import shutil
+
+    from crosslingual.book import build_book
+
+    copy = tmp_path / "book"
+    shutil.copytree(SMOKE / "book", copy, ignore=shutil.ignore_patterns("_build"))
+    with pytest.raises(ConfigError, match="04_exposure_control has no parameter 'parallel_fracton'"):
+        build_book(ROOT, profile="smoke", out=copy, only="04", parameters={"parallel_fracton": 0.5})
+    with pytest.raises(ConfigError, match="need --chapter"):
+        build_book(ROOT, profile="smoke", out=copy, parameters={"seed": 1})
+    index = build_book(ROOT, profile="smoke", out=copy, only="04", parameters={"seed": 1})
+    page = (index.parent / "book" / "experiments" / "04_exposure_control.html").read_text()
+    assert "differ from the default build" in page and "seed = " in page
+    other = (index.parent / "book" / "experiments" / "03_information.html").read_text()
+    assert "differ from the default build" not in other  # the other chapters keep their pages
+    claims = (index.parent / "book" / "experiments" / "claims.html").read_text()
+    assert "re-executed: seed=1" in claims and claims.count("re-executed") >= 1
+    assert "not recorded" not in claims

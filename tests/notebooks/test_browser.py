@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from crosslingual.chapters import CHAPTERS
+
 from smoke_paths import SMOKE
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
@@ -33,9 +35,13 @@ async function visit(page) {
   await new Promise(done => setTimeout(done, 1500));  // MathJax and images
   const doc = frame.contentDocument;
   const broken = [...doc.images].filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
+  // a code cell's source is shown only if it is rendered and not inside a closed <details> toggle
+  const shownCode = [...doc.querySelectorAll("div.cell_input")].filter(el => el.getClientRects().length > 0
+      && !el.closest("details:not([open])")).length;
   results[page] = {traceback: doc.body.innerText.includes("Traceback (most recent call last)"), broken: broken,
                    images: doc.images.length, maths: doc.querySelectorAll("mjx-container").length,
-                   title: doc.title};
+                   title: doc.title, code_cells: doc.querySelectorAll("div.cell_input").length,
+                   shown_code: shownCode};
 }
 (async () => { for (const p of pages) { await visit(p); } document.getElementById("out").textContent =
   "RESULTS" + JSON.stringify(results) + "END"; })();
@@ -73,9 +79,44 @@ def test_every_page_renders_without_tracebacks_or_missing_images(served):
     for page, r in results.items():
         assert not r["traceback"], f"{page} shows a Python traceback"
         assert not r["broken"], f"{page} has missing images: {r['broken']}"
-    chapters = [p for p in pages if p.startswith("book/experiments/0")]
-    assert chapters and all(results[p]["images"] > 0 for p in chapters), "a chapter shows no figure"
+    chapters = [f"book/experiments/{c.name}.html" for c in CHAPTERS]
+    assert set(chapters) <= set(pages), "a registered chapter has no page"
+    assert all(results[p]["images"] > 0 for p in chapters), "a chapter shows no figure"
+    for p in chapters:
+        assert results[p]["code_cells"] > 0 and results[p]["shown_code"] == 0, \
+            f"{p} shows {results[p]['shown_code']} of its {results[p]['code_cells']} code cells expanded"
     assert results["book/method.html"]["maths"] > 10, "MathJax did not typeset the method page (offline copy)"
+
+
+VIEWPORT = """<!doctype html><html><body style="margin:0"><pre id="out">pending</pre>
+<iframe id="f" style="border:0" width="1280" height="900" src="book/experiments/claims.html"></iframe>
+<script>
+document.getElementById("f").onload = () => setTimeout(() => {
+  const doc = document.getElementById("f").contentDocument, width = doc.documentElement.clientWidth;
+  const table = doc.querySelector("table");
+  const rows = [...table.querySelectorAll("tbody tr")].map(tr => {
+    const cell = tr.children[1], box = cell.getBoundingClientRect();
+    return {claim: tr.children[0].innerText.trim(), verdict: cell.innerText.trim(), left: box.left,
+            right: box.right, badge: !!cell.querySelector(".badge")};
+  });
+  document.getElementById("out").textContent = "RESULTS" + JSON.stringify({width: width, rows: rows}) + "END";
+}, 1000);
+</script></body></html>"""
+
+
+def test_the_scoreboard_s_verdicts_are_on_screen_at_1280_px(served):
+    """The verdict is the scoreboard's most important column: at a 1280 px window every claim's verdict badge
+    lies inside the viewport, without scrolling sideways."""
+    html_dir, url = served
+    (html_dir / "_viewport.html").write_text(VIEWPORT)
+    dom = chromium("--window-size=1280,900", "--virtual-time-budget=10000", "--dump-dom", f"{url}/_viewport.html")
+    assert "RESULTS" in dom, f"the viewport check did not finish: {dom[-500:]}"
+    found = json.loads(html.unescape(dom.split("RESULTS", 1)[1].split("END", 1)[0]))
+    assert found["rows"], "the scoreboard has no rows"
+    for row in found["rows"]:
+        assert row["badge"] and row["verdict"], f"{row['claim']}: no verdict badge"
+        assert 0 <= row["left"] and row["right"] <= found["width"], \
+            f"{row['claim']}: its verdict ({row['left']:.0f}-{row['right']:.0f} px) is outside the {found['width']} px view"
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/experiments/06_interventions.html"])

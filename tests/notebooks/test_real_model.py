@@ -1,4 +1,4 @@
-"""Chapter 10's real-model section, run end to end on a tiny random Llama saved to disk (nothing downloaded)."""
+"""Chapter 08's real-model section, run end to end on a tiny random Llama saved to disk (nothing downloaded)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_the_real_model_section_runs_on_a_local_model(tmp_path):
 
     _tiny_model(tmp_path / "model")
     out = tmp_path / "10.ipynb"
-    papermill.execute_notebook(str(ROOT / "notebooks" / "10_real_models.ipynb"), str(out), kernel_name="python3",
+    papermill.execute_notebook(str(ROOT / "notebooks" / "08_real_strings.ipynb"), str(out), kernel_name="python3",
                                parameters={"profile": "smoke", "hf_model": str(tmp_path / "model"), "hf_dtype": "fp32",
                                            "hf_languages": "en,ru,fr", "hf_facts": 8},
                                progress_bar=False, cwd=str(ROOT))

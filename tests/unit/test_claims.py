@@ -15,7 +15,7 @@ from crosslingual.claims import (CLAIMS_LOG, INSUFFICIENT, NOT_REPRODUCED, PARTI
                                  r2_learning_phase, r3_unification_predicts_transfer, r4_information,
                                  r5_extractability, r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
                                  record, verdict_table)
-from crosslingual.scoreboard import claims_page, rule_commit, rules_section
+from crosslingual.scoreboard import NOT_RECORDED, claims_page, rule_commit, rules_section
 from crosslingual.train import checkpoint_steps
 
 SEEDS = 5
@@ -456,14 +456,33 @@ def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monke
     monkeypatch.setenv(CLAIMS_LOG, str(log))
     record(verdicts, "03_information", "verdicts-03")
     rows = [json.loads(line) for line in log.read_text().splitlines()]
-    page = claims_page(rows).splitlines()
-    assert [line.split("|")[1].strip() for line in page[2:]] == ["**R4**", "R4 (parallel_fraction)",
+    page = claims_page(rows)
+    table, details = page.split("\n\n## Details\n\n")
+    lines = table.splitlines()
+    assert lines[0] == "| claim | verdict | where |"  # narrow: the verdict is always on screen
+    recorded = [line for line in lines[2:] if NOT_RECORDED not in line]
+    assert [line.split("|")[1].strip() for line in recorded] == ["**R4**", "R4 (parallel_fraction)",
                                                                  "R5 (entity_overlap)", "**R10**", "**H1**"]
-    assert page[2].split("|")[2].strip() == "{bdg-warning}`partial`"  # the verdict is the second column
-    assert "{ref}`03_information <verdicts-03>`" in page[2]
-    assert "99.24%" in page[-1] and "acc 0.8 \\| 0.9" in page[-1]  # the paper's figure; pipes escaped
-    assert page[3].split("|")[4].strip() == ""  # parts carry no paper figure of their own
-    assert "positive control" in page[4]
+    assert recorded[0].split("|")[2].strip() == "{bdg-warning}`partial`"  # the verdict is the second column
+    assert "{ref}`chapter 3 <verdicts-03>`" in recorded[0]
+    # every claim a registered chapter judges has a row, recorded or not
+    missing = {line.split("|")[1].strip().strip("*") for line in lines[2:] if NOT_RECORDED in line}
+    assert {"R1", "R3", "R6", "G4", "H2"} <= missing and "R4" in missing  # R4 of chapter 08 was not recorded
+    assert "{doc}`chapter 8 <08_real_strings>`" in table
+    # details below: numbers, the paper's figure (pipes escaped), the rule's commit; parts carry no figure
+    blocks = details.split("\n\n")
+    h1 = next(b for b in blocks if b.startswith("H1 "))
+    assert "99.24%" in h1 and "acc 0.8 \\| 0.9" in h1 and "*Rule:* commit" in h1
+    part = next(b for b in blocks if b.startswith("R4 (parallel_fraction)"))
+    assert "*The paper:*" not in part and "rho -0.9" in part
+    assert "positive control" in next(b for b in blocks if b.startswith("R5 (entity_overlap)"))
+
+
+def test_claims_page_marks_verdicts_of_a_re_executed_chapter():
+    row = {**Verdict("R6", "s", REPRODUCED, "rule", "e").row(), "chapter": "04_exposure_control",
+           "anchor": "verdicts-04", "differs": {"seeds": 3}}
+    line = next(line for line in claims_page([row]).splitlines() if line.startswith("| **R6**"))
+    assert "re-executed: seeds=3" in line and "{bdg-success}`reproduced`" in line
 
 
 def test_a_verdict_without_numbers_glues_nan():

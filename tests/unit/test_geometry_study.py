@@ -1,4 +1,4 @@
-"""Chapter 08's per-run tables: cached in the run store, equal to a direct computation, recomputed only when
+"""Chapter 09's per-run tables: cached in the run store, equal to a direct computation, recomputed only when
 their key (run, k, version) changes."""
 
 import numpy as np

@@ -54,3 +54,43 @@ def test_extractability_setting_names_every_point_of_the_study():
     assert extractability_setting("vocabulary", 96) == "BPE 96, one script"
     assert extractability_setting("language_marker", 1) == "language marker"
     assert extractability_setting("entity_overlap", 1 / 3) == "entity overlap 0.33"
+
+
+class _TableRun:
+    """What run_table reads of a run: its hash (path name), config, final scalars and per-layer metrics."""
+
+    def __init__(self, name: str, cfg, acc_xling: float):
+        from pathlib import Path
+
+        self.path, self.config, self.world = Path("/store") / name, cfg, None
+        L = cfg.model.n_layers
+        rows = [{"step": 60, "metric": "acc_in", "layer": -1, "position": "", "value": 1.0},
+                {"step": 60, "metric": "acc_xling", "layer": -1, "position": "", "value": acc_xling},
+                {"step": 0, "metric": "acc_xling", "layer": -1, "position": "", "value": 0.0}]
+        for metric, value in (("unification", 0.4), ("retrieval_at_1", 0.3), ("language_probe", 0.9)):
+            rows += [{"step": 60, "metric": metric, "layer": L, "position": "last", "value": value},
+                     {"step": 60, "metric": metric, "layer": L, "position": "entity", "value": -1.0},
+                     {"step": 60, "metric": metric, "layer": L - 1, "position": "last", "value": -2.0}]
+        self.metrics = pd.DataFrame(rows)
+
+    def scalar(self, metric: str) -> float:
+        m = self.metrics
+        return float(m[(m.metric == metric) & (m.layer == -1) & (m.step == m.step.max())].value.iloc[0])
+
+
+def test_run_table_has_the_same_columns_for_every_chapter():
+    from crosslingual.results import run_table
+
+    cfgs = [make_config("smoke", seed=s, world_seed=s) for s in (0, 1)]
+    points = [("parallel_fraction", 1 / 3, cfgs[0]), ("parallel_fraction", 1 / 3, cfgs[1])]
+    runs = [_TableRun("aaa", cfgs[0], 0.25), _TableRun("bbb", cfgs[1], 0.5)]
+    table = run_table(points, runs, label="arm", extra=lambda name, level, cfg, run: {"twice": 2 * level})
+    assert list(table.columns) == ["run", "arm", "level", "seed", "acc_in", "acc_xling", "unification",
+                                   "retrieval_at_1", "language_probe", "twice"]
+    assert table.run.tolist() == ["aaa", "bbb"] and table.seed.tolist() == [0, 1]
+    assert table.level.tolist() == [0.333, 0.333]  # rounded, so that 1/3 groups as one level
+    assert table.acc_xling.tolist() == [0.25, 0.5]  # the last checkpoint's, not step 0's
+    assert table.unification.tolist() == [0.4, 0.4]  # the last layer at the last token only
+    assert table.twice.tolist() == pytest.approx([2 / 3, 2 / 3])
+    with pytest.raises(ValueError, match="2 grid points but 1 runs"):
+        run_table(points, runs[:1])

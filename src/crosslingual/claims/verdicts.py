@@ -66,7 +66,7 @@ class Verdict:
         return float(value)
 
     def renamed(self, claim: str) -> "Verdict":
-        """The same verdict under another claim label (chapter 10 reports R3 and R4 on real strings)."""
+        """The same verdict under another claim label (chapter 08 reports R3 and R4 on real strings)."""
         return Verdict(claim, self.statement, self.verdict, self.rule, self.evidence, self.numbers, self.role)
 
 

@@ -1,0 +1,112 @@
+"""The chapter registry: each experiment chapter declared once, in reading order.
+
+Everything that lists chapters derives from :data:`CHAPTERS`: the book's table of contents (``_toc.yml``, written
+by :func:`toc_yaml`), the runs the book trains before it executes the notebooks (:func:`book_configs`), the
+claims page (which claims a chapter judges, and which were not recorded), the CLI's ``book --chapter`` and the
+tests. Adding a chapter means a notebook ``notebooks/NN_name.ipynb`` (``NN`` its place in the reading order), its
+study (a grid in ``crosslingual/studies``, or ``extra_runs`` for runs that no grid describes), its analysis and
+claim checks in the package, and one :class:`Chapter` entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crosslingual.config import ConfigError
+
+if TYPE_CHECKING:
+    from crosslingual.config import RunConfig
+
+# The toc's parts, one per paper, in the papers' order: the keys of crosslingual.claims.PAPERS (a test checks;
+# not imported here, so that the command line's help does not load the analysis code)
+PAPERS = ROSETTA, HYPERPOLYGLOT, REGIONS = ("Beyond the Rosetta Stone", "Hyperpolyglot LLMs",
+                                            "Unveiling Linguistic Regions")
+PARTS_BEFORE = (("Method", ("book/method", "book/experiments/claims")),)
+PARTS_AFTER = (("Reproducibility", ("book/experiments/cost", "book/references")),)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One experiment notebook and what it needs and judges."""
+
+    name: str  # the notebook's file stem; its two-digit prefix is its place in the reading order
+    title: str  # a short title, for the CLI and the claims page
+    paper: str  # a key of crosslingual.claims.PAPERS: the toc part the chapter belongs to
+    claims: tuple[str, ...] = ()  # the claims whose verdicts the chapter records
+    studies: tuple[str, ...] = ()  # the grids whose runs it uses (trained before the notebooks run)
+    # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
+    extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
+    seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
+
+    @property
+    def order(self) -> int:
+        return int(self.name[:2])
+
+    @property
+    def page(self) -> str:
+        return f"book/experiments/{self.name}"
+
+
+def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
+    from crosslingual.geometry_study import pair_configs
+
+    return [cfg for pair in pair_configs(profile, seeds, seed) for cfg in pair]
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("01_world", "The synthetic world", ROSETTA),
+    Chapter("02_unification_dynamics", "Unification dynamics", ROSETTA, studies=("interventions",)),
+    Chapter("03_information", "Information in the language", ROSETTA, ("R1", "R3", "R4"), ("information",)),
+    Chapter("04_exposure_control", "An exposure-matched control", ROSETTA, ("R6",), ("exposure",)),
+    Chapter("05_extractability", "How easy the language is to extract", ROSETTA, ("R5",), ("extractability",)),
+    Chapter("06_interventions", "Steering unification", ROSETTA, ("R7",), ("interventions",)),
+    Chapter("07_unification_predicts_transfer", "Does unification predict transfer?", ROSETTA, ("R2", "R3"),
+            ("information", "exposure", "extractability", "interventions")),
+    Chapter("08_real_strings", "Real strings and real models", ROSETTA, ("R3", "R4", "R8"), ("real_strings",)),
+    Chapter("09_embedding_geometry", "Token-embedding geometry", HYPERPOLYGLOT, ("H1", "H2", "H3"),
+            ("information", "extractability", "interventions"), extra_runs=_geometry_pairs),
+    Chapter("10_linguistic_regions", "Linguistic regions", REGIONS, ("G1", "G2", "G3", "G4"), ("regions",)),
+)
+
+
+def chapter(name: str) -> Chapter:
+    """The chapter called ``name`` (its full stem, or its number: ``"08"`` or ``"8"``), or a clear error."""
+    for c in CHAPTERS:
+        if name in (c.name, c.name[:2]) or (name.isdigit() and int(name) == c.order):
+            return c
+    raise ConfigError(f"chapter {name!r} does not exist: choose one of {', '.join(c.name for c in CHAPTERS)}")
+
+
+def book_configs(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> list["RunConfig"]:
+    """Every run the chapters use at ``profile`` and their default seeds, each once, in chapter order: the book
+    trains them in one pool before executing the notebooks."""
+    from crosslingual.grids import Grid
+
+    configs: dict[str, RunConfig] = {}
+    for c in chapters:
+        for name in c.studies:
+            configs.update((cfg.hash(), cfg) for *_, cfg in Grid.load(name).expand(profile))
+        if c.extra_runs is not None:
+            configs.update((cfg.hash(), cfg) for cfg in c.extra_runs(profile, c.seeds, 0))
+    return list(configs.values())
+
+
+def toc_yaml() -> str:
+    """The book's ``_toc.yml``: the method pages, one numbered part per paper with its chapters in reading
+    order, then the reproducibility pages."""
+    lines = ["# Written by crosslingual.chapters.toc_yaml from the chapter registry: edit the registry, not this file.",
+             "format: jb-book", "root: book/intro", "parts:"]
+
+    def part(caption: str, files: list[str], numbered: bool) -> None:
+        lines.extend([f"  - caption: {caption}", *(["    numbered: true"] if numbered else []), "    chapters:"])
+        lines.extend(f"      - file: {f}" for f in files)
+
+    for caption, files in PARTS_BEFORE:
+        part(caption, list(files), False)
+    for paper in PAPERS:
+        part(paper, [c.page for c in sorted(CHAPTERS, key=lambda c: c.order) if c.paper == paper], True)
+    for caption, files in PARTS_AFTER:
+        part(caption, list(files), False)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""The chapter registry is the one list of chapters: the notebooks, the toc, the studies, the claims and the
+notebooks' own defaults all agree with it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from crosslingual import chapters as registry
+from crosslingual.book import notebooks
+from crosslingual.chapters import CHAPTERS, book_configs, chapter, toc_yaml
+from crosslingual.claims import PAPERS, RULES
+from crosslingual.config import ConfigError
+from crosslingual.geometry_study import PAIR_SEED_OFFSET
+from crosslingual.grids import studies
+from crosslingual.provenance import declared_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_numbered_notebook_is_a_registered_chapter_and_back():
+    assert [p.stem for p in notebooks(ROOT)] == [c.name for c in CHAPTERS]
+    assert sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")) == [c.name for c in CHAPTERS]
+
+
+def test_file_numbers_are_the_reading_order():
+    assert [c.order for c in CHAPTERS] == list(range(1, len(CHAPTERS) + 1))
+    toc_files = re.findall(r"file: book/experiments/(\d\d_\w+)", toc_yaml())
+    assert toc_files == [c.name for c in CHAPTERS]
+
+
+def test_the_committed_toc_is_the_registry_s():
+    assert (ROOT / "_toc.yml").read_text() == toc_yaml(), "regenerate _toc.yml with crosslingual.chapters.toc_yaml()"
+    assert toc_yaml().count("numbered: true") == len(PAPERS)
+
+
+def test_parts_are_the_papers_and_the_claims_are_the_rules():
+    assert registry.PAPERS == tuple(PAPERS)
+    assert {c.paper for c in CHAPTERS} == set(PAPERS)
+    judged = {claim for c in CHAPTERS for claim in c.claims}
+    assert judged == set(RULES), "every rule is judged by a chapter, and a chapter judges only ruled claims"
+
+
+def test_every_study_is_used_by_a_chapter():
+    assert {s for c in CHAPTERS for s in c.studies} == set(studies())
+
+
+@pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)
+def test_a_chapter_s_notebook_agrees_with_its_entry(c):
+    path = ROOT / "notebooks" / f"{c.name}.ipynb"
+    declared = declared_parameters(path)
+    if "seeds" in declared:
+        assert declared["seeds"][1] == c.seeds, f"{c.name}: the notebook's default seeds and the registry's differ"
+    source = "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+    named = set(re.findall(r'publish_verdicts\([^\n]*?, "(\w+)", "[\w-]+"', source))
+    assert named <= {c.name}, f"{c.name} records verdicts under another chapter's name: {named}"
+    assert bool(named) == bool(c.claims), f"{c.name}: publishes verdicts iff the registry lists claims"
+    assert "claims.record(" not in source, "chapters record through notebook.publish_verdicts"
+
+
+def test_a_chapter_is_found_by_name_or_number_and_a_wrong_one_is_refused():
+    assert chapter("08_real_strings") is chapter("08") is chapter("8")
+    with pytest.raises(ConfigError, match="chapter '99' does not exist: choose one of 01_world"):
+        chapter("99")
+    with pytest.raises(ConfigError, match="does not exist"):
+        chapter("world")
+
+
+def test_the_book_trains_every_chapter_s_runs_once():
+    configs = book_configs("smoke")
+    hashes = [cfg.hash() for cfg in configs]
+    assert len(hashes) == len(set(hashes))
+    geometry = chapter("09")
+    assert {cfg.seed for cfg in configs} >= {s + PAIR_SEED_OFFSET for s in range(geometry.seeds)}
+    assert {cfg.seed for cfg in configs if cfg.seed < PAIR_SEED_OFFSET} == set(range(5))
