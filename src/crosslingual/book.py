@@ -180,8 +180,8 @@ profile's value times the same ratio; the scientific knobs stay as they are. A c
 the run's measured share times the ratio of their `expected_cost` (tokens x matrix width): this assumes the same
 machine, workers and batching, and scales fixed per-step overheads with the computation, so it overstates the
 time of a larger profile estimated from a smaller one and understates the converse. Tiny models are dominated
-by those overheads (a `smoke` run takes about two seconds and a `default` one about 15-20 s on one core, while their
-computations differ some twelve hundred times), so an estimate from `smoke` can be fifty times too high: read
+by those overheads (a `smoke` run takes about two seconds and a `default` one about 10-15 s on one core, while their
+computations differ some eight hundred times), so an estimate from `smoke` can be fifty times too high: read
 it as an upper bound. A chapter's notebook time is
 scaled by the ratio of its runs' summed `n_entities x n_relations x n_layers x d_model`, a rough estimate (not
 all of the analysis grows with the world and the model); a chapter without runs keeps its measured time. The

@@ -36,7 +36,7 @@ CANDIDATES: list[tuple[str, dict]] = [
     ("100 x 16, p = 0.6, 2000 steps", dict(n_entities=100, n_relations=16, parallel_fraction=0.6, steps=2000)),
     ("64 x 24, p = 0.3", dict(n_entities=64, n_relations=24, parallel_fraction=0.3)),
     ("64 x 24, p = 0.6 (the default)", dict(n_entities=64, n_relations=24, parallel_fraction=0.6)),
-    ("64 x 24, p = 0.6, 1000 steps", dict(n_entities=64, n_relations=24, parallel_fraction=0.6, steps=1000)),
+    ("64 x 24, p = 0.6, 1500 steps", dict(n_entities=64, n_relations=24, parallel_fraction=0.6, steps=1500)),
     ("64 x 24, p = 0.6, 3000 steps (the default before 5 seeds)", dict(n_entities=64, n_relations=24,
                                                                        parallel_fraction=0.6, steps=3000)),
     ("64 x 24, p = 0.9", dict(n_entities=64, n_relations=24, parallel_fraction=0.9)),

@@ -226,7 +226,7 @@ class ModelConfig(_Normalised):
 class TrainConfig(_Normalised):
     """AdamW with linear warm-up, evaluation at log-spaced checkpoints."""
 
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1.0

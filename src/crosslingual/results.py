@@ -102,3 +102,13 @@ def run_table(points: list[tuple[str, float, RunConfig]], runs: list[Run], label
                      "acc_in": run.scalar("acc_in"), "acc_xling": run.scalar("acc_xling"),
                      **{m: float(last[m]) for m in FINAL_METRICS[2:]}, **(extra(name, level, cfg, run) if extra else {})})
     return pd.DataFrame(rows)
+
+
+def vocabulary_levels(table: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 05's table with the vocabulary sweep levelled by its measured size (R5 tests the trend over it):
+    the query token types (BPE pieces, or word types) of each setting, averaged over the seeds' worlds so that a
+    setting keeps one level. The other sweeps keep their levels; a copy is returned."""
+    out = table.astype({"level": float})
+    vocab = out.sweep == "vocabulary"
+    out.loc[vocab, "level"] = out[vocab].groupby("setting")["query token types"].transform("mean").round(1)
+    return out

@@ -202,3 +202,21 @@ def test_one_chapter_re_executed_with_a_parameter_carries_a_banner_and_marks_its
     claims = (index.parent / "book" / "experiments" / "claims.html").read_text()
     assert "re-executed: seed=1" in claims and claims.count("re-executed") >= 1
     assert "not recorded" not in claims
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_defines_no_analysis(path):
+    """Analysis lives in the package, where unit tests reach it: a chapter defines no function or class and
+    imports no statistics library (it calls crosslingual's)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse("\n".join("" if line.startswith("%") else line for line in cell.source.splitlines()))
+        defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert not defined, f"{path.name} defines {defined}: move them into the package"
+        modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not modules & {"scipy", "sklearn", "statsmodels"}, f"{path.name} imports {modules}"

@@ -83,6 +83,12 @@ CASES = [
     (["book", "--root", str(ROOT), "--out", str(ROOT / "book" / "copy")], r"lies inside .*book, which the book"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/nonempty"], r"is not empty and is not a book built by"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/afile"], r"--out .*afile is a file"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "99"], r"chapter '99' does not exist: choose one"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "seeds=3"], r"parameters \(name=value\) need --chapter"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "sedes=3"],
+     r"04_exposure_control has no parameter 'sedes'"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "seeds=x"], r"seeds='x' must be an integer"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "profile=smoke"], r"use --profile"),
 ]
 
 

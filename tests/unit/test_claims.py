@@ -173,6 +173,7 @@ def test_r3_statistics_are_per_seed_block():
 def test_r3_with_two_runs_per_seed_has_no_across_run_rho():
     v = r3_unification_predicts_transfer(_r3(coupled=True, runs=2))
     assert np.isnan(v.numbers["rho"]) and v.verdict in (PARTIAL, NOT_REPRODUCED)
+    assert "not computable (2 runs per seed" in v.evidence and "nan" not in v.evidence.split(";")[0]
 
 
 # ---------------------------------------------------------------------------------------------- R4
@@ -491,3 +492,10 @@ def test_a_verdict_without_numbers_glues_nan():
     full = r1_cross_lingual_gap(_r1(0.05))
     assert full.number("gap") == pytest.approx(full.numbers["gap"]) and full.number("ci", 1) == full.numbers["ci"][1]
     assert np.isnan(h2_neighbourhoods_follow_unification(pd.DataFrame({"seed": [0]})).number("cross_script_share", "rho"))
+
+
+def test_a_run_transfers_from_twice_chance():
+    from crosslingual.claims import transfers
+
+    phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2]})
+    assert transfers(phases, 0.05).tolist() == [False, True, True]

@@ -55,8 +55,8 @@ def test_a_scaled_field_keeps_its_ratio_and_the_others_take_the_profile_value():
     wide = counterpart(make_config("default", d_model=128), "default", "smoke")
     assert wide.model.d_model == 64 and wide.model.n_heads == 2
     # an integer stays a count, rounded and at least 1
-    steps = profile_value("default", "steps")
-    assert counterpart(make_config("default", steps=steps + 10), "default", "smoke").train.steps == 60
+    steps = profile_value("default", "steps")  # a few more steps than default's round to smoke's 60
+    assert counterpart(make_config("default", steps=steps + steps // 200), "default", "smoke").train.steps == 60
     assert counterpart(make_config("default", steps=10, warmup_steps=1), "default", "smoke").train.steps == 1
 
 
@@ -86,6 +86,7 @@ def test_an_impossible_counterpart_is_none():
 # ---- the chapter table -----------------------------------------------------------------------------------------
 
 A = FakeRun(make_config("default"), 10.0)  # batched_with absent: trained alone
+RATIO = expected_cost(make_config("default")) / expected_cost(make_config("smoke"))  # default vs smoke computation
 B = FakeRun(make_config("default", steps=profile_value("default", "steps") // 2), 12.0, batched_with=3)  # its share is 4 s
 C = FakeRun(make_config("default", parallel_fraction=0.95), 8.0, batched_with=1)  # no smoke counterpart
 USAGE = [{"notebook": "01_world", "seconds": 5.0, "runs": []},
@@ -125,7 +126,7 @@ def test_the_other_profiles_are_estimated_by_the_cost_ratio():
     b_smoke = counterpart(B.config, "default", "smoke")
     est_a = 10.0 * expected_cost(a_smoke) / expected_cost(A.config)
     est_b = 4.0 * expected_cost(b_smoke) / expected_cost(B.config)
-    assert est_a == pytest.approx(10.0 / 1200) and est_b == pytest.approx(4.0 / 1200)
+    assert est_a == pytest.approx(10.0 / RATIO) and est_b == pytest.approx(4.0 / RATIO)
     x = _row(table, "smoke", "02_x")
     assert (x.runs, x.unavailable, x.measured) == (2, 0, False)
     assert x.training_seconds == pytest.approx(est_a + est_b)
@@ -154,14 +155,15 @@ def test_the_other_profiles_are_estimated_by_the_cost_ratio():
 
 
 def test_the_estimated_total_counts_runs_that_share_a_counterpart_once():
-    # default's steps and 10 more are two runs at default but both 60 steps at smoke
-    d = FakeRun(make_config("default", steps=profile_value("default", "steps") + 10), 6.0)
+    # default's steps and a few more are two runs at default but both 60 steps at smoke
+    steps = profile_value("default", "steps")
+    d = FakeRun(make_config("default", steps=steps + steps // 200), 6.0)
     table = chapter_costs([{"notebook": "02_x", "seconds": 1.0, "runs": [A]},
                            {"notebook": "03_y", "seconds": 1.0, "runs": [d]}], "default")
     assert _row(table, "default", TOTAL).runs == 2
     smoke = _row(table, "smoke", TOTAL)
     assert smoke.runs == 1
-    assert smoke.training_seconds == pytest.approx(10.0 / 1200)  # the first run's estimate, once
+    assert smoke.training_seconds == pytest.approx(10.0 / RATIO)  # the first run's estimate, once
 
 
 def test_the_cost_page_renders_one_table_per_profile():

@@ -94,3 +94,13 @@ def test_run_table_has_the_same_columns_for_every_chapter():
     assert table.twice.tolist() == pytest.approx([2 / 3, 2 / 3])
     with pytest.raises(ValueError, match="2 grid points but 1 runs"):
         run_table(points, runs[:1])
+
+
+def test_vocabulary_levels_are_each_setting_s_mean_measured_size():
+    from crosslingual.results import vocabulary_levels
+
+    table = pd.DataFrame({"sweep": ["vocabulary"] * 4 + ["baseline"], "setting": ["a", "a", "b", "b", "base"],
+                          "level": [0, 0, 96, 96, 0], "query token types": [50, 53, 80, 81, 9]})
+    out = vocabulary_levels(table)
+    assert out.level.tolist() == [51.5, 51.5, 80.5, 80.5, 0]  # the baseline keeps its level
+    assert table.level.tolist() == [0, 0, 96, 96, 0]  # a copy

@@ -11,7 +11,8 @@ from crosslingual.claims.rosetta import (R3_STATISTICS, R5_CUE_SIGNS, R7_CLAIMED
                                          layer_correlations, learning_phases,
                                          paired_by_seed, r1_cross_lingual_gap, r2_learning_phase,
                                          r3_unification_predicts_transfer, r4_information, r5_extractability,
-                                         r6_exposure_control, r7_interventions, r8_not_run, r8_real_model)
+                                         r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
+                                         transfers)
 from crosslingual.claims.verdicts import (CLAIMS_LOG, INSUFFICIENT, KINDS, NOT_REPRODUCED, PARTIAL,
                                           POSITIVE_CONTROL, REPRODUCED, UNTESTABLE, Rule, Verdict, overall, record,
                                           verdict_table)
@@ -28,5 +29,6 @@ __all__ = [
     "g4_core_freezing", "h1_script_separability", "h2_neighbourhoods_follow_unification",
     "h3_geometry_agrees_across_seeds", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "r1_cross_lingual_gap",
     "r2_learning_phase", "r3_unification_predicts_transfer", "r4_information", "r5_extractability",
-    "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "verdict_table",
+    "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "transfers",
+    "verdict_table",
 ]
