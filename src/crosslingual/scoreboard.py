@@ -157,8 +157,8 @@ under *Details* with the paper's figure and the commit that last changed the cla
 date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
 of the same claim; a positive control is true by construction and checks the pipeline only. *Untestable* means
 the claim's precondition is absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
-a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than the
-default build's (`crosslingual book --chapter`).
+a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
+those of the rest of the book's build (`crosslingual book --chapter`).
 
 {claims_page(rows)}
 

@@ -97,7 +97,7 @@ document.getElementById("f").onload = () => setTimeout(() => {
   const rows = [...table.querySelectorAll("tbody tr")].map(tr => {
     const cell = tr.children[1], box = cell.getBoundingClientRect();
     return {claim: tr.children[0].innerText.trim(), verdict: cell.innerText.trim(), left: box.left,
-            right: box.right, badge: !!cell.querySelector(".badge")};
+            right: box.right, badge: !!cell.querySelector(".sd-badge")};
   });
   document.getElementById("out").textContent = "RESULTS" + JSON.stringify({width: width, rows: rows}) + "END";
 }, 1000);
