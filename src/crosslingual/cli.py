@@ -136,7 +136,7 @@ def _book(args: argparse.Namespace) -> int:
     from crosslingual.book import build_book
 
     index = build_book(args.root, profile=args.profile, out=args.out, only=args.chapter,
-                       parameters=_parse_overrides(args.overrides))
+                       parameters=_parse_overrides(args.parameter + args.overrides))
     print(f"book: {index}")
     return 0
 
@@ -195,6 +195,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     book.add_argument("--chapter", default=None, metavar="NAME",
                       help="re-execute only this chapter (its name or number: " + ", ".join(c.name for c in CHAPTERS)
                            + ") with the name=value parameters, into the existing book, and rebuild the HTML")
+    book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                      help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
+                           "name=value)")
     book.add_argument("overrides", nargs="*", help="with --chapter: the notebook's parameters as name=value (JSON "
                                                    "values, as for run), e.g. seeds=3 parallel_fraction=0.8")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")

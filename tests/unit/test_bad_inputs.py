@@ -89,6 +89,9 @@ CASES = [
      r"04_exposure_control has no parameter 'sedes'"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "seeds=x"], r"seeds='x' must be an integer"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "profile=smoke"], r"use --profile"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "-p", "seeds=3", "seeds=4"],
+     r"override 'seeds' is given twice"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "-p", "sedes=3"], r"no parameter 'sedes'"),
 ]
 
 
