@@ -499,3 +499,15 @@ def test_a_run_transfers_from_twice_chance():
 
     phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2]})
     assert transfers(phases, 0.05).tolist() == [False, True, True]
+
+
+def test_r2_timing_from_fewer_than_5_seeds_is_insufficient_and_so_is_r2():
+    """Both phases in the runs of 4 of 5 seeds: 4 independent units, too few for the timing part; the overall
+    verdict may not rest on the phase part alone."""
+    together = _phase_runs(_sigmoid(2.6), _sigmoid(2.65, low=0.05))
+    flat = _phase_runs(_sigmoid(2.6), lambda x: 0.05 + 0.6 * x / x.max(), seeds=1)  # transfers, no transfer phase
+    data = pd.concat([together[together.seed < 4], flat.assign(seed=4, run="4-" + flat.run)], ignore_index=True)
+    v = {x.claim: x for x in r2_learning_phase(data, 0.05)}
+    assert v["R2 (phase)"].verdict == REPRODUCED
+    assert v["R2 (timing)"].verdict == INSUFFICIENT and "4 of 5 seeds" in v["R2 (timing)"].evidence
+    assert v["R2"].verdict == INSUFFICIENT
