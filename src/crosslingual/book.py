@@ -29,7 +29,7 @@ from crosslingual.config import PROFILES, ConfigError
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run
-from crosslingual.provenance import annotate, book_profile, check_chapter_parameters, differences
+from crosslingual.provenance import annotate, book_profile, check_chapter_parameters
 from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
 
@@ -109,11 +109,10 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     for nb in books:
         runs_log, claims_log = logs[nb]
         runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
-        differs = {k: v for k, (v, _) in differences(nb, profile, parameters or {}, built_at or profile).items()}
+        differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds[nb], root, built_at or profile)
         claims += [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
         runs_log.unlink(missing_ok=True)
         claims_log.unlink(missing_ok=True)
-        annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds[nb], root, built_at or profile)
         usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": runs})
     write_atomic(dest / ".claims.jsonl", "".join(f"{line}\n" for line in claims).encode())
     return usage
@@ -295,13 +294,10 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None, on
     missing = tuple(c for c in CHAPTERS if c not in selected and not (experiments / f"{c.name}.ipynb").is_file())
     with write_errors(target, "the book's pages", "choose a directory you can write", output=True):
         write_atomic(target / "_toc.yml", toc_yaml().encode())
-    if missing and built_at != profile:
+    if missing:
         train_chapters(built_at, missing)
-        missing_here = ()
-    else:
-        missing_here = missing
     # with parameters, the chapter's notebook trains its own runs (their configs depend on the parameters)
-    report = train_chapters(profile, missing_here + (() if parameters else selected))
+    report = train_chapters(profile, () if parameters else selected)
     start = time.perf_counter()
     usage = execute_notebooks(root, experiments, built_at, chapters=missing) if missing else []
     usage += execute_notebooks(root, experiments, profile, parameters, chapters=selected, built_at=built_at)

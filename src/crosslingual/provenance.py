@@ -3,9 +3,9 @@
 After papermill executes a chapter, :func:`annotate` rewrites the executed copy for the book: a collapsed
 *provenance* box under the title (profile, every parameter with those that differ from the book's build marked,
 seeds, the runs used by hash, commit, device, date, compute time), a visible banner when the page was
-re-executed (``crosslingual book --chapter``) with parameters that differ from the rest of the book's build, the parameter cells removed from the page (their facts are in the box), and every
-code cell's source collapsed behind a toggle (``hide-input``), so that a chapter reads like a paper. The source
-notebook is not touched.
+re-executed (``crosslingual book --chapter``) with parameters that differ from the rest of the book's build, the
+parameter cells removed from the page (their facts are in the box), and every code cell's source collapsed
+behind a toggle (``hide-input``), so that a chapter reads like a paper. The source notebook is not touched.
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def check_chapter_parameters(notebook: Path, parameters: dict[str, Any]) -> dict
 
 
 def differences(notebook: Path, profile: str, parameters: dict[str, Any],
-                book_profile: str = DEFAULT_PROFILE) -> dict[str, tuple[Any, Any]]:
+                built_at: str = DEFAULT_PROFILE) -> dict[str, tuple[Any, Any]]:
     """The parameters in which this execution differs from the build of the rest of the book (every chapter at
-    its defaults and at ``book_profile``): name -> (value, the build's value)."""
+    its defaults and at ``built_at``): name -> (value, the build's value)."""
     declared = declared_parameters(notebook)
     diff = {name: (value, declared[name][1]) for name, value in parameters.items()
             if name in declared and name != "profile" and value != declared[name][1]}
-    if profile != book_profile:
-        diff["profile"] = (profile, book_profile)
+    if profile != built_at:
+        diff["profile"] = (profile, built_at)
     return diff
 
 
@@ -154,9 +154,10 @@ def _markdown_cell(text: str, cell_id: str) -> dict:
 
 
 def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str, Any], runs: list[Run],
-             notebook_seconds: float, root: Path, built_at: str = DEFAULT_PROFILE) -> None:
+             notebook_seconds: float, root: Path, built_at: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """Rewrite the executed copy ``executed`` of ``notebook`` for the book (see the module docstring);
-    ``built_at`` is the profile of the book's build, against which the banner compares."""
+    ``built_at`` is the profile of the book's build, against which the banner compares. Returns what differs
+    from that build (name -> value), which the claims page marks."""
     nb = json.loads(executed.read_text())
     cells = [c for c in nb["cells"] if PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in cells:
@@ -172,6 +173,8 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
     if diff:
         added.insert(0, _markdown_cell(banner_markdown(diff), "crosslingual-banner"))
     nb["cells"] = cells[:1] + added + cells[1:]  # the first cell is the chapter's title
+    differs = {k: v[0] for k, v in diff.items()}
     nb.setdefault("metadata", {}).setdefault("crosslingual", {}).update(
-        profile=profile, book_profile=built_at, parameters=parameters, differs={k: v[0] for k, v in diff.items()})
+        profile=profile, book_profile=built_at, parameters=parameters, differs=differs)
     write_atomic(executed, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    return differs

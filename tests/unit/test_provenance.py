@@ -66,7 +66,7 @@ def test_chapter_parameters_are_checked_by_name_and_type_before_any_work(noteboo
 def test_differences_are_against_the_book_s_build_profile_included(notebook):
     assert differences(notebook, "default", {"seeds": 5}) == {}
     assert differences(notebook, "smoke", {"seeds": 3}) == {"seeds": (3, 5), "profile": ("smoke", "default")}
-    assert differences(notebook, "smoke", {}, book_profile="smoke") == {}  # a whole smoke build: no banner
+    assert differences(notebook, "smoke", {}, built_at="smoke") == {}  # a whole smoke build: no banner
 
 
 def test_annotate_adds_the_box_hides_code_and_removes_the_parameter_cells(notebook, tmp_path):
@@ -76,7 +76,8 @@ def test_annotate_adds_the_box_hides_code_and_removes_the_parameter_cells(notebo
                                                                          "cpu": "Test CPU"})
             for h, s in (("bbb", 1), ("aaa", 0))]
     for _ in range(2):  # annotating twice gives the same page (no second box)
-        annotate(executed, notebook, "default", {"seeds": 3}, runs, 12.3, ROOT)
+        differs = annotate(executed, notebook, "default", {"seeds": 3}, runs, 12.3, ROOT)
+    assert differs == {"seeds": 3}
     nb = json.loads(executed.read_text())
     kinds = [(c["cell_type"], c["metadata"]["tags"]) for c in nb["cells"]]
     assert kinds[0] == ("markdown", [])  # the title stays first
