@@ -315,7 +315,9 @@ def config_digest(config: dict[str, Any], result_format: int) -> str:
 #    optimiser state saved by parameter name.
 # 6: no leaks: code-switching never writes a test query's entity in its query language; BPE keeps every character
 #    of every query word (no silent drops); facts trained in no language are not cross-lingual queries.
-RESULT_FORMAT_VERSION = 6
+# 7: checkpoint_steps ends at the last step for n_checkpoints=2 too (a run of format 6 with 2 checkpoints
+#    trained for one step).
+RESULT_FORMAT_VERSION = 7
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Wiring only: a run takes a few seconds.

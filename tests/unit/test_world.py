@@ -239,7 +239,7 @@ def test_world_fingerprint_is_pinned_to_the_result_format_version():
     w = World(make_config("default", language_marker=True, attribute_association=0.5, entity_overlap=0.3,
                           value_overlap=0.7, code_switching=0.2).world)
     digest = hashlib.sha256(w.train.tokens.tobytes() + "|".join(w.vocab).encode()).hexdigest()[:16]
-    assert (RESULT_FORMAT_VERSION, digest) == (6, "33beca67c7040bb8")
+    assert (RESULT_FORMAT_VERSION, digest) == (7, "33beca67c7040bb8")
 
 
 def test_the_repeat_control_matches_exposure_but_keeps_each_fact_in_one_language():
