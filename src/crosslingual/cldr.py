@@ -134,6 +134,17 @@ def world_data(n_languages: int, n_relations: int) -> WorldData:
         relation={(lang, i): RELATION_WORDS[r][lang] for lang in languages for i, r in enumerate(relations)})
 
 
+def sample_facts(table: pd.DataFrame, n: int, languages: list[str], seed: int) -> pd.DataFrame:
+    """Every language's rows of ``n`` (territory, relation) facts drawn with ``seed``, so that a real model is
+    asked the same facts in each of ``languages`` (all of them when ``n`` exceeds the facts)."""
+    if n < 1:
+        raise ValueError(f"sample_facts: n={n} must be at least 1")
+    keys = table[["territory", "relation"]].drop_duplicates().sort_values(["territory", "relation"])
+    keep = keys.sample(min(n, len(keys)), random_state=seed)
+    subset = table.merge(keep, on=["territory", "relation"])
+    return subset[subset.language.isin(languages)]
+
+
 def _script(text: str) -> str:
     for ch in text:
         if unicodedata.category(ch).startswith("L"):

@@ -33,6 +33,13 @@ def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
                 textcoords="offset points", ha="right", va="bottom", fontsize="small", color="0.3")
 
 
+def equality_line(ax: plt.Axes) -> None:
+    """The line y = x across the axes' current limits (drawn after the data, which set them)."""
+    lo, hi = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
+    ax.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, zorder=0)
+    ax.set(xlim=(lo, hi), ylim=(lo, hi))
+
+
 def training_axis(ax: plt.Axes) -> None:
     """Checkpoints are log-spaced, so steps go on a symlog axis (step 0 stays visible)."""
     ax.set_xscale("symlog", linthresh=10)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -198,6 +199,68 @@ def forgetting_summary(curves: pd.DataFrame, kind: str = "answer") -> pd.DataFra
     out = old.assign(rise=old.loss - old.loss_start).groupby("arm", as_index=False).rise.mean()
     new = merged[merged.language == NEW_LANGUAGE].set_index("arm").loss
     return out.rename(columns={"rise": "forgetting"}).assign(new_loss=lambda d: d.arm.map(new))
+
+
+def language_roles(world) -> pd.DataFrame:
+    """The chapter's first table: each language's script, its role (selection, evaluation only, or the new
+    language of G4) and how many training sequences it has (the new language has none)."""
+    n = len(world.scripts)
+    return pd.DataFrame({"language": range(n), "script": world.scripts,
+                         "role": ["selection" if k in SELECTED else "evaluation only" if k in EVALUATED else "new (G4)"
+                                  for k in range(n)],
+                         "training sequences": np.bincount(world.train_pairs[1], minlength=n)})
+
+
+def g1_summary(at: pd.DataFrame) -> dict[str, float]:
+    """What chapter 10 quotes beside G1, from the ablation rows of one region size (``region`` among core,
+    bottom and random; ``language``, ``rise``): each region's mean rise, the smallest per-language ratio of the
+    core's rise to the larger control's (controls floored at 1e-9 nats), and the smallest per-language core rise."""
+    missing = {"core", "bottom", "random"} - set(at.region)
+    if missing:
+        raise ValueError(f"g1_summary: no rows for region(s) {sorted(missing)}")
+    per_region = at.groupby("region").rise.mean()
+    per_language = at.groupby(["language", "region"]).rise.mean().unstack()
+    ratio = per_language["core"] / per_language[["bottom", "random"]].max(axis=1).clip(lower=1e-9)
+    return {"core": float(per_region["core"]), "bottom": float(per_region["bottom"]),
+            "random": float(per_region["random"]), "min_ratio": float(ratio.min()),
+            "min_rise": float(per_language["core"].min())}
+
+
+def importance_methods(ablation: pd.DataFrame) -> pd.DataFrame:
+    """The two importance recipes side by side per region size: the per-batch absolute core's Jaccard overlap
+    with the signed core, and each core's mean loss rise."""
+    absolute = ablation[ablation.region == "core (abs)"].groupby("fraction")
+    out = absolute.agg(**{"Jaccard with the signed core": ("jaccard_with_core", "mean"), "rise (abs)": ("rise", "mean")})
+    out["rise (signed)"] = ablation[ablation.region == "core"].groupby("fraction").rise.mean()
+    return out
+
+
+def g2_summary(monolingual: pd.DataFrame, ablation: pd.DataFrame) -> dict[str, float]:
+    """The mean size of a monolingual region in entries and as a share of the block parameters (the core at the
+    paper's 1% holds ``PAPER_FRACTION`` of them)."""
+    entries = float(monolingual.groupby("owner").entries.mean().mean())
+    core = ablation[(ablation.region == "core") & (ablation.fraction == PAPER_FRACTION)].entries
+    if core.empty:
+        raise ValueError(f"g2_summary: no core region of the paper's size {PAPER_FRACTION} in the ablation table")
+    return {"entries": entries, "share": entries / float(core.iloc[0]) * PAPER_FRACTION}
+
+
+def mean_overlap(analyses: dict[int, RegionAnalysis]) -> pd.DataFrame:
+    """The selection languages' own-region Jaccard overlaps, mean over seeds, as an a x b matrix."""
+    return by_seed(analyses, "overlap").groupby(["a", "b"]).jaccard.mean().unstack()
+
+
+def forgetting_by_seed(curves: pd.DataFrame) -> pd.DataFrame:
+    """``forgetting_summary`` of every seed's curves (``seed`` column), one row per seed and arm."""
+    return pd.concat([forgetting_summary(c).assign(seed=s) for s, c in curves.groupby("seed")], ignore_index=True)
+
+
+def g4_summary(summary: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Per arm, the mean over seeds of ``forgetting_by_seed``'s columns; and the spread (max - min) of the arms'
+    mean new-language loss, which decides whether freezing changed how well the new language was learnt
+    (``SAME_LOSS_SPREAD``)."""
+    means = summary.groupby("arm", sort=False)[["forgetting", "new_loss"]].mean()
+    return means, float(means.new_loss.max() - means.new_loss.min())
 
 
 def by_seed(analyses: dict[int, RegionAnalysis], field: str) -> pd.DataFrame:

@@ -27,9 +27,18 @@ def metrics_table(runs: list[Run], labels: list[str] = ("seed",)) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def final_scalars(table: pd.DataFrame) -> pd.DataFrame:
-    """Global metrics at each run's last checkpoint, one row per run and one column per metric."""
-    last = table[(table.layer == -1) & (table.step == table.groupby("run").step.transform("max"))]
+def last_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a long metrics table at each run's own last checkpoint."""
+    return table[table.step == table.groupby("run").step.transform("max")]
+
+
+def final_scalars(table: pd.DataFrame, layer: int = -1, position: str | None = None) -> pd.DataFrame:
+    """Metrics at each run's last checkpoint, one row per run and one column per metric: the global ones
+    (``layer=-1``), or one layer's at one token ``position``."""
+    last = last_checkpoint(table)
+    last = last[last.layer == layer]
+    if position is not None:
+        last = last[last.position == position]
     index = [c for c in table.columns if c not in ("step", "metric", "layer", "position", "value")]
     wide = last.pivot_table(index=index, columns="metric", values="value").reset_index()
     return wide.sort_values([c for c in index if c != "run"] + ["run"], ignore_index=True)
@@ -61,6 +70,46 @@ def variant_correlations(table: pd.DataFrame, layer: int, variants: list[str]) -
                              "Pearson with cross-lingual accuracy": wide[v].corr(wide.acc_xling)}
                          for v in variants}).T
     return sel, corr
+
+
+def group_means(table: pd.DataFrame, by: str | list[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Mean of ``columns`` (default: every numeric column but ``seed``) per group of ``by``, groups in the order
+    they first appear: the summary a chapter shows and quotes. It describes; verdicts test over seeds in
+    ``crosslingual.claims``."""
+    keys = [by] if isinstance(by, str) else list(by)
+    if columns is None:
+        columns = [c for c in table.select_dtypes("number").columns if c not in {"seed", *keys}]
+    missing = sorted(set(keys + list(columns)) - set(table.columns))
+    if missing:
+        raise KeyError(f"group_means: no column(s) {missing} in the table")
+    return table.groupby(keys, sort=False)[list(columns)].mean()
+
+
+def lowest_level(table: pd.DataFrame, sweep: str, label: str = "sweep") -> pd.DataFrame:
+    """The rows of ``sweep`` (under ``label``) at its lowest level, e.g. R1's language-specific facts."""
+    rows = table[table[label] == sweep]
+    if rows.empty:
+        raise ValueError(f"lowest_level: no rows with {label} == {sweep!r}")
+    return rows[rows.level == rows.level.min()]
+
+
+def runs_above(table: pd.DataFrame, column: str, baseline: str) -> int:
+    """How many rows (runs) score strictly above their own ``baseline`` column in ``column``."""
+    return int((table[column] > table[baseline]).sum())
+
+
+def describe(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Mean, sample SD (0 for one row), min, max and count of each of ``columns``, one row per column: the
+    across-run numbers a chapter's prose quotes."""
+    missing = sorted(set(columns) - set(table.columns))
+    if missing:
+        raise KeyError(f"describe: no column(s) {missing} in the table")
+    if table.empty:
+        raise ValueError("describe: the table has no rows")
+    values = table[list(columns)].astype(float)
+    sd = values.std(ddof=1) if len(values) > 1 else values.mean() * 0.0
+    return pd.DataFrame({"mean": values.mean(), "sd": sd, "min": values.min(), "max": values.max(),
+                         "n": values.count()})
 
 
 def majority_baseline(world, n: int) -> float:

@@ -204,10 +204,49 @@ def test_one_chapter_re_executed_with_a_parameter_carries_a_banner_and_marks_its
     assert ">not recorded</span>" not in claims
 
 
+# Reductions a notebook may not call: a number the prose or a table quotes comes from a package function.
+# Inside a plotting call (seaborn, matplotlib, crosslingual.plots, an Axes) they only shape what is drawn.
+AGGREGATIONS = {"mean", "median", "std", "var", "sum", "min", "max", "agg", "aggregate", "quantile", "corr",
+                "count", "idxmax", "idxmin", "prod", "cumsum", "nanmax", "nanmin", "nanmean", "transform"}
+PLOTTING = {"sns", "plt", "plots", "ax", "axes", "fig"}
+
+
+def _aggregations(tree) -> list[str]:
+    """The aggregating calls of a cell's syntax tree outside plotting calls."""
+    import ast
+
+    def root(node):
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    found = []
+
+    def visit(node, plotting: bool) -> None:
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in AGGREGATIONS and not plotting:
+                found.append(ast.unparse(node))
+            plotting = plotting or root(node.func) in PLOTTING
+        for child in ast.iter_child_nodes(node):
+            visit(child, plotting)
+
+    visit(tree, False)
+    return found
+
+
+def test_the_aggregation_check_finds_a_mean_outside_a_plot():
+    import ast
+
+    assert _aggregations(ast.parse("glue('x', float(final.acc.mean()))")) == ["final.acc.mean()"]
+    assert _aggregations(ast.parse("x = table.groupby('a').b.agg('max')")) == ["table.groupby('a').b.agg('max')"]
+    assert _aggregations(ast.parse("sns.lineplot(data=d.groupby('a', as_index=False).b.median(), ax=ax)")) == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_notebook_defines_no_analysis(path):
-    """Analysis lives in the package, where unit tests reach it: a chapter defines no function or class and
-    imports no statistics library (it calls crosslingual's)."""
+    """Analysis lives in the package, where unit tests reach it: a chapter defines no function or class,
+    imports no statistics library (it calls crosslingual's) and reduces no table itself (means, extremes,
+    counts and correlations come from package functions)."""
     import ast
 
     nb = nbformat.read(path, as_version=4)
@@ -220,3 +259,5 @@ def test_a_notebook_defines_no_analysis(path):
         modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not modules & {"scipy", "sklearn", "statsmodels"}, f"{path.name} imports {modules}"
+        reductions = _aggregations(tree)
+        assert not reductions, f"{path.name} computes {reductions}: quote a package function's result instead"

@@ -501,6 +501,14 @@ def test_a_run_transfers_from_twice_chance():
     assert transfers(phases, 0.05).tolist() == [False, True, True]
 
 
+def test_phase_counts_count_transferring_runs_and_both_phases():
+    from crosslingual.claims import phase_counts
+
+    phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2, 0.5], "unification_phase": [True, True, False, True],
+                           "transfer_phase": [True, False, True, True]})
+    assert phase_counts(phases, 0.05) == {"transferring": 3, "found": 2, "both": 2}
+
+
 def test_r2_timing_from_fewer_than_5_seeds_is_insufficient_and_so_is_r2():
     """Both phases in the runs of 4 of 5 seeds: 4 independent units, too few for the timing part; the overall
     verdict may not rest on the phase part alone."""

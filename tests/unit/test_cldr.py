@@ -41,3 +41,19 @@ def test_json_output(tmp_path):
     assert main(["cldr", "--out", str(tmp_path / "facts.json")]) == 0
     rows = json.loads((tmp_path / "facts.json").read_text())
     assert {"territory", "relation", "value", "language", "entity_name", "value_name", "prompt"} <= set(rows[0])
+
+
+def test_sample_facts_asks_the_same_facts_in_every_language_and_is_seeded():
+    from crosslingual.cldr import sample_facts
+
+    table = facts()
+    langs = list(LANGUAGES)[:3]
+    a = sample_facts(table, 7, langs, seed=3)
+    assert set(a.language) == set(langs)
+    keys = a.groupby("language").apply(lambda d: frozenset(zip(d.territory, d.relation)), include_groups=False)
+    assert len(set(keys)) == 1 and len(keys.iloc[0]) == 7
+    assert a.equals(sample_facts(table, 7, langs, seed=3))
+    assert not a.equals(sample_facts(table, 7, langs, seed=4))
+    assert len(sample_facts(table, 10**9, langs, seed=0)) == len(table[table.language.isin(langs)])
+    with pytest.raises(ValueError, match="n=0"):
+        sample_facts(table, 0, langs, seed=0)

@@ -76,3 +76,22 @@ def test_pair_configs_give_one_independent_pair_per_world():
     assert [(a.seed, a.world.world_seed, b.seed, b.world.world_seed) for a, b in pairs] == [
         (s, s, s + study.PAIR_SEED_OFFSET, s) for s in (4, 5, 6)]
     assert pairs[0][0].hash() == make_config("smoke", seed=4, world_seed=4).hash()  # the study's standard run
+
+
+def test_token_kinds_name_entities_relations_and_the_rest(pair):
+    world = pair[0].world
+    ids = np.array([world.ent_ids.flat[0], world.rel_ids.flat[0], world.special_ids[0]])
+    assert study.token_kinds(world, ids).tolist() == ["entity", "relation", "function word / marker"]
+
+
+def test_model_geometry_on_two_separated_scripts_is_seeded():
+    rng = np.random.default_rng(0)
+    tokens = [f"lat{i}" for i in range(60)] + ["\u0436\u0444"[i % 2] * (1 + i % 5) for i in range(60)]
+    emb = np.concatenate([rng.normal(size=(60, 8)) + 6, rng.normal(size=(60, 8)) - 6]).astype(np.float32)
+    sep, summary = study.model_geometry(emb, tokens, seed=1, min_count=10, k=5, share=0.1)
+    assert summary["tokens"] == 120 and summary["categories"] == 2 == len(sep)
+    assert summary["separability"] == pytest.approx(1.0)
+    assert summary["neighbor_categories"] == pytest.approx(1.0)  # every neighbour shares the query's script
+    assert study.model_geometry(emb, tokens, seed=1, min_count=10, k=5, share=0.1)[1] == summary
+    with pytest.raises(ValueError, match="share"):
+        study.model_geometry(emb, tokens, seed=1, share=0.0)

@@ -296,3 +296,86 @@ def test_mean_map_averages_seeds_and_checks_the_field():
     assert mean_map(maps, "importance_map").q.tolist() == [2.0, 4.0]
     with pytest.raises(ValueError, match="field"):
         mean_map(maps, "ablation")
+
+
+def test_mean_overlap_averages_seeds_into_a_matrix():
+    from types import SimpleNamespace
+
+    from crosslingual.regions_study import mean_overlap
+
+    analyses = {s: SimpleNamespace(overlap=pd.DataFrame({"a": [0, 0, 1], "b": [1, 2, 2], "jaccard": [j, 0.2, 0.4]}))
+                for s, j in ((0, 0.1), (1, 0.3))}
+    out = mean_overlap(analyses)
+    assert out.loc[0, 1] == pytest.approx(0.2) and out.loc[1, 2] == pytest.approx(0.4)
+    assert np.isnan(out.loc[1, 1])
+
+
+def _ablation_rows():
+    """Two languages, three regions at 1% and the core at 2%: rises chosen so every summary is hand-computed."""
+    rise = {("core", 0): 1.0, ("core", 1): 0.6, ("bottom", 0): 0.01, ("bottom", 1): 0.02,
+            ("random", 0): 0.05, ("random", 1): 0.0, ("core (abs)", 0): 0.9, ("core (abs)", 1): 0.5}
+    rows = [{"fraction": 0.01, "region": r, "language": k, "rise": v, "entries": 100,
+             "jaccard_with_core": 0.4 if r == "core (abs)" else 1.0} for (r, k), v in rise.items()]
+    rows += [{"fraction": 0.02, "region": "core", "language": k, "rise": 2.0, "entries": 200, "jaccard_with_core": 1.0}
+             for k in (0, 1)]
+    rows += [{"fraction": 0.02, "region": "core (abs)", "language": k, "rise": 1.0, "entries": 200,
+              "jaccard_with_core": 0.6} for k in (0, 1)]
+    return pd.DataFrame(rows)
+
+
+def test_g1_summary_hand_computed():
+    from crosslingual.regions_study import g1_summary
+
+    ablation = _ablation_rows()
+    out = g1_summary(ablation[(ablation.fraction == 0.01) & ablation.region.isin(["core", "bottom", "random"])])
+    assert out["core"] == pytest.approx(0.8) and out["bottom"] == pytest.approx(0.015)
+    assert out["random"] == pytest.approx(0.025)
+    assert out["min_ratio"] == pytest.approx(min(1.0 / 0.05, 0.6 / 0.02)) and out["min_rise"] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="random"):
+        g1_summary(ablation[ablation.region == "core"])
+
+
+def test_importance_methods_and_g2_summary_hand_computed():
+    from crosslingual.regions_study import g2_summary, importance_methods
+
+    methods = importance_methods(_ablation_rows())
+    assert methods.loc[0.01].tolist() == pytest.approx([0.4, 0.7, 0.8])
+    assert methods.loc[0.02].tolist() == pytest.approx([0.6, 1.0, 2.0])
+    mono = pd.DataFrame({"owner": [0, 0, 1, 1], "language": [0, 1, 0, 1], "entries": [10, 10, 30, 30]})
+    out = g2_summary(mono, _ablation_rows())
+    assert out["entries"] == pytest.approx(20.0) and out["share"] == pytest.approx(20 / 100 * 0.01)
+    with pytest.raises(ValueError, match="paper's size"):
+        g2_summary(mono, _ablation_rows().query("fraction == 0.02"))
+
+
+def test_forgetting_by_seed_and_g4_summary():
+    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_by_seed, g4_summary
+
+    rows = []
+    for seed, rise, new in ((0, 0.2, 3.0), (1, 0.4, 3.2)):
+        for arm, scale in (("full", 1.0), ("core frozen", 0.5)):
+            for step in (0, 10):
+                rows.append({"seed": seed, "arm": arm, "step": step, "kind": "answer", "language": 0,
+                             "loss": 1.0 + rise * scale * step / 10})
+                rows.append({"seed": seed, "arm": arm, "step": step, "kind": "answer", "language": NEW_LANGUAGE,
+                             "loss": new + (0.5 if arm == "full" else 0.0)})
+    summary = forgetting_by_seed(pd.DataFrame(rows))
+    assert len(summary) == 4 and set(summary.seed) == {0, 1}
+    means, spread = g4_summary(summary)
+    assert set(means.index) == {"full", "core frozen"}
+    assert means.loc["full", "forgetting"] == pytest.approx(0.3) and means.loc["core frozen", "forgetting"] == pytest.approx(0.15)
+    assert spread == pytest.approx(0.5)
+
+
+def test_language_roles_of_the_study_world():
+    from crosslingual.grids import Grid
+    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED, language_roles
+    from crosslingual.world import World
+
+    cfg = [c for _, _, c in Grid.load("regions").expand("smoke", 1, 0)][0]
+    world = World(cfg.world)
+    roles = language_roles(world)
+    assert roles.role.tolist() == ["selection"] * len(SELECTED) + ["evaluation only"] * (len(EVALUATED) - len(SELECTED)) + ["new (G4)"]
+    assert roles.loc[NEW_LANGUAGE, "training sequences"] == 0
+    assert (roles.loc[list(EVALUATED), "training sequences"] > 0).all()
+    assert roles["training sequences"].sum() == len(world.train)

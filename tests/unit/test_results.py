@@ -6,7 +6,8 @@ import pytest
 
 from crosslingual.config import make_config
 from crosslingual.regions_study import by_seed
-from crosslingual.results import majority_baseline, variant_correlations
+from crosslingual.results import (describe, final_scalars, group_means, last_checkpoint, lowest_level, majority_baseline,
+                                  runs_above, variant_correlations)
 from crosslingual.world import World
 
 
@@ -104,3 +105,50 @@ def test_vocabulary_levels_are_each_setting_s_mean_measured_size():
     out = vocabulary_levels(table)
     assert out.level.tolist() == [51.5, 51.5, 80.5, 80.5, 0]  # the baseline keeps its level
     assert table.level.tolist() == [0, 0, 96, 96, 0]  # a copy
+
+
+def _long(rows):
+    return pd.DataFrame(rows, columns=["run", "seed", "step", "metric", "layer", "position", "value"])
+
+
+def test_final_scalars_takes_each_runs_own_last_checkpoint_and_one_layer():
+    table = _long([("a", 0, 5, "acc", -1, "", 0.1), ("a", 0, 10, "acc", -1, "", 0.3),
+                   ("b", 1, 5, "acc", -1, "", 0.7),  # b stopped earlier: its last checkpoint is step 5
+                   ("a", 0, 10, "u", 2, "last", 0.8), ("a", 0, 10, "u", 2, "entity", 0.2),
+                   ("a", 0, 10, "u", 1, "last", 9.0), ("b", 1, 5, "u", 2, "last", 0.4)])
+    glob = final_scalars(table).set_index("run")
+    assert glob.acc.to_dict() == {"a": 0.3, "b": 0.7}
+    layer = final_scalars(table, layer=2, position="last").set_index("run")
+    assert layer.u.to_dict() == {"a": 0.8, "b": 0.4}
+    assert set(last_checkpoint(table).step) == {10, 5} and len(last_checkpoint(table)) == 6
+
+
+def test_group_means_keeps_first_seen_order_and_drops_the_seed():
+    table = pd.DataFrame({"arm": ["z", "z", "a", "a"], "seed": [0, 1, 0, 1], "x": [1.0, 3.0, 10.0, 20.0],
+                          "name": ["p", "q", "r", "s"]})
+    out = group_means(table, "arm")
+    assert out.index.tolist() == ["z", "a"] and out.columns.tolist() == ["x"]
+    assert out.x.tolist() == [2.0, 15.0]
+    assert group_means(table, ["arm", "seed"], ["x"]).loc[("a", 1), "x"] == 20.0
+    with pytest.raises(KeyError, match="nope"):
+        group_means(table, "arm", ["nope"])
+
+
+def test_describe_hand_computed_and_one_row_has_zero_sd():
+    out = describe(pd.DataFrame({"x": [1.0, 2.0, 6.0], "y": [0, 0, 3]}), ["x", "y"])
+    assert out.loc["x"].tolist() == pytest.approx([3.0, np.sqrt(7.0), 1.0, 6.0, 3])
+    assert out.loc["y", "mean"] == 1.0
+    assert describe(pd.DataFrame({"x": [4.0]}), ["x"]).loc["x", "sd"] == 0.0
+    with pytest.raises(KeyError, match="z"):
+        describe(pd.DataFrame({"x": [1.0]}), ["z"])
+    with pytest.raises(ValueError, match="no rows"):
+        describe(pd.DataFrame({"x": []}), ["x"])
+
+
+def test_lowest_level_and_runs_above():
+    table = pd.DataFrame({"sweep": ["p", "p", "p", "q"], "level": [0.5, 0.1, 0.1, 0.0],
+                          "acc": [0.2, 0.5, 0.1, 0.9], "base": [0.3, 0.3, 0.3, 0.3]})
+    assert lowest_level(table, "p").acc.tolist() == [0.5, 0.1]
+    assert runs_above(table, "acc", "base") == 2  # 0.3 itself is not above
+    with pytest.raises(ValueError, match="no rows"):
+        lowest_level(table, "r")

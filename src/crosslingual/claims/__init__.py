@@ -9,7 +9,7 @@ from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_r
                                                     g3_outlier_dimension, g4_core_freezing)
 from crosslingual.claims.rosetta import (R3_STATISTICS, R5_CUE_SIGNS, R7_CLAIMED, correlation_statistics,
                                          layer_correlations, learning_phases,
-                                         paired_by_seed, r1_cross_lingual_gap, r2_learning_phase,
+                                         paired_by_seed, phase_counts, r1_cross_lingual_gap, r2_learning_phase,
                                          r3_unification_predicts_transfer, r4_information, r5_extractability,
                                          r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
                                          transfers)
@@ -27,7 +27,8 @@ __all__ = [
     "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R5_CUE_SIGNS", "R7_CLAIMED", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
     "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
     "g4_core_freezing", "h1_script_separability", "h2_neighbourhoods_follow_unification",
-    "h3_geometry_agrees_across_seeds", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "r1_cross_lingual_gap",
+    "h3_geometry_agrees_across_seeds", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "phase_counts",
+    "r1_cross_lingual_gap",
     "r2_learning_phase", "r3_unification_predicts_transfer", "r4_information", "r5_extractability",
     "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "transfers",
     "verdict_table",

@@ -146,6 +146,15 @@ def transfers(phases: pd.DataFrame, chance: float) -> pd.Series:
     return phases.final_acc_xling >= R2_TRANSFERRING * chance
 
 
+def phase_counts(phases: pd.DataFrame, chance: float) -> dict[str, int]:
+    """How many runs of ``learning_phases`` transfer, how many of those show a unification phase, and how many
+    runs show both phases (the counts chapter 07 quotes beside R2)."""
+    transferring = transfers(phases, chance)
+    both = phases.unification_phase & phases.transfer_phase
+    return {"transferring": int(transferring.sum()), "found": int(phases.unification_phase[transferring].sum()),
+            "both": int(both.sum())}
+
+
 def r2_learning_phase(checkpoints: pd.DataFrame, chance: float) -> list[Verdict]:
     """``checkpoints``: one row per run x checkpoint with ``seed``, ``run``, ``step``, ``unification`` and
     ``acc_xling``. Returns R2 (phase), R2 (timing) and R2."""
