@@ -105,3 +105,33 @@ def test_hugging_face_directory_gives_embeddings_and_tokens(tmp_path):
     assert emb.shape == (4, 16)  # the padded rows past the tokenizer's vocabulary are dropped
     assert tokens == ["[UNK]", "hello", "привет", "日本"]
     assert [token_category(t) for t in tokens[1:]] == ["LATIN", "CYRILLIC", "CJK"]
+
+
+def test_byte_level_tokens_are_labelled_by_their_decoded_text(tmp_path):
+    """A GPT-2-style byte-level BPE stores "привет" as byte strings like "Ð¿Ñ": read raw, nearly every
+    non-Latin token would be labelled LATIN. Decoded first, the Cyrillic and CJK pieces keep their scripts."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from crosslingual.geometry import embeddings_of_hf_model, is_byte_level
+
+    text = ["привет мир как дела", "hello world how are you", "日本語 東京 大阪", "γειά σου κόσμε"] * 50
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok)
+    assert is_byte_level(fast)
+    n = len(fast)
+    transformers.GPT2Model(transformers.GPT2Config(vocab_size=n, n_embd=8, n_layer=1, n_head=2, n_positions=8)
+                           ).save_pretrained(tmp_path)
+    fast.save_pretrained(tmp_path)
+    _, tokens = embeddings_of_hf_model(tmp_path)
+    raw = fast.convert_ids_to_tokens(list(range(n)))
+    multi = [i for i, t in enumerate(tokens)
+             if len(t.strip()) >= 2 and "\ufffd" not in t and any(ord(c) > 0x2FF for c in t)]
+    assert len(multi) >= 10  # whole non-Latin characters, merged by the training above
+    latin = sum(token_category(raw[i]) == "LATIN" for i in multi) / len(multi)
+    assert latin >= 0.9  # the fault: raw byte strings read as Latin
+    assert {token_category(tokens[i]) for i in multi} <= {"CYRILLIC", "CJK", "GREEK"}
+    assert token_category(fast.convert_tokens_to_string([fast.convert_ids_to_tokens(fast.encode(" мир")[0])])) == "CYRILLIC"
