@@ -37,16 +37,17 @@ def token_kinds(world: World, ids: np.ndarray) -> np.ndarray:
 
 
 def model_geometry(emb: np.ndarray, tokens: list[str], seed: int, *, min_count: int = 500, k: int = 50,
-                   share: float = 0.01) -> tuple[pd.DataFrame, dict[str, float]]:
+                   share: float = 0.01, max_per_side: int | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """The paper's H1 and H2 measures on a whole vocabulary (a pretrained model's input embeddings):
     one-vs-rest separability per script category with at least ``min_count`` tokens, and numNeighborCategory@k
-    over a random ``share`` of the tokens drawn with ``seed`` (the paper's 1%). Returns the separability table
+    over a random ``share`` of the tokens drawn with ``seed`` (the paper's 1%); ``max_per_side`` caps the
+    separability's balanced sets (``separability``). Returns the separability table
     and a summary: tokens, categories, mean separability, numNeighborCategory mean and SD."""
     if not 0 < share <= 1:
         raise ValueError(f"model_geometry: share={share} must be in (0, 1]")
     labels = np.array([token_category(t) for t in tokens])
     sample = np.random.default_rng(seed).choice(len(tokens), size=max(1, int(len(tokens) * share)), replace=False)
-    sep = separability(emb, labels, min_count=min_count, seed=seed)
+    sep = separability(emb, labels, min_count=min_count, seed=seed, max_per_side=max_per_side)
     ncat = num_neighbor_category(knn(emb, k, queries=sample), labels)
     return sep, {"tokens": len(tokens), "categories": len(sep), "separability": float(sep.accuracy.mean()),
                  "neighbor_categories": float(ncat.mean()), "neighbor_categories_sd": float(ncat.std())}
