@@ -84,8 +84,9 @@ def _key(row: dict) -> tuple:
 
 def _missing(rows: list[dict]) -> list[dict]:
     """A row for each claim the registry's chapters judge but this build did not record (a failed or
-    unregistered check must not vanish from the page)."""
-    seen = {(row["claim"].split(" ")[0], row["chapter"]) for row in rows}
+    unregistered check must not vanish from the page). A registered claim is recorded by a row of its own name
+    ("H1 (multilingual-e5-small)") or, for a bare claim ("H1"), by any of its parts ("H1 (word)")."""
+    seen = {(name, row["chapter"]) for row in rows for name in (row["claim"], row["claim"].split(" ")[0])}
     return [{"claim": claim, "verdict": NOT_RECORDED, "statement": "", "evidence": "no verdict was recorded",
              "chapter": c.name, "anchor": "", "differs": {}}
             for c in CHAPTERS for claim in c.claims if (claim, c.name) not in seen]

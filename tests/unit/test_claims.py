@@ -447,6 +447,20 @@ def test_every_claim_has_a_rule_with_a_rationale():
     assert "Changed after a first look at data" in section and "**G4**" in section
 
 
+def test_a_registered_claim_with_a_suffix_is_recorded_by_its_own_row_only():
+    from crosslingual.scoreboard import _missing
+
+    def row(claim):
+        return {"claim": claim, "chapter": "09_embedding_geometry"}
+
+    def missing(rows):
+        return {r["claim"] for r in _missing(rows) if r["chapter"] == "09_embedding_geometry"}
+
+    assert "H1 (multilingual-e5-small)" not in missing([row("H1 (multilingual-e5-small)")])
+    assert "H1" not in missing([row("H1 (word)")])  # a bare claim is recorded by any of its parts
+    assert "H1 (multilingual-e5-small)" in missing([row("H1 (word)"), row("H1")])
+
+
 def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monkeypatch):
     verdicts = [Verdict("R4 (parallel_fraction)", "s", REPRODUCED, "rule", "rho -0.9"),
                 Verdict("H1", "separable", PARTIAL, "rule", "acc 0.8 | 0.9"), Verdict("R4", "info", PARTIAL, "r", "e"),
