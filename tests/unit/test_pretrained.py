@@ -115,22 +115,25 @@ def test_unigram_viterbi_and_normalisation_hand_computed(tmp_path):
 def test_cached_conversion_is_reused_and_a_damaged_copy_is_converted_again(tmp_path, monkeypatch):
     _write(tmp_path / "m.bin", PIECES, SCORES, {})
     digest = pretrained._sha256(tmp_path / "m.bin")
-    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", "x", ("m.bin",), digest, "-", "-", "-"))
+    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-"))
     monkeypatch.setattr(pretrained, "source_files", lambda name: [tmp_path / "m.bin"])
     calls = []
 
     def convert():
         calls.append(1)
-        return {"a": 1}, {"w": torch.arange(6.0).reshape(2, 3)}
+        return {"a": 1}, {"w": torch.arange(6.0).reshape(2, 3)}, {"tokenizer.json": "{}"}
 
-    config, state, first = pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
+    first = pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
     again = pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
-    assert first["converted"] and not again[2]["converted"] and len(calls) == 1
-    assert again[0] == {"a": 1} and torch.equal(again[1]["w"], state["w"])
-    weights = Path(first["path"]) / "model.safetensors"
+    assert first.converted and not again.converted and len(calls) == 1
+    assert again.config == {"a": 1} and torch.equal(again.state["w"], first.state["w"])
+    assert again.files == {"tokenizer.json": "{}"}
+    weights = first.path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
-    assert pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")[2]["converted"] and len(calls) == 2
-    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", "x", ("m.bin",), "0" * 64, "-", "-", "-"))
+    assert pretrained.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 2
+    (first.path / "tokenizer.json").write_text("{ }")  # a damaged text file is converted again too
+    assert pretrained.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 3
+    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", "0" * 64, "-", "-", "-"))
     with pytest.raises(ValueError, match="pinned"):
         pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
 
@@ -138,7 +141,7 @@ def test_cached_conversion_is_reused_and_a_damaged_copy_is_converted_again(tmp_p
 def test_an_unknown_or_missing_source_says_so():
     with pytest.raises(ValueError, match="multilingual-e5-small"):
         pretrained.source("no-such-model")
-    missing = pretrained.Source("gone", "no_such_package_xyz", ("f",), "0" * 64, "-", "-", "-")
+    missing = pretrained.Source("gone", (("no_such_package_xyz", "f"),), "f", "0" * 64, "-", "-", "-")
     pretrained.SOURCES["gone"] = missing
     try:
         with pytest.raises(pretrained.NotInstalled, match="make models"):
@@ -173,12 +176,12 @@ def e5(tmp_path_factory):
 @pytest.mark.slow
 def test_e5_loads_with_its_shape_and_is_converted_once(e5, tmp_path_factory):
     model, tokenizer, record = e5
-    assert record["converted"]
+    assert record.converted
     n = sum(p.numel() for p in model.parameters())
     assert 117_000_000 < n < 119_000_000  # multilingual-e5-small: ~118M
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 12 and len(tokenizer) == 250_002
-    again = pretrained.load_e5(root=Path(record["path"]).parent.parent)
-    assert not again[2]["converted"]
+    again = pretrained.load_e5(root=record.path.parent.parent)
+    assert not again[2].converted
 
 
 @real

@@ -421,10 +421,9 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[lis
 R8_STATEMENT = "on a real model, language pairs that unify more transfer more"
 
 
-def r8_not_run() -> Verdict:
+def r8_not_run(reason: str = "no real model was given (-p hf_model DIR)") -> Verdict:
     """R8 needs a real model's weights; the book built without one says so on the scoreboard."""
-    return Verdict("R8", R8_STATEMENT, UNTESTABLE, R8.text,
-                   "no real model was given (-p hf_model DIR): the claim is about a pretrained model")
+    return Verdict("R8", R8_STATEMENT, UNTESTABLE, R8.text, f"{reason}: the claim is about a pretrained model")
 
 
 def _complete_languages(pairs: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
