@@ -146,7 +146,7 @@ def test_facts_per_language_takes_the_profiles_default_for_zero_and_refuses_one(
     from crosslingual.config import ConfigError
     from crosslingual.hf import FACTS, facts_per_language
 
-    assert facts_per_language("smoke", 0) == FACTS["smoke"] and facts_per_language("default", 0) == 120
+    assert facts_per_language("smoke", 0) == FACTS["smoke"] and facts_per_language("default", 0) == FACTS["default"] == 80
     assert facts_per_language("smoke", 30) == 30
     for bad in (1, -3):
         with pytest.raises(ConfigError, match="hf_facts"):
