@@ -439,8 +439,8 @@ def test_overall_combines_parts():
 
 
 def test_every_claim_has_a_rule_with_a_rationale():
-    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)"] +
-                                   [f"G{i}" for i in range(1, 5)])
+    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
+                                                                    "H1 (gemma-3-270m)"] + [f"G{i}" for i in range(1, 5)])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy
     section = rules_section()
@@ -533,3 +533,19 @@ def test_r2_timing_from_fewer_than_5_seeds_is_insufficient_and_so_is_r2():
     assert v["R2 (phase)"].verdict == REPRODUCED
     assert v["R2 (timing)"].verdict == INSUFFICIENT and "4 of 5 seeds" in v["R2 (timing)"].evidence
     assert v["R2"].verdict == INSUFFICIENT
+
+
+def test_h1_on_a_pretrained_model_judges_the_categories_under_that_models_rule():
+    from crosslingual.claims import H1_GEMMA_CLAIM, h1_real_model, h1_real_not_run
+
+    high = pd.DataFrame({"category": list("ABCDEF"), "accuracy": [0.97, 0.98, 0.99, 0.96, 0.985, 0.975]})
+    middle = high.assign(accuracy=[0.7, 0.75, 0.8, 0.72, 0.78, 0.74])
+    low = high.assign(accuracy=[0.45, 0.55, 0.5, 0.52, 0.48, 0.5])
+    gemma = h1_real_model(high, "gemma-3-270m")
+    assert (gemma.claim, gemma.verdict) == (H1_GEMMA_CLAIM, REPRODUCED) and "normal" in gemma.rule
+    assert h1_real_model(middle, "gemma-3-270m").verdict == PARTIAL
+    assert h1_real_model(low).verdict == NOT_REPRODUCED
+    assert h1_real_model(high.head(2), "gemma-3-270m").verdict == INSUFFICIENT
+    assert h1_real_not_run("absent", "gemma-3-270m").claim == H1_GEMMA_CLAIM
+    with pytest.raises(ValueError, match="model='xlm-r'"):
+        h1_real_model(high, "xlm-r")

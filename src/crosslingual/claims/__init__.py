@@ -3,7 +3,8 @@ fixed in code before the runs it judges (:mod:`.rosetta`, :mod:`.hyperpolyglot`,
 the verdict kinds and how parts combine in :mod:`.verdicts`; the statistics in :mod:`crosslingual.stats`."""
 
 from crosslingual.claims import hyperpolyglot, linguistic_regions, rosetta
-from crosslingual.claims.hyperpolyglot import (H1_REAL_CLAIM, H1_REAL_MODEL, h1_real_model, h1_real_not_run,
+from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H1_REAL_CLAIM, H1_REAL_MODEL,
+                                               h1_real_model, h1_real_not_run,
                                                h1_script_separability, h2_neighbourhoods_follow_unification,
                                                h3_geometry_agrees_across_seeds)
 from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g2_monolingual_regions,
@@ -24,7 +25,7 @@ RULES = {claim: rule for module in PAPERS.values() for claim, rule in module.RUL
 PAPER_FIGURES = {claim: text for module in PAPERS.values() for claim, text in module.PAPER_FIGURES.items()}
 
 __all__ = [
-    "CLAIMS_LOG", "H1_REAL_CLAIM", "H1_REAL_MODEL", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
+    "CLAIMS_LOG", "H1_GEMMA_CLAIM", "H1_GEMMA_MODEL", "H1_REAL_CLAIM", "H1_REAL_MODEL", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
     "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R5_CUE_SIGNS", "R7_CLAIMED", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
     "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
     "g4_core_freezing", "h1_real_model", "h1_real_not_run", "h1_script_separability", "h2_neighbourhoods_follow_unification",
