@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from crosslingual.files import write_atomic
@@ -122,7 +124,7 @@ def source_path(name: str, root: Path | None = None) -> Path:
     source_digest(name)
     with store_errors(target.parent):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # chapters may join it at the same time
         with open(tmp, "wb") as out:
             for part in parts:
                 with open(part, "rb") as f:
@@ -180,7 +182,7 @@ def cached_conversion(name: str, convert: Callable[[], tuple[dict, dict[str, tor
         shutil.rmtree(folder, ignore_errors=True)  # damaged or foreign: convert again
     config, state, files = convert()
     with store_errors(folder.parent):
-        tmp = folder.with_name(f".{folder.name}.tmp")
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")  # two chapters may convert at the same time
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file(_unaliased(state), tmp / "model.safetensors")
@@ -189,8 +191,10 @@ def cached_conversion(name: str, convert: Callable[[], tuple[dict, dict[str, tor
         hashes = {f: _sha256(tmp / f) for f in ["model.safetensors", *files]}
         write_atomic(tmp / "meta.json", json.dumps({"key": key, "config": config, "files": list(files),
                                                     "sha256": hashes}).encode())
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process stored the same conversion first: keep its copy
+            shutil.rmtree(tmp, ignore_errors=True)
     return Conversion(config, state, files, True, time.perf_counter() - start, folder)
 
 
@@ -223,13 +227,12 @@ def load_e5(root: Path | None = None):
     return _load_state(model, done.state, "multilingual-e5-small"), e5s1.UnigramTokenizer(parsed), done
 
 
-def load_causal_lm(name: str, root: Path | None = None):
-    """A GGUF causal LM of ``SOURCES`` (Gemma 3 270M, SmolLM2-135M): the model in fp32 (eval mode), a fast
-    tokenizer and the :class:`Conversion`. ``transformers`` dequantises the GGUF weights (its GGUF support,
-    with the ``gguf`` package); Gemma's tokenizer is rebuilt from the file's vocabulary
-    (``crosslingual.gguf_tokenizer``), SmolLM2's byte-level BPE is the one ``transformers`` converts."""
+def causal_lm_conversion(name: str, root: Path | None = None) -> Conversion:
+    """The cached fp32 conversion of a GGUF causal LM of ``SOURCES`` (Gemma 3 270M, SmolLM2-135M), converting it
+    first if needed. ``transformers`` dequantises the GGUF weights (its GGUF support, with the ``gguf`` package);
+    Gemma's tokenizer is rebuilt from the file's vocabulary (``crosslingual.gguf_tokenizer``), SmolLM2's
+    byte-level BPE is the one ``transformers`` converts."""
     import transformers
-    from tokenizers import Tokenizer
 
     if name not in ("gemma-3-270m", "smollm2-135m"):
         raise ValueError(f"{name!r} is not a GGUF causal LM: choose 'gemma-3-270m' or 'smollm2-135m'")
@@ -248,7 +251,16 @@ def load_causal_lm(name: str, root: Path | None = None):
                                                                    ).backend_tokenizer.to_str()
         return model.config.to_dict(), model.state_dict(), {"tokenizer.json": tokenizer}
 
-    done = cached_conversion(name, convert, root)
+    return cached_conversion(name, convert, root)
+
+
+def load_causal_lm(name: str, root: Path | None = None):
+    """A GGUF causal LM of ``SOURCES``: the model in fp32 (eval mode), a fast tokenizer and the
+    :class:`Conversion` (``causal_lm_conversion``)."""
+    import transformers
+    from tokenizers import Tokenizer
+
+    done = causal_lm_conversion(name, root)
     config = transformers.AutoConfig.for_model(**done.config)
     model = _load_state(transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32), done.state, name)
     backend = Tokenizer.from_str(done.files["tokenizer.json"])
@@ -257,6 +269,24 @@ def load_causal_lm(name: str, root: Path | None = None):
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **specials)
     tokenizer.padding_side = "left"  # as crosslingual.hf.load: the last prompt token ends every row
     return model, tokenizer, done
+
+
+def text_vocabulary(name: str, root: Path | None = None) -> tuple[torch.Tensor, list[str], Conversion]:
+    """The input embeddings of the pieces that are text, their strings and the conversion, for the geometry of
+    H1: multilingual-e5-small's whole vocabulary (as the paper took XLM-R's), Gemma's pieces of type normal
+    (its control, byte, user-defined and ``<unused..>`` pieces are not text of any script). Reads only the
+    stored conversion, not a model."""
+    if name == "multilingual-e5-small":
+        model, tokenizer, done = load_e5(root)
+        return model.get_input_embeddings().weight.detach()[:len(tokenizer)], list(tokenizer.pieces), done
+    if name != "gemma-3-270m":
+        raise ValueError(f"text_vocabulary: {name!r} is not one of 'multilingual-e5-small', 'gemma-3-270m'")
+    from crosslingual.gguf_tokenizer import NORMAL, gguf_vocabulary
+
+    done = causal_lm_conversion(name, root)
+    pieces, _, types, _ = gguf_vocabulary(source_path(name, root))
+    keep = np.flatnonzero(types == NORMAL)
+    return done.state["model.embed_tokens.weight"][keep], [pieces[i] for i in keep], done
 
 
 @torch.no_grad()

@@ -51,6 +51,8 @@ def test_a_vocabulary_without_its_special_pieces_is_refused():
 def test_an_unknown_causal_lm_is_refused():
     with pytest.raises(ValueError, match="gemma-3-270m"):
         pretrained.load_causal_lm("multilingual-e5-small")
+    with pytest.raises(ValueError, match="text_vocabulary: 'smollm2-135m'"):
+        pretrained.text_vocabulary("smollm2-135m")
 
 
 def _real(name):
@@ -91,6 +93,25 @@ def test_gemma_loads_once_and_its_tokenizer_round_trips_eleven_scripts(gemma):
         assert ids[0] == tokenizer.bos_token_id == 2, lang
         assert tokenizer.unk_token_id not in ids, lang
         assert tokenizer.decode(ids, skip_special_tokens=True) == text, lang
+
+
+@pytest.mark.real
+@pytest.mark.slow
+@_real("gemma-3-270m")
+def test_gemmas_text_vocabulary_keeps_its_normal_pieces_only(gemma):
+    """H1's input: every piece of type normal with its own embedding row, no control, byte, user-defined or
+    unused piece (the model's embedding has a row per piece, so rows and pieces must stay aligned)."""
+    from crosslingual.gguf_tokenizer import NORMAL, gguf_vocabulary
+
+    root = gemma[2].path.parent.parent
+    emb, pieces, done = pretrained.text_vocabulary("gemma-3-270m", root=root)
+    all_pieces, _, types, _ = gguf_vocabulary(pretrained.source_path("gemma-3-270m", root))
+    assert not done.converted and emb.shape == (int((types == NORMAL).sum()), 640) == (len(pieces), 640)
+    assert 250_000 < len(pieces) < 262_144
+    assert not any(p.startswith(("<unused", "<0x")) or p in ("<bos>", "<eos>", "<pad>") for p in pieces)
+    table = gemma[0].get_input_embeddings().weight
+    for i in (0, len(pieces) // 2, len(pieces) - 1):
+        assert torch.equal(emb[i], table[all_pieces.index(pieces[i])])
 
 
 @pytest.mark.real

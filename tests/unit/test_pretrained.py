@@ -138,6 +138,29 @@ def test_cached_conversion_is_reused_and_a_damaged_copy_is_converted_again(tmp_p
         pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
 
 
+def test_a_conversion_another_process_stored_first_is_kept(tmp_path, monkeypatch):
+    """Two chapters converting the same source at once: the one that finishes second keeps the first's copy
+    (simulated by a conversion that stores the result itself, with other weights, before it returns)."""
+    _write(tmp_path / "m.bin", PIECES, SCORES, {})
+    digest = pretrained._sha256(tmp_path / "m.bin")
+    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-"))
+    monkeypatch.setattr(pretrained, "source_files", lambda name: [tmp_path / "m.bin"])
+    store = tmp_path / "store"
+
+    def other():
+        return {"by": "other"}, {"w": torch.ones(2)}, {}
+
+    def convert():
+        pretrained.cached_conversion("tiny", other, root=store)
+        return {"by": "late"}, {"w": torch.zeros(2)}, {}
+
+    late = pretrained.cached_conversion("tiny", convert, root=store)
+    kept = pretrained.cached_conversion("tiny", convert, root=store)
+    assert late.converted and not kept.converted and kept.config == {"by": "other"}
+    assert torch.equal(kept.state["w"], torch.ones(2))
+    assert [p.name for p in (store / pretrained.STORE).iterdir()] == [late.path.name]  # no temporary left
+
+
 def test_an_unknown_or_missing_source_says_so():
     with pytest.raises(ValueError, match="multilingual-e5-small"):
         pretrained.source("no-such-model")
