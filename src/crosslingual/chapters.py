@@ -68,7 +68,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("09_embedding_geometry", "Token-embedding geometry", HYPERPOLYGLOT,
             ("H1", "H2", "H3", "H1 (multilingual-e5-small)", "H1 (gemma-3-270m)"),
             ("information", "extractability", "interventions"), extra_runs=_geometry_pairs),
-    Chapter("10_linguistic_regions", "Linguistic regions", REGIONS, ("G1", "G2", "G3", "G4"), ("regions",)),
+    Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
+            ("G1", "G2", "G3", "G4", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)"), ("regions",)),
 )
 
 

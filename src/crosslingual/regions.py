@@ -227,17 +227,33 @@ def language_losses(model: nn.Module, data: dict[int, torch.Tensor], loss_fn: Lo
 
 
 @torch.no_grad()
-def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor) -> pd.DataFrame:
-    """Mean |activation| of every hidden dimension at the input of every norm of our models (rows: the norm
-    weight it feeds, ``blocks.{i}.ln1.weight`` / ``ln2.weight``; columns: dimensions). Outlier dimensions, in
-    the paper's sense, are the few whose magnitude dwarfs the others'."""
-    cache: dict[str, torch.Tensor] = {}
-    model(tokens, cache=cache)
-    rows = {}
-    for i in range(len(model.blocks)):
-        rows[f"blocks.{i}.ln1.weight"] = cache[f"blocks.{i}.hook_resid_pre"].abs().mean((0, 1))
-        rows[f"blocks.{i}.ln2.weight"] = cache[f"blocks.{i}.hook_resid_mid"].abs().mean((0, 1))
-    return pd.DataFrame({k: v.cpu().numpy() for k, v in rows.items()}).T
+def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor, batch_size: int = 1024) -> pd.DataFrame:
+    """Mean |activation| of every hidden dimension at the input of every norm inside the blocks (rows: the norm
+    weight it feeds, e.g. ``blocks.{i}.ln1.weight`` of our models, ``model.layers.{i}.input_layernorm.weight``
+    of a Hugging Face Llama; columns: dimensions). Norms of another width than the most common one (Gemma's
+    per-head query and key norms) are left out. Outlier dimensions, in the paper's sense, are the few whose
+    magnitude dwarfs the others'. Batches of ``batch_size`` sequences (a large vocabulary's logits are big)."""
+    rows: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if "Norm" in type(module).__name__ and _BLOCK.search(f"{name}.weight") and weight is not None \
+                and weight.dim() == 1:
+            def record(_, inputs, key=f"{name}.weight"):
+                total = inputs[0].detach().abs().sum((0, 1))
+                rows[key] = rows[key] + total if key in rows else total
+            handles.append(module.register_forward_pre_hook(record))
+    if not handles:
+        raise ValueError("the model has no norm inside its blocks (blocks.N. / layers.N. / h.N.) to measure")
+    try:
+        for chunk in tokens.split(batch_size):
+            model(chunk)
+    finally:
+        for h in handles:
+            h.remove()
+    width = pd.Series([len(v) for v in rows.values()]).mode()[0]
+    return pd.DataFrame({k: (v / tokens.numel()).cpu().numpy() for k, v in rows.items()
+                         if len(v) == width}).T
 
 
 def outlier_and_typical(magnitudes: pd.DataFrame, n_typical: int = 8) -> tuple[str, int, list[int]]:

@@ -20,7 +20,7 @@ from crosslingual.regions import (Mask, bottom_region, continue_training, dimens
                                   importance, jaccard, language_losses, language_tokens, monolingual_regions,
                                   outlier_and_typical, random_region, region_map, scaled, size, top_region,
                                   total_scores, ablated)
-from crosslingual.runs import Run, cached_table
+from crosslingual.runs import Run, cached_table, cached_tables
 from crosslingual.train import lm_loss
 
 SELECTED = (0, 1, 2, 3)  # regions are chosen on these languages' sequences
@@ -70,29 +70,20 @@ def analyse(run: Run, n_sequences: int = 256, fractions: tuple[float, ...] = FRA
     as a one-row table), keyed by the run, every argument and ``REGIONS_VERSION``. A field missing from the
     store (a build killed between two writes) recomputes the analysis once for all missing fields."""
     key = dict(run=run.path.name, n_sequences=n_sequences, fractions=list(fractions), factors=list(factors))
-    computed: dict[str, pd.DataFrame] = {}
-
-    def table(field: str) -> pd.DataFrame:
-        def compute() -> pd.DataFrame:
-            if not computed:
-                computed.update(_to_tables(_analyse(run, n_sequences, fractions, factors)))
-            return computed[field]
-
-        return cached_table(f"regions-{field.replace('_', '-')}", key, compute, root=run.path.parent,
-                            version=REGIONS_VERSION)
-
-    return _from_tables({f.name: table(f.name) for f in fields(RegionAnalysis)})
+    tables = cached_tables("regions", key, lambda: to_tables(_analyse(run, n_sequences, fractions, factors)),
+                           [f.name for f in fields(RegionAnalysis)], root=run.path.parent, version=REGIONS_VERSION)
+    return from_tables(tables)
 
 
-def _to_tables(analysis: RegionAnalysis) -> dict[str, pd.DataFrame]:
+def to_tables(analysis: RegionAnalysis) -> dict[str, pd.DataFrame]:
     """The analysis as tables the store holds (it drops the index): the maps' layers as a column, the outlier
     as one row."""
     tables = {f.name: getattr(analysis, f.name) for f in fields(RegionAnalysis)}
     return {**tables, "outlier": pd.DataFrame([analysis.outlier]), **{m: tables[m].reset_index() for m in MAPS}}
 
 
-def _from_tables(tables: dict[str, pd.DataFrame]) -> RegionAnalysis:
-    """The inverse of ``_to_tables``."""
+def from_tables(tables: dict[str, pd.DataFrame]) -> RegionAnalysis:
+    """The inverse of ``to_tables``."""
     return RegionAnalysis(**{**tables, "outlier": tables["outlier"].to_dict("records")[0],
                              **{m: tables[m].set_index("layer").rename_axis(columns="tensor") for m in MAPS}})
 

@@ -577,6 +577,24 @@ def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root
     return table
 
 
+def cached_tables(prefix: str, key: dict, compute: Callable[[], dict[str, pd.DataFrame]], names: list[str],
+                  root: Path | None = None, version: int = 1) -> dict[str, pd.DataFrame]:
+    """Several tables of one computation, each a ``cached_table`` of kind ``<prefix>-<name>`` (underscores as
+    dashes) under the same ``key``: ``compute()`` (all of them at once) runs at most once per call, and only if
+    some table is missing (a build killed between two writes)."""
+    computed: dict[str, pd.DataFrame] = {}
+
+    def one(name: str) -> pd.DataFrame:
+        def compute_one() -> pd.DataFrame:
+            if not computed:
+                computed.update(compute())
+            return computed[name]
+
+        return cached_table(f"{prefix}-{name.replace('_', '-')}", key, compute_one, root=root, version=version)
+
+    return {name: one(name) for name in names}
+
+
 # ---------------------------------------------------------------------------- store administration (CLI)
 def _run_dirs(root: Path) -> list[Path]:
     """Entries of the store that are named like a run (a symbolic link is listed, never followed by ``gc``)."""

@@ -411,6 +411,29 @@ def test_g3_without_an_outlier_dimension_is_untestable():
     assert v.verdict == UNTESTABLE and "4.0x" in v.evidence
 
 
+def test_g1_to_g3_on_a_pretrained_model_use_windows_as_units_and_that_models_rules():
+    from crosslingual.claims.linguistic_regions import REAL_RULES
+    from crosslingual.regions_pretrained import MODEL
+
+    assert {r.claim for r in REAL_RULES.values()} == {f"G{i} ({MODEL})" for i in (1, 2, 3)}
+    windows = _ablation(1.0, 0.01).rename(columns={"seed": "sequence"})
+    windows["language"] = windows.language.map({0: "en", 1: "ru", 2: "zh_CN"})
+    g1 = g1_core_region(windows, REAL_RULES["G1"], unit="sequence")
+    assert (g1.claim, g1.verdict, g1.rule) == ("G1 (smollm2-135m)", REPRODUCED, REAL_RULES["G1"].text)
+    assert "en " in g1.evidence and "L0" not in g1.evidence
+    assert g1_core_region(windows, REAL_RULES["G1"]).verdict == INSUFFICIENT  # no seed column: no seeds
+    rows = [{"sequence": j, "owner": o, "language": k, "rise": (0.2 if k == o else 0.01) + 0.001 * j}
+            for j in range(8) for o in ("en", "ru") for k in ("en", "ru", "hi")]
+    g2 = g2_monolingual_regions(pd.DataFrame(rows), REAL_RULES["G2"], unit="sequence")
+    assert (g2.claim, g2.verdict) == ("G2 (smollm2-135m)", REPRODUCED)
+    g3 = g3_outlier_dimension(_scaling(2.0, 0.01).rename(columns={"seed": "sequence"}), pd.Series([40.0]),
+                              rule=REAL_RULES["G3"], unit="sequence")
+    assert (g3.claim, g3.verdict) == ("G3 (smollm2-135m)", REPRODUCED)
+    few = _scaling(2.0, 0.01).rename(columns={"seed": "sequence"}).query("sequence < 4")
+    assert g3_outlier_dimension(few, pd.Series([40.0]), rule=REAL_RULES["G3"], unit="sequence"
+                                ).verdict == INSUFFICIENT
+
+
 def _freezing(core: float, random: float, seeds: int = SEEDS) -> pd.DataFrame:
     arms = {"full": 0.3, "core frozen": core, "random frozen": random}
     return pd.DataFrame([{"seed": s, "arm": a, "forgetting": f + 0.01 * s * (i + 1), "new_loss": 1.0}
@@ -440,7 +463,8 @@ def test_overall_combines_parts():
 
 def test_every_claim_has_a_rule_with_a_rationale():
     assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
-                                                                    "H1 (gemma-3-270m)"] + [f"G{i}" for i in range(1, 5)])
+                                                                    "H1 (gemma-3-270m)"] + [f"G{i}" for i in range(1, 5)]
+                          + [f"G{i} (smollm2-135m)" for i in range(1, 4)])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy
     section = rules_section()

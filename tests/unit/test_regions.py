@@ -5,8 +5,8 @@ import torch
 
 from crosslingual.config import ModelConfig
 from crosslingual.model import Transformer
-from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, full_loss, importance, jaccard,
-                                  language_losses, monolingual_regions, outlier_and_typical, random_region,
+from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, dimension_magnitudes,
+                                  full_loss, importance, jaccard, language_losses, monolingual_regions, outlier_and_typical, random_region,
                                   region_map, region_size, scaled, size, top_region, total_scores, units)
 
 EXCLUDED = ("embed.weight", "pos_embed.weight", "ln_final.weight", "unembed.weight")
@@ -162,11 +162,7 @@ def test_freezing_keeps_masked_entries_bit_identical_during_training():
 
 
 def test_freezing_a_hugging_face_model():
-    transformers = pytest.importorskip("transformers")
-    cfg = transformers.LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                                   num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16)
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(cfg)
+    model = tiny_llama().train()
     names = {u.param for u in units(model)}
     assert names and all(".layers." in n for n in names) and "lm_head.weight" not in names
     mask = random_region(model, 0.1, seed=0)
@@ -182,6 +178,51 @@ def test_freezing_a_hugging_face_model():
     for n, m in mask.items():
         assert torch.equal(model.get_parameter(n)[m], before[n][m])
     assert not torch.equal(model.get_parameter("lm_head.weight"), before["lm_head.weight"])
+
+
+def tiny_llama(seed: int = 0):
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                   num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16)
+    torch.manual_seed(seed)
+    return transformers.LlamaForCausalLM(cfg).eval()
+
+
+def test_dimension_magnitudes_are_the_mean_absolute_norm_inputs_of_our_models():
+    model = tiny().eval()
+    x = tokens(8)
+    cache: dict = {}
+    with torch.no_grad():
+        model(x, cache=cache)
+    mags = dimension_magnitudes(model, x)
+    assert list(mags.index) == ["blocks.0.ln1.weight", "blocks.0.ln2.weight", "blocks.1.ln1.weight",
+                                "blocks.1.ln2.weight"]
+    for i in range(2):
+        for norm, hook in (("ln1", "hook_resid_pre"), ("ln2", "hook_resid_mid")):
+            expected = cache[f"blocks.{i}.{hook}"].abs().mean((0, 1)).numpy()
+            np.testing.assert_allclose(mags.loc[f"blocks.{i}.{norm}.weight"].to_numpy(), expected, rtol=1e-6)
+    pd.testing.assert_frame_equal(dimension_magnitudes(model, x, batch_size=3), mags, rtol=1e-5)
+
+
+def test_dimension_magnitudes_of_a_hugging_face_llama_name_its_norm_weights():
+    model = tiny_llama()
+    x = torch.randint(0, 32, (3, 8), generator=torch.Generator().manual_seed(1))
+    seen = {}
+    hook = model.model.layers[1].post_attention_layernorm.register_forward_pre_hook(
+        lambda _, inputs: seen.update(x=inputs[0].abs().mean((0, 1))))
+    mags = dimension_magnitudes(model, x)
+    hook.remove()
+    assert list(mags.index) == [f"model.layers.{i}.{n}.weight" for i in range(2)
+                                for n in ("input_layernorm", "post_attention_layernorm")]
+    assert mags.shape == (4, 16) and set(mags.index) <= {n for n, _ in model.named_parameters()}
+    np.testing.assert_allclose(mags.loc["model.layers.1.post_attention_layernorm.weight"].to_numpy(),
+                               seen["x"].detach().numpy(), rtol=1e-6)
+    assert not model.model.layers[0].input_layernorm._forward_pre_hooks  # no hook left behind
+
+
+def test_dimension_magnitudes_refuse_a_model_without_block_norms():
+    with pytest.raises(ValueError, match="no norm inside its blocks"):
+        dimension_magnitudes(torch.nn.Sequential(torch.nn.Linear(4, 4)), torch.zeros(2, 4))
 
 
 def test_outlier_and_typical_dimensions_hand_computed():

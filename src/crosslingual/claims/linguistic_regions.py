@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crosslingual import regions_pretrained as real
 from crosslingual.claims.verdicts import (NOT_REPRODUCED, PARTIAL, REPRODUCED, UNTESTABLE, Rule, Verdict,
                                           insufficient, n_seeds)
 from crosslingual.stats import MIN_UNITS, effect, per_seed
@@ -32,33 +33,66 @@ G4 = Rule("G4", "reproduced if the per-seed forgetting (loss rise on the old lan
           "of each paired difference over seeds); partial if one holds", "the claim is a direction",
           "forgetting measured on the answer loss after a first look (the full loss was dominated by near-"
           "irreducible positions)")
-RULES = {r.claim: r for r in (G1, G2, G3, G4)}
+# The same claims on one pretrained model (crosslingual.regions_pretrained): one set of weights, so the units are
+# windows of held-out text (EVALUATE_SEQUENCES per language), the thresholds are those above.
+_REAL = (f"{real.MODEL} (dequantised from GGUF Q4_1), regions chosen on {real.SELECT_SEQUENCES} windows of "
+         f"{real.LENGTH} tokens per language of the selection side of Sphinx's message catalogues in "
+         f"{', '.join(real.SELECTED)}, judged on {real.EVALUATE_SEQUENCES} windows per language of the evaluation "
+         f"side (messages the selection never saw, in any language) in {len(real.EVALUATED)} languages; the "
+         "windows are the units")
+G1_REAL = Rule("G1 (smollm2-135m)", f"{_REAL}. Per evaluated language: the mean over windows of the loss rise from "
+               f"zeroing the core 1% exceeds {G1_MIN_RISE} nats (sign-flip test of rise - {G1_MIN_RISE} > 0 over "
+               f"windows) and is at least {G1_MIN_RATIO:g}x the larger control's (bottom or random 1%); reproduced "
+               "if in every language, partial if in at least half",
+               "G1's thresholds; the windows share one model, so the interval describes the spread over text, and "
+               "a quantised model makes the agreement qualitative")
+G2_REAL = Rule("G2 (smollm2-135m)", f"{_REAL}. Per selected language: the per-window excess (own-language rise "
+               "minus the mean rise of the other evaluated languages' windows of the same index) exceeds 0 "
+               f"(sign-flip over windows) and the own rise is at least {G2_MIN_RATIO:g}x the others'; reproduced "
+               "if for every selected language, partial if for some", "G2's thresholds, windows as units")
+G3_REAL = Rule("G3 (smollm2-135m)", f"{_REAL}. Untestable unless the model's largest norm-input dimension (mean "
+               f"|activation| over the evaluation windows) is at least {OUTLIER_MIN_RATIO:g}x its norm's median; "
+               f"then reproduced if the per-window rise (mean over languages) from scaling that norm-weight entry "
+               f"by {real.FACTOR:g} exceeds {G3_BREAK} nat (sign-flip over windows) and is {G3_MIN_RATIO:g}x the "
+               f"median of {real.N_TYPICAL} typical dimensions' (those nearest the norm's median); partial if only "
+               "the ratio holds", "G3's thresholds, windows as units")
+REAL_RULES = {"G1": G1_REAL, "G2": G2_REAL, "G3": G3_REAL}
+RULES = {r.claim: r for r in (G1, G2, G3, G4, G1_REAL, G2_REAL, G3_REAL)}
 # What the paper reports for each claim, so the scoreboard can set our number beside theirs.
 PAPER_FIGURES = {
     "G1": "qualitative (LLaMA-2: core 1% removal breaks 30 languages; bottom / random 1% do not)",
     "G2": "qualitative (monolingual regions exist; removal hurts their language)",
     "G3": "Chinese perplexity 257.7 (x4 on dimension 2100) vs 5.86 (dimension 4200)",
     "G4": "qualitative (freezing the core mitigates forgetting in further pre-training)",
+    G1_REAL.claim: "qualitative (LLaMA-2-7B/13B: core 1% removal breaks 30 languages; bottom / random 1% do not)",
+    G2_REAL.claim: "qualitative (LLaMA-2: monolingual regions exist; removal hurts their language)",
+    G3_REAL.claim: "LLaMA-2: Chinese perplexity 257.7 (x4 on dimension 2100) vs 5.86 (dimension 4200)",
 }
+
+
+def _language(lang) -> str:
+    """A language's name in a verdict: our models' languages are numbers (L0, L1, ...), real ones locales."""
+    return f"L{lang}" if isinstance(lang, (int, float)) or str(lang).isdigit() else str(lang)
 
 G1_STATEMENT = "zeroing the core region hurts every language far more than bottom or random regions"
 
 
-def g1_core_region(ablation: pd.DataFrame) -> Verdict:
-    """``ablation``: one row per seed x region (``core``, ``bottom``, ``random``) x language with ``rise`` (loss
-    after zeroing the region minus before), at the paper's size (1%) and over every evaluated language."""
-    n = n_seeds(ablation)
+def g1_core_region(ablation: pd.DataFrame, rule: Rule = G1, unit: str = "seed") -> Verdict:
+    """``ablation``: one row per ``unit`` (seed; a window of text on a pretrained model, ``rule`` G1_REAL) x
+    region (``core``, ``bottom``, ``random``) x language with ``rise`` (loss after zeroing the region minus
+    before), at the paper's size (1%) and over every evaluated language."""
+    n = n_seeds(ablation, unit)
     if n < MIN_UNITS:
-        return insufficient("G1", G1_STATEMENT, G1, n)
+        return insufficient(rule.claim, G1_STATEMENT, rule, n)
     ok, parts = [], []
     for lang, data in ablation.groupby("language", sort=True):
-        core = per_seed(data[data.region == "core"], "rise")
+        core = per_seed(data[data.region == "core"], "rise", unit)
         sized = effect(core, null=G1_MIN_RISE)
         control = max(0.0, *data[data.region != "core"].groupby("region").rise.mean())
         ok.append(sized.significant and sized.mean >= G1_MIN_RATIO * control)
-        parts.append(f"L{lang} {sized.text(3)} vs {control:.3f}")
+        parts.append(f"{_language(lang)} {sized.text(3)} vs {control:.3f}")
     verdict = REPRODUCED if all(ok) else PARTIAL if 2 * sum(ok) >= len(ok) else NOT_REPRODUCED
-    return Verdict("G1", G1_STATEMENT, verdict, G1.text,
+    return Verdict(rule.claim, G1_STATEMENT, verdict, rule.text,
                    f"{sum(ok)}/{len(ok)} languages; core rise (p vs {G1_MIN_RISE}) vs larger control: "
                    + "; ".join(parts), {"languages_ok": int(sum(ok)), "languages": len(ok)})
 
@@ -66,45 +100,48 @@ def g1_core_region(ablation: pd.DataFrame) -> Verdict:
 G2_STATEMENT = "zeroing a monolingual region hurts its own language much more than the others"
 
 
-def g2_monolingual_regions(ablation: pd.DataFrame) -> Verdict:
-    """``ablation``: one row per seed x ``owner`` (the language whose monolingual region is zeroed) x
-    ``language`` (evaluated) with ``rise``."""
-    n = n_seeds(ablation)
+def g2_monolingual_regions(ablation: pd.DataFrame, rule: Rule = G2, unit: str = "seed") -> Verdict:
+    """``ablation``: one row per ``unit`` (seed, or window index) x ``owner`` (the language whose monolingual
+    region is zeroed) x ``language`` (evaluated) with ``rise``; a unit's others are the mean of its rows in the
+    other languages."""
+    n = n_seeds(ablation, unit)
     if n < MIN_UNITS:
-        return insufficient("G2", G2_STATEMENT, G2, n)
+        return insufficient(rule.claim, G2_STATEMENT, rule, n)
     ok, parts = [], []
     for owner, data in ablation.groupby("owner", sort=True):
-        per = data.assign(own=data.language == owner).pivot_table(index="seed", columns="own", values="rise")
+        per = data.assign(own=data.language == owner).pivot_table(index=unit, columns="own", values="rise")
         own, others = per[True], per[False]
         excess = effect(own - others)
         ok.append(excess.significant and own.mean() >= G2_MIN_RATIO * max(others.mean(), 0.0))
-        parts.append(f"L{owner} own {own.mean():.3f} vs others {others.mean():.3f} (excess {excess.text(3)})")
+        parts.append(f"{_language(owner)} own {own.mean():.3f} vs others {others.mean():.3f} (excess "
+                     f"{excess.text(3)})")
     verdict = REPRODUCED if all(ok) else PARTIAL if any(ok) else NOT_REPRODUCED
-    return Verdict("G2", G2_STATEMENT, verdict, G2.text, f"{sum(ok)}/{len(ok)} languages: " + "; ".join(parts),
+    return Verdict(rule.claim, G2_STATEMENT, verdict, rule.text, f"{sum(ok)}/{len(ok)} languages: " + "; ".join(parts),
                    {"languages_ok": int(sum(ok))})
 
 
-def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, factor: float = 4.0) -> Verdict:
-    """``scaling``: one row per seed x ``kind`` (``outlier`` or ``typical``) x dimension x ``factor`` with
-    ``rise`` (mean loss over languages after scaling one norm-weight entry, minus before); ``outlier_ratios``:
-    per seed, the candidate outlier's magnitude over its norm's median."""
+def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, factor: float = 4.0, rule: Rule = G3,
+                         unit: str = "seed") -> Verdict:
+    """``scaling``: one row per ``unit`` (seed, or window index) x ``kind`` (``outlier`` or ``typical``) x
+    dimension x ``factor`` with ``rise`` (mean loss over languages after scaling one norm-weight entry, minus
+    before); ``outlier_ratios``: per model (seed), the candidate outlier's magnitude over its norm's median."""
     statement = (f"scaling one parameter by {factor:g} on an outlier dimension breaks the model; on a typical "
                  "dimension it does not")
-    n = n_seeds(scaling)
+    n = n_seeds(scaling, unit)
     if n < MIN_UNITS:
-        return insufficient("G3", statement, G3, n)
+        return insufficient(rule.claim, statement, rule, n)
     largest = float(outlier_ratios.max())
     if largest < OUTLIER_MIN_RATIO:
-        return Verdict("G3", statement, UNTESTABLE, G3.text,
+        return Verdict(rule.claim, statement, UNTESTABLE, rule.text,
                        f"no outlier dimension: the largest norm-weight dimension is {largest:.1f}x its norm's "
                        f"median (an outlier needs {OUTLIER_MIN_RATIO:g}x)", {"largest_ratio": largest})
     at = scaling[scaling.factor == factor]
-    outlier = per_seed(at[at.kind == "outlier"], "rise")
-    typical = at[at.kind == "typical"].groupby("seed").rise.median()
+    outlier = per_seed(at[at.kind == "outlier"], "rise", unit)
+    typical = at[at.kind == "typical"].groupby(unit).rise.median()
     sized = effect(outlier, null=G3_BREAK)
     dependent = sized.mean >= G3_MIN_RATIO * max(float(typical.mean()), 1e-6)
     verdict = REPRODUCED if dependent and sized.significant else PARTIAL if dependent else NOT_REPRODUCED
-    return Verdict("G3", statement, verdict, G3.text,
+    return Verdict(rule.claim, statement, verdict, rule.text,
                    f"outlier rise {sized.text(4)} vs typical median {typical.mean():.4f}",
                    {"outlier": sized.mean, "ci": sized.ci, "typical": float(typical.mean()),
                     "largest_ratio": largest})

@@ -1,0 +1,130 @@
+"""The real text source (Sphinx's catalogues) and G1-G3 on a pretrained causal LM, on a tiny Llama built here."""
+
+import struct
+
+import pandas as pd
+import pytest
+import torch
+
+from crosslingual import catalogues
+from crosslingual.regions_pretrained import analyse_model, check_design, sequence_losses
+
+
+def write_mo(path, entries: dict[str, str]) -> None:
+    """A compiled gettext catalogue (the GNU .mo layout: magic, counts, two offset tables, the strings)."""
+    keys = sorted(entries)
+    ids = b"".join(k.encode() + b"\0" for k in keys)
+    strs = b"".join(entries[k].encode() + b"\0" for k in keys)
+    n, start = len(keys), 28 + 16 * len(keys)
+    offsets, pos = [], 0
+    for k in keys:
+        offsets += [len(k.encode()), start + pos]
+        pos += len(k.encode()) + 1
+    values, pos = [], 0
+    for k in keys:
+        values += [len(entries[k].encode()), start + len(ids) + pos]
+        pos += len(entries[k].encode()) + 1
+    header = struct.pack("<7I", 0x950412DE, 0, n, 28, 28 + 8 * n, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + struct.pack(f"<{2 * n}I", *offsets) + struct.pack(f"<{2 * n}I", *values) + ids + strs)
+
+
+def test_a_catalogue_keeps_translated_singular_messages_without_placeholders(tmp_path):
+    path = tmp_path / "fr" / "LC_MESSAGES" / "sphinx.mo"
+    write_mo(path, {"": "Content-Type: text/plain; charset=UTF-8\n", "Open %s now": "Ouvrir %s maintenant",
+                    "menu\x04Open": "Ouvrir", "file\x00files": "fichier\x00fichiers", "Same": "Same",
+                    "Empty": "", "%(count)d {0}  items": "%(count)d {0}  éléments"})
+    assert catalogues.read_catalogue(path) == {"Open now": "Ouvrir maintenant", "Open": "Ouvrir", "items": "éléments"}
+
+
+def test_sides_split_by_source_the_same_way_in_every_language():
+    fr, en = catalogues.messages("fr"), catalogues.messages("en")
+    assert set(fr) <= set(en) and all(en[s] == s for s in en)  # English: the sources of every catalogue
+    select = {s for s in catalogues.messages("en") if catalogues.side(s) == "select"}
+    en_select = set(catalogues.text("en", "select").split("\n"))
+    assert en_select == select and en_select.isdisjoint(catalogues.text("en", "evaluate").split("\n"))
+    fr_lines = set(catalogues.text("fr", "evaluate").split("\n"))
+    assert fr_lines == {fr[s] for s in fr if catalogues.side(s) == "evaluate"}
+
+
+def test_every_language_of_the_installed_sphinx_has_text_on_both_sides():
+    table = pd.DataFrame(catalogues.statistics())
+    assert list(table.language) == list(catalogues.LANGUAGES)
+    assert (table.select_messages >= 150).all() and (table.evaluate_characters >= 5000).all()
+
+
+def test_unknown_languages_and_sides_are_refused():
+    with pytest.raises(ValueError, match="language='xx'"):
+        catalogues.messages("xx")
+    with pytest.raises(ValueError, match="which='train'"):
+        catalogues.text("fr", "train")
+
+
+class Characters:
+    """A tokenizer of one id per character (ord % 32), called as a Hugging Face tokenizer is."""
+    bos_token_id = None
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [ord(c) % 32 for c in text]}
+
+
+def test_windows_are_consecutive_full_length_and_start_with_bos():
+    tok = Characters()
+    w = catalogues.sequences(tok, "abcdefghij", length=4, n=2, bos_id=31)
+    assert w.tolist() == [[31] + tok("abc")["input_ids"], [31] + tok("def")["input_ids"]]
+    assert catalogues.sequences(tok, "abcdefghij", length=5, n=2).tolist() == [tok("abcde")["input_ids"],
+                                                                                 tok("fghij")["input_ids"]]
+    with pytest.raises(ValueError, match="fewer than the 3 x 4"):
+        catalogues.sequences(tok, "abcdefghij", length=4, n=3)
+    with pytest.raises(ValueError, match="length >= 2"):
+        catalogues.sequences(tok, "abc", length=1, n=1)
+
+
+@pytest.mark.parametrize("args, name", [((4, 16, 8), "length"), ((128, 0, 8), "n_select"), ((128, 16, 4), "n_evaluate"),
+                                        ((128.0, 16, 8), "length"), ((True, 16, 8), "length")])
+def test_the_design_is_validated_before_any_model_is_loaded(args, name):
+    with pytest.raises(ValueError, match=f"{name}="):
+        check_design(*args)
+
+
+def tiny_llama():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                   num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16)
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(cfg).eval()
+
+
+def data(languages, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return {lang: torch.randint(0, 32, (n, 12), generator=g) for lang in languages}
+
+
+def test_the_pretrained_analysis_measures_every_window_and_restores_the_weights():
+    model = tiny_llama()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    select, held = data(("en", "ru"), 3, 0), data(("en", "ru", "hi"), 5, 1)
+    out = analyse_model(model, select, held, fraction=0.05, n_typical=2)
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+    assert len(out.ablation) == 3 * 3 * 5 and set(out.ablation.region) == {"core", "bottom", "random"}
+    assert out.ablation.groupby(["region", "language"]).sequence.nunique().eq(5).all()
+    assert out.ablation.query("language == 'hi'").selected.eq(False).all()
+    assert len(out.monolingual) == 2 * 3 * 5 and set(out.monolingual.owner) == {"en", "ru"}
+    assert list(out.overlap[["a", "b"]].itertuples(index=False, name=None)) == [("en", "ru")]
+    assert len(out.scaling) == (1 + 2) * 5 and set(out.scaling.kind) == {"outlier", "typical"}
+    assert out.outlier["param"].startswith("model.layers.") and out.outlier["ratio"] >= 1
+    assert out.importance_map.to_numpy().sum() == pytest.approx(1.0)
+    base = {lang: sequence_losses(model, t) for lang, t in held.items()}
+    core = out.ablation.query("region == 'core' and language == 'ru'").sort_values("sequence")
+    assert torch.allclose(torch.tensor(core.loss.to_numpy() - core.rise.to_numpy()), base["ru"].double(), atol=1e-5)
+    again = analyse_model(tiny_llama(), select, held, fraction=0.05, n_typical=2)
+    pd.testing.assert_frame_equal(again.ablation, out.ablation)
+    pd.testing.assert_frame_equal(again.scaling, out.scaling)
+
+
+def test_window_losses_are_the_mean_next_token_loss_of_each_window():
+    model = tiny_llama()
+    x = torch.randint(0, 32, (3, 10), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = torch.stack([model(input_ids=x[i:i + 1], labels=x[i:i + 1]).loss for i in range(3)])
+    torch.testing.assert_close(sequence_losses(model, x, batch_size=2), expected, rtol=1e-5, atol=1e-6)
