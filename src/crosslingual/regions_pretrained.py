@@ -32,13 +32,25 @@ from crosslingual.runs import cached_tables
 MODEL = "smollm2-135m"  # the pretrained model of the book's G1-G3 rows: a Llama, as the paper's LLaMA-2
 SELECTED = ("en", "ru", "zh_CN", "hi")  # four scripts, as our models' chapter selects on four languages
 EVALUATED = tuple(catalogues.LANGUAGES)  # eleven languages in nine scripts; seven never influence the choice
-LENGTH = 128  # tokens per window
-SELECT_SEQUENCES = 16  # windows per selected language for importance
-EVALUATE_SEQUENCES = 8  # windows per evaluated language: the units of the verdicts
+# (length, n_select, n_evaluate) per profile: tokens per window, windows per selected language for importance,
+# windows per evaluated language (the units of the verdicts). The cost is about 13 forward passes over the
+# evaluated windows (before, magnitudes, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one backward pass
+# over the selected ones: at ``default`` about 2.5 min on one core of a 2-core AMD EPYC (measured), at ``paper``
+# about 8x that. A message of the catalogues is a short sentence and consecutive messages are unrelated, so a
+# longer window adds little context to the loss it measures.
+DESIGNS = {"smoke": (16, 2, 5), "default": (32, 8, 8), "paper": (128, 16, 16)}
 FACTOR = 4.0  # the paper's single-parameter scaling
-N_TYPICAL = 4  # typical dimensions scaled as controls
+N_TYPICAL = 3  # typical dimensions scaled as controls (their median is the control's rise)
 BATCH = 8  # windows per forward pass
 VERSION = 1  # of ``analyse_model``'s computation: bump it when that changes, and its cached tables are redone
+
+
+def design(profile: str) -> dict[str, int]:
+    """The profile's design as ``analyse_pretrained``'s keyword arguments."""
+    if profile not in DESIGNS:
+        raise ValueError(f"profile={profile!r} has no design for the pretrained regions: choose one of "
+                         f"{', '.join(DESIGNS)}")
+    return dict(zip(("length", "n_select", "n_evaluate"), DESIGNS[profile]))
 
 
 def check_design(length: int, n_select: int, n_evaluate: int) -> None:
@@ -141,8 +153,8 @@ def text_digest(languages: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
-def analyse_pretrained(name: str = MODEL, *, length: int = LENGTH, n_select: int = SELECT_SEQUENCES,
-                       n_evaluate: int = EVALUATE_SEQUENCES, progress: bool = False) -> RegionAnalysis:
+def analyse_pretrained(name: str = MODEL, *, length: int, n_select: int, n_evaluate: int,
+                       progress: bool = False) -> RegionAnalysis:
     """``analyse_model`` on the installed pretrained model ``name``, cached in the run store (one table per
     field) under the model's file digest, the converter's and this module's versions, the text's digest and
     the design; ``crosslingual.pretrained.NotInstalled`` if its package is not installed."""
@@ -163,3 +175,15 @@ def analyse_pretrained(name: str = MODEL, *, length: int = LENGTH, n_select: int
     tables = cached_tables("pretrained-regions", key, compute, list(RegionAnalysis.__dataclass_fields__),
                            version=VERSION)
     return from_tables(tables)
+
+
+def summary(analysis: RegionAnalysis) -> dict:
+    """The section's numbers of one pretrained analysis, each a mean over windows: the core's smallest and largest
+    rise over the evaluated languages, the largest rise of a control (bottom or random) in any language, the
+    outlier's rise and the median typical dimension's, and the outlier itself (norm weight, dimension, ratio)."""
+    rise = analysis.ablation.groupby(["region", "language"]).rise.mean()
+    at = analysis.scaling.groupby(["kind", "dimension"]).rise.mean()
+    return {"core_min": float(rise["core"].min()), "core_max": float(rise["core"].max()),
+            "control_max": float(rise.drop(index="core").max()),
+            "outlier_rise": float(at["outlier"].mean()), "typical_rise": float(at["typical"].median()),
+            **{f"outlier_{k}": v for k, v in analysis.outlier.items()}}

@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from crosslingual import catalogues
-from crosslingual.regions_pretrained import analyse_model, check_design, sequence_losses
+from crosslingual.claims import INSUFFICIENT, REPRODUCED, UNTESTABLE, regions_real_model, regions_real_not_run
+from crosslingual.config import PROFILES
+from crosslingual.regions_pretrained import (DESIGNS, MODEL, analyse_model, check_design, design, sequence_losses,
+                                             summary)
+from crosslingual.regions_study import RegionAnalysis
 
 
 def write_mo(path, entries: dict[str, str]) -> None:
@@ -128,3 +132,58 @@ def test_window_losses_are_the_mean_next_token_loss_of_each_window():
     with torch.no_grad():
         expected = torch.stack([model(input_ids=x[i:i + 1], labels=x[i:i + 1]).loss for i in range(3)])
     torch.testing.assert_close(sequence_losses(model, x, batch_size=2), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_every_profile_has_a_valid_design_and_an_unknown_profile_is_refused():
+    assert set(DESIGNS) == set(PROFILES)
+    for profile in DESIGNS:
+        check_design(**design(profile))
+    assert design("default") == {"length": DESIGNS["default"][0], "n_select": DESIGNS["default"][1],
+                                 "n_evaluate": DESIGNS["default"][2]}
+    with pytest.raises(ValueError, match="profile='huge'"):
+        design("huge")
+
+
+def analysis(core: float, control: float, own: float, outlier_ratio: float, windows: int = 6) -> RegionAnalysis:
+    """A pretrained analysis written by hand: every window of every language gets the same rises, plus a small
+    spread over windows (so that a sign-flip test has something to flip)."""
+    langs = ("en", "ru", "hi")
+    ablation = pd.DataFrame([{"sequence": j, "region": r, "language": k, "rise": v + 0.01 * j}
+                             for j in range(windows) for k in langs
+                             for r, v in (("core", core), ("bottom", control), ("random", control / 2))])
+    mono = pd.DataFrame([{"sequence": j, "owner": o, "language": k, "rise": (own if o == k else 0.01) + 0.001 * j}
+                         for j in range(windows) for o in ("en", "ru") for k in langs])
+    scaling = pd.DataFrame([{"kind": kind, "dimension": d, "factor": 4.0, "sequence": j, "rise": v + 0.01 * j}
+                            for j in range(windows) for kind, d, v in (("outlier", 7, 3.0), ("typical", 1, 0.001),
+                                                                     ("typical", 2, 0.003), ("typical", 3, 0.005))])
+    return RegionAnalysis(ablation=ablation, monolingual=mono, overlap=pd.DataFrame(), scaling=scaling,
+                          importance_map=pd.DataFrame(), monolingual_map=pd.DataFrame(),
+                          outlier={"param": "model.layers.3.input_layernorm.weight", "dimension": 7,
+                                   "ratio": outlier_ratio})
+
+
+def test_g1_to_g3_of_a_pretrained_analysis_take_its_windows_as_units_and_the_models_rules():
+    g1, g2, g3 = regions_real_model(analysis(core=2.0, control=0.02, own=0.5, outlier_ratio=40.0))
+    assert [v.claim for v in (g1, g2, g3)] == [f"G{i} ({MODEL})" for i in (1, 2, 3)]
+    assert (g1.verdict, g2.verdict, g3.verdict) == (REPRODUCED, REPRODUCED, REPRODUCED)
+    assert "en " in g1.evidence and "3/3 languages" in g1.evidence
+    # the controls hurt as much as the core: not reproduced; no outlier dimension: G3 untestable
+    weak = regions_real_model(analysis(core=0.6, control=0.6, own=0.01, outlier_ratio=3.0))
+    assert [v.verdict for v in weak] == ["not reproduced", "not reproduced", UNTESTABLE]
+    assert all(v.verdict == INSUFFICIENT for v in regions_real_model(analysis(2.0, 0.02, 0.5, 40.0, windows=4)))
+
+
+def test_the_pretrained_rows_are_untestable_with_the_reason_when_the_model_did_not_run():
+    rows = regions_real_not_run("smollm2-135m is not installed")
+    assert [v.claim for v in rows] == [f"G{i} ({MODEL})" for i in (1, 2, 3)]
+    assert all(v.verdict == UNTESTABLE and v.evidence == "smollm2-135m is not installed" for v in rows)
+
+
+def test_the_sections_numbers_are_means_over_windows():
+    numbers = summary(analysis(core=2.0, control=0.02, own=0.5, outlier_ratio=40.0, windows=5))
+    # every language's windows rise by value + 0.01 j, j = 0..4: the mean adds 0.02
+    assert numbers["core_min"] == pytest.approx(2.02) and numbers["core_max"] == pytest.approx(2.02)
+    assert numbers["control_max"] == pytest.approx(0.04)  # bottom (0.02), not random (0.01)
+    assert numbers["outlier_rise"] == pytest.approx(3.02)
+    assert numbers["typical_rise"] == pytest.approx(0.023)  # median of 0.021, 0.023, 0.025
+    assert (numbers["outlier_dimension"], numbers["outlier_ratio"]) == (7, 40.0)

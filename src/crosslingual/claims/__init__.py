@@ -8,7 +8,8 @@ from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H
                                                h1_script_separability, h2_neighbourhoods_follow_unification,
                                                h3_geometry_agrees_across_seeds)
 from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g2_monolingual_regions,
-                                                    g3_outlier_dimension, g4_core_freezing)
+                                                    g3_outlier_dimension, g4_core_freezing, regions_real_model,
+                                                    regions_real_not_run)
 from crosslingual.claims.rosetta import (R3_STATISTICS, R5_CUE_SIGNS, R7_CLAIMED, correlation_statistics,
                                          layer_correlations, learning_phases,
                                          paired_by_seed, phase_counts, r1_cross_lingual_gap, r2_learning_phase,
@@ -32,6 +33,6 @@ __all__ = [
     "h3_geometry_agrees_across_seeds", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "phase_counts",
     "r1_cross_lingual_gap",
     "r2_learning_phase", "r3_unification_predicts_transfer", "r4_information", "r5_extractability",
-    "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "transfers",
+    "r6_exposure_control", "r7_interventions", "r8_not_run", "r8_real_model", "record", "regions_real_model", "regions_real_not_run", "transfers",
     "verdict_table",
 ]
