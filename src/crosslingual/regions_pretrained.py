@@ -35,8 +35,8 @@ EVALUATED = tuple(catalogues.LANGUAGES)  # eleven languages in nine scripts; sev
 # (length, n_select, n_evaluate) per profile: tokens per window, windows per selected language for importance,
 # windows per evaluated language (the units of the verdicts). The cost is about 13 forward passes over the
 # evaluated windows (before, magnitudes, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one backward pass
-# over the selected ones: at ``default`` about 2.5 min on one core of a 2-core AMD EPYC (measured), at ``paper``
-# about 8x that. A message of the catalogues is a short sentence and consecutive messages are unrelated, so a
+# over the selected ones: at ``default`` 199 s on one core of a 2-core AVX-512 AMD EPYC (measured, the model's
+# conversion not counted), at ``paper`` about 8x that. A message of the catalogues is a short sentence and consecutive messages are unrelated, so a
 # longer window adds little context to the loss it measures.
 DESIGNS = {"smoke": (16, 2, 5), "default": (32, 8, 8), "paper": (128, 16, 16)}
 FACTOR = 4.0  # the paper's single-parameter scaling

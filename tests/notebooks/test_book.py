@@ -57,16 +57,18 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
             assert value == getattr(defaults, name), f"{path.name}: {name} default differs from WorldConfig"
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"parallel_fraction": 1.5}, r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
-    ({"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
-    ({"seeds": 0}, r"seeds=0 is out of range"),
+@pytest.mark.parametrize("notebook, bad, message", [
+    ("02_unification_dynamics", {"parallel_fraction": 1.5}, r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
+    ("02_unification_dynamics", {"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
+    ("02_unification_dynamics", {"seeds": 0}, r"seeds=0 is out of range"),
+    ("09_embedding_geometry", {"pretrained": "xlm-r"}, r"pretrained='xlm-r' is not allowed"),
+    ("10_linguistic_regions", {"pretrained": "gemma-3-270m"}, r"pretrained='gemma-3-270m' is not allowed"),
 ])
-def test_a_bad_parameter_fails_at_once_with_its_allowed_range(bad, message, tmp_path):
+def test_a_bad_parameter_fails_at_once_with_its_allowed_range(notebook, bad, message, tmp_path):
     import papermill
 
     with pytest.raises(papermill.PapermillExecutionError, match=message) as err:
-        papermill.execute_notebook(str(ROOT / "notebooks" / "02_unification_dynamics.ipynb"),
+        papermill.execute_notebook(str(ROOT / "notebooks" / f"{notebook}.ipynb"),
                                    str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", **bad},
                                    kernel_name="python3", progress_bar=False, cwd=str(ROOT))
     assert err.value.exec_count <= 3  # failed in the validation cell, before any training
@@ -114,7 +116,7 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
     assert ">not recorded</span>" not in page, "a chapter of the smoke build recorded no verdict for one of its claims"
     links = re.findall(r'href="([^"#]*)#(verdicts-[\w-]+)"', page)
     assert {anchor for _, anchor in links} == ({f"verdicts-{i:02d}" for i in range(3, 11)}
-                                               | {"verdicts-08-model", "verdicts-09-model"})
+                                               | {"verdicts-08-model", "verdicts-09-model", "verdicts-10-model"})
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 
