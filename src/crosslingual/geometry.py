@@ -120,11 +120,18 @@ def translation_precision(neighbours: np.ndarray, queries: np.ndarray, translati
     return float(np.mean(hits)) if hits else float("nan")
 
 
+def common_neighbours(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k: int,
+                      queries: np.ndarray | None = None) -> np.ndarray:
+    """Per query: the share of its ``k`` nearest neighbours (self excluded) that two embeddings of the same
+    vocabulary (the same rows, any widths) have in common."""
+    na, nb = knn(a, k, queries)[:, 1:], knn(b, k, queries)[:, 1:]
+    return np.array([len(set(x) & set(y)) / k for x, y in zip(na.tolist(), nb.tolist())])
+
+
 def knn_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k: int,
                 queries: np.ndarray | None = None) -> float:
     """Mean share of common neighbours (self excluded) between two embeddings of the same vocabulary."""
-    na, nb = knn(a, k, queries)[:, 1:], knn(b, k, queries)[:, 1:]
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(na.tolist(), nb.tolist())]))
+    return float(common_neighbours(a, b, k, queries).mean())
 
 
 def max_canonical_cosine(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
-from crosslingual.geometry import (cross_script_share, embeddings_of_run, knn, knn_overlap, num_neighbor_category,
+from crosslingual.geometry import (common_neighbours, cross_script_share, embeddings_of_run, knn, knn_overlap,
+                                   max_canonical_cosine, num_neighbor_category, random_canonical_cosine,
                                    separability, token_category, translation_precision, umap_2d,
                                    world_translations)
 from crosslingual.config import RunConfig, make_config
@@ -149,3 +151,56 @@ def world_pairs(pairs: list[tuple[Run, Run]], k: int) -> pd.DataFrame:
 def chance_overlap(world: World, k: int) -> float:
     """The k-NN overlap of unrelated embeddings of the world's input tokens: k / (n - 1)."""
     return k / (len(input_tokens(world)) - 1)
+
+
+CANONICAL_MIN_RATIO = 4.0  # rows per column below which canonical angles are not computed (max_canonical_cosine)
+
+
+def shared_pieces(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The strings both vocabularies hold: their rows in ``a`` and in ``b`` (a string repeated in one vocabulary
+    counts at its first row) and the strings, in ``a``'s order."""
+    in_b: dict[str, int] = {}
+    for i, piece in enumerate(b):
+        in_b.setdefault(piece, i)
+    rows_a, rows_b, strings, seen = [], [], [], set()
+    for i, piece in enumerate(a):
+        if piece in in_b and piece not in seen:
+            seen.add(piece)
+            rows_a.append(i)
+            rows_b.append(in_b[piece])
+            strings.append(piece)
+    return np.array(rows_a, dtype=np.int64), np.array(rows_b, dtype=np.int64), strings
+
+
+def cross_model_overlap(a_emb, a_pieces: list[str], b_emb, b_pieces: list[str], *, k: int, queries: int,
+                        seed: int, min_count: int = 500, canonical_rows: int = 20_000
+                        ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """H3 between two pretrained models: over the pieces both hold, per script category with at least
+    ``min_count`` of them, the mean share of common ``k`` nearest neighbours of up to ``queries`` query pieces
+    (drawn with ``seed``; neighbours searched among all shared pieces). Returns that table (``category``,
+    ``pieces``, ``queries``, ``overlap``) and a summary: shared pieces, chance k / (n - 1), and the largest
+    canonical cosine between the two embeddings with its random baseline, both on ``canonical_rows`` shared
+    pieces (QR of every row would cost minutes and says no more)."""
+    rows_a, rows_b, strings = shared_pieces(a_pieces, b_pieces)
+    if len(strings) <= k:
+        raise ValueError(f"cross_model_overlap: the vocabularies share {len(strings)} pieces, fewer than k + 1 = {k + 1}")
+    a, b = torch.as_tensor(a_emb)[rows_a], torch.as_tensor(b_emb)[rows_b]
+    labels = np.array([token_category(t) for t in strings])
+    counts = pd.Series(labels).value_counts()
+    rng = np.random.default_rng(seed)
+    chosen = {c: rng.choice(np.flatnonzero(labels == c), size=min(queries, int(n)), replace=False)
+              for c, n in sorted(counts.items()) if n >= min_count}
+    order = np.concatenate(list(chosen.values())) if chosen else np.array([], dtype=np.int64)
+    shares = common_neighbours(a, b, k, order) if len(order) else np.array([])
+    bounds = np.cumsum([0, *(len(q) for q in chosen.values())])
+    table = pd.DataFrame([{"category": c, "pieces": int(counts[c]), "queries": len(q),
+                           "overlap": float(shares[lo:hi].mean())}
+                          for (c, q), lo, hi in zip(chosen.items(), bounds[:-1], bounds[1:])],
+                         columns=["category", "pieces", "queries", "overlap"])
+    summary = {"shared": len(strings), "chance": k / (len(strings) - 1), "categories": len(table),
+               "canonical": float("nan"), "canonical_random": float("nan")}
+    sample = rng.choice(len(strings), size=min(canonical_rows, len(strings)), replace=False)
+    if len(sample) >= CANONICAL_MIN_RATIO * max(a.shape[1], b.shape[1]):  # else any two subspaces nearly coincide
+        summary["canonical"] = max_canonical_cosine(a[sample], b[sample], CANONICAL_MIN_RATIO)
+        summary["canonical_random"] = random_canonical_cosine(len(sample), a.shape[1], b.shape[1], draws=3, seed=seed)
+    return table, summary

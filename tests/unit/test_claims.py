@@ -11,7 +11,7 @@ from crosslingual.claims import (CLAIMS_LOG, INSUFFICIENT, NOT_REPRODUCED, PARTI
                                  RULES, UNTESTABLE, Verdict, correlation_statistics, g1_core_region,
                                  g2_monolingual_regions, g3_outlier_dimension, g4_core_freezing,
                                  h1_script_separability, h2_neighbourhoods_follow_unification,
-                                 h3_geometry_agrees_across_seeds, overall, paired_by_seed, r1_cross_lingual_gap,
+                                 h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
                                  r2_learning_phase, r3_unification_predicts_transfer, r4_information,
                                  r5_extractability, r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
                                  record, verdict_table)
@@ -463,7 +463,8 @@ def test_overall_combines_parts():
 
 def test_every_claim_has_a_rule_with_a_rationale():
     assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
-                                                                    "H1 (gemma-3-270m)"] + [f"G{i}" for i in range(1, 5)]
+                                                                    "H1 (gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"]
+                          + [f"G{i}" for i in range(1, 5)]
                           + [f"G{i} (smollm2-135m)" for i in range(1, 4)])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy
@@ -573,3 +574,18 @@ def test_h1_on_a_pretrained_model_judges_the_categories_under_that_models_rule()
     assert h1_real_not_run("absent", "gemma-3-270m").claim == H1_GEMMA_CLAIM
     with pytest.raises(ValueError, match="model='xlm-r'"):
         h1_real_model(high, "xlm-r")
+
+
+def test_h3_between_two_pretrained_models_takes_script_categories_as_units():
+    from crosslingual.claims import H3_REAL_CLAIM
+
+    def categories(value, n=6):
+        return pd.DataFrame({"category": [f"C{i}" for i in range(n)], "overlap": [value + 0.01 * i for i in range(n)]})
+
+    v = h3_real_models(categories(0.4), chance=0.0001, canonical=0.9, canonical_random=0.1)
+    assert (v.claim, v.verdict) == (H3_REAL_CLAIM, REPRODUCED)
+    assert "6 script categories" in v.evidence and "canonical cosine 0.900" in v.evidence
+    assert h3_real_models(categories(0.03), chance=0.0001).verdict == PARTIAL  # above chance, not chance + 0.1
+    assert h3_real_models(categories(-0.03), chance=0.0001).verdict == NOT_REPRODUCED
+    assert h3_real_models(categories(0.4, n=4), chance=0.0001).verdict == INSUFFICIENT
+    assert h3_real_not_run("gemma-3-270m is not installed").verdict == UNTESTABLE

@@ -4,6 +4,7 @@ their key (run, k, version) changes."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import crosslingual.geometry_study as study
 from crosslingual.config import make_config
@@ -95,3 +96,56 @@ def test_model_geometry_on_two_separated_scripts_is_seeded():
     assert study.model_geometry(emb, tokens, seed=1, min_count=10, k=5, share=0.1)[1] == summary
     with pytest.raises(ValueError, match="share"):
         study.model_geometry(emb, tokens, seed=1, share=0.0)
+
+
+def test_shared_pieces_are_matched_by_string_at_their_first_row():
+    rows_a, rows_b, strings = study.shared_pieces(["▁a", "b", "c", "b", "▁d"], ["c", "x", "▁a", "c", "d"])
+    assert strings == ["▁a", "c"]  # '▁d' and 'd' differ by the word mark
+    assert rows_a.tolist() == [0, 2] and rows_b.tolist() == [2, 0]
+
+
+def _two_script_vocabulary(n: int = 150) -> list[str]:
+    """``n`` distinct three-letter pieces in each of two scripts."""
+    def words(letters: str) -> list[str]:
+        return ["▁" + letters[i % 10] + letters[i // 10 % 10] + letters[i // 100 % 10] for i in range(n)]
+
+    return words("abcdefghij") + words("абвгдежзик")
+
+
+def test_cross_model_overlap_is_one_for_a_rotated_copy_and_near_chance_for_unrelated_embeddings():
+    g = torch.Generator().manual_seed(0)
+    pieces = _two_script_vocabulary()
+    a = torch.randn(len(pieces), 16, generator=g)
+    rotation = torch.linalg.qr(torch.randn(16, 16, generator=g))[0]
+    # the second model: another width (zero columns added), its rows in another order, and pieces of its own
+    perm = torch.randperm(len(pieces), generator=g)
+    b = torch.cat([a @ rotation, torch.zeros(len(pieces), 8)], 1)[perm]
+    b_pieces = [pieces[i] for i in perm.tolist()]
+    table, summary = study.cross_model_overlap(a, pieces, torch.cat([b, torch.randn(5, 24, generator=g)]),
+                                               b_pieces + [f"own{i}" for i in range(5)], k=5, queries=40, seed=1,
+                                               min_count=100)
+    assert table.category.tolist() == ["CYRILLIC", "LATIN"] and table.queries.tolist() == [40, 40]
+    assert table.overlap.tolist() == [1.0, 1.0]
+    assert summary["shared"] == 300 and summary["chance"] == pytest.approx(5 / 299)
+    assert summary["canonical"] == pytest.approx(1.0)  # the same column space
+    unrelated, _ = study.cross_model_overlap(a, pieces, torch.randn(len(pieces), 16, generator=g), pieces, k=5,
+                                             queries=150, seed=1, min_count=100)
+    assert (unrelated.overlap < 0.1).all()  # chance is 5 / 299 = 0.017
+    again, _ = study.cross_model_overlap(a, pieces, torch.cat([b, torch.randn(5, 24, generator=g)]),
+                                         b_pieces + [f"own{i}" for i in range(5)], k=5, queries=40, seed=1,
+                                         min_count=100)
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_cross_model_overlap_reports_canonical_angles_when_rows_dwarf_columns():
+    g = torch.Generator().manual_seed(3)
+    pieces = _two_script_vocabulary(60)
+    a = torch.randn(len(pieces), 4, generator=g)
+    table, summary = study.cross_model_overlap(a, pieces, a * 2.0, pieces, k=3, queries=10, seed=0, min_count=50)
+    assert summary["canonical"] == pytest.approx(1.0)
+    assert 0 < summary["canonical_random"] < 1
+    wide = torch.randn(len(pieces), 40, generator=g)
+    assert np.isnan(study.cross_model_overlap(wide, pieces, wide, pieces, k=3, queries=10, seed=0,
+                                              min_count=50)[1]["canonical"])  # 120 rows for 40 columns: too few
+    with pytest.raises(ValueError, match="share 2 pieces"):
+        study.cross_model_overlap(a[:2], pieces[:2], a[:2], pieces[:2], k=3, queries=10, seed=0)
