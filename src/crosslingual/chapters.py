@@ -67,7 +67,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("08_real_strings", "Real strings and real models", ROSETTA, ("R3", "R4", "R8"), ("real_strings",)),
     Chapter("09_embedding_geometry", "Token-embedding geometry", HYPERPOLYGLOT,
             ("H1", "H2", "H3", "H1 (multilingual-e5-small)", "H1 (gemma-3-270m)",
-             "H3 (multilingual-e5-small vs gemma-3-270m)"),
+             "H2 (multilingual-e5-small vs gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"),
             ("information", "extractability", "interventions"), extra_runs=_geometry_pairs),
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
             ("G1", "G2", "G3", "G4", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)"), ("regions",)),

@@ -18,6 +18,7 @@ from crosslingual.geometry import (common_neighbours, cross_script_share, embedd
                                    separability, token_category, translation_precision, umap_2d,
                                    world_translations)
 from crosslingual.config import RunConfig, make_config
+from crosslingual.dictionary import piece_rows
 from crosslingual.results import final_layer_metrics
 from crosslingual.runs import Run, cached_table
 from crosslingual.world import World
@@ -178,9 +179,9 @@ def cross_model_overlap(a_emb, a_pieces: list[str], b_emb, b_pieces: list[str], 
     """H3 between two pretrained models: over the pieces both hold, per script category with at least
     ``min_count`` of them, the mean share of common ``k`` nearest neighbours of up to ``queries`` query pieces
     (drawn with ``seed``; neighbours searched among all shared pieces). Returns that table (``category``,
-    ``pieces``, ``queries``, ``overlap``) and a summary: shared pieces, chance k / (n - 1), and the largest
-    canonical cosine between the two embeddings with its random baseline, both on ``canonical_rows`` shared
-    pieces (QR of every row would cost minutes and says no more)."""
+    ``pieces``, ``queries``, ``overlap``) and a summary: shared pieces, chance k / (n - 1), the categories'
+    smallest and largest overlap, and the largest canonical cosine between the two embeddings with its random
+    baseline, both on ``canonical_rows`` shared pieces (QR of every row would cost minutes and says no more)."""
     rows_a, rows_b, strings = shared_pieces(a_pieces, b_pieces)
     if len(strings) <= k:
         raise ValueError(f"cross_model_overlap: the vocabularies share {len(strings)} pieces, fewer than k + 1 = {k + 1}")
@@ -198,9 +199,47 @@ def cross_model_overlap(a_emb, a_pieces: list[str], b_emb, b_pieces: list[str], 
                           for (c, q), lo, hi in zip(chosen.items(), bounds[:-1], bounds[1:])],
                          columns=["category", "pieces", "queries", "overlap"])
     summary = {"shared": len(strings), "chance": k / (len(strings) - 1), "categories": len(table),
+               "overlap_min": float(table.overlap.min()), "overlap_max": float(table.overlap.max()),
                "canonical": float("nan"), "canonical_random": float("nan")}
     sample = rng.choice(len(strings), size=min(canonical_rows, len(strings)), replace=False)
     if len(sample) >= CANONICAL_MIN_RATIO * max(a.shape[1], b.shape[1]):  # else any two subspaces nearly coincide
         summary["canonical"] = max_canonical_cosine(a[sample], b[sample], CANONICAL_MIN_RATIO)
         summary["canonical_random"] = random_canonical_cosine(len(sample), a.shape[1], b.shape[1], draws=3, seed=seed)
     return table, summary
+
+
+def translation_neighbourhoods(vocabularies: dict[str, tuple], pairs: pd.DataFrame, *, k: int) -> pd.DataFrame:
+    """H2 on pretrained models, on a bilingual dictionary (``crosslingual.dictionary.pairs``) restricted to the
+    pairs whose English and target names are single pieces in *every* model (so the models are compared on the
+    same words). Per model x target language: ``pairs``, ``precision`` (the target among the English piece's
+    ``k`` nearest neighbours in the model's whole vocabulary, self excluded) and ``cross_share`` (the share of
+    the target piece's ``k`` neighbours whose script differs from the target's). ``vocabularies``: model name ->
+    (input embeddings, pieces)."""
+    rows = {name: (piece_rows(pieces, pairs.english), piece_rows(pieces, pairs.word))
+            for name, (_, pieces) in vocabularies.items()}
+    keep = np.logical_and.reduce([(q.notna() & t.notna()).to_numpy() for q, t in rows.values()])
+    languages = pairs.language.to_numpy()[keep]
+    out = []
+    for name, (emb, pieces) in vocabularies.items():
+        queries, targets = (s.to_numpy()[keep].astype(np.int64) for s in rows[name])
+        hits = _is_neighbour(emb, queries, targets, k)
+        around = _rows_of(knn(emb, k, np.unique(targets)), np.unique(targets), targets)[:, 1:]
+        labels = {i: token_category(pieces[i]) for i in {*targets.tolist(), *around.ravel().tolist()}}
+        cross = np.array([[labels[j] != labels[t] for j in row] for t, row in zip(targets.tolist(), around.tolist())])
+        table = pd.DataFrame({"language": languages, "hit": hits, "cross": cross.mean(1) if len(cross) else []})
+        for lang, group in table.groupby("language", sort=True):
+            out.append({"model": name, "language": lang, "pairs": len(group), "precision": float(group.hit.mean()),
+                        "cross_share": float(group.cross.mean())})
+    return pd.DataFrame(out, columns=["model", "language", "pairs", "precision", "cross_share"])
+
+
+def _rows_of(neighbours: np.ndarray, unique: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The rows of ``neighbours`` (computed once per ``unique`` query) for each query of ``wanted``, in order."""
+    return neighbours[np.searchsorted(unique, wanted)]
+
+
+def _is_neighbour(emb, queries: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    """Per pair: is the target among the query's ``k`` nearest neighbours (self excluded)?"""
+    unique = np.unique(queries)
+    near = _rows_of(knn(emb, k, unique), unique, queries)[:, 1:]
+    return (near == targets[:, None]).any(1)

@@ -11,7 +11,7 @@ from crosslingual.claims import (CLAIMS_LOG, INSUFFICIENT, NOT_REPRODUCED, PARTI
                                  RULES, UNTESTABLE, Verdict, correlation_statistics, g1_core_region,
                                  g2_monolingual_regions, g3_outlier_dimension, g4_core_freezing,
                                  h1_script_separability, h2_neighbourhoods_follow_unification,
-                                 h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
+                                 h2_real_models, h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
                                  r2_learning_phase, r3_unification_predicts_transfer, r4_information,
                                  r5_extractability, r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
                                  record, verdict_table)
@@ -463,7 +463,8 @@ def test_overall_combines_parts():
 
 def test_every_claim_has_a_rule_with_a_rationale():
     assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
-                                                                    "H1 (gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"]
+                                                                    "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
+                                                                        "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]
                           + [f"G{i} (smollm2-135m)" for i in range(1, 4)])
     assert all(r.text and r.rationale for r in RULES.values())
@@ -589,3 +590,20 @@ def test_h3_between_two_pretrained_models_takes_script_categories_as_units():
     assert h3_real_models(categories(-0.03), chance=0.0001).verdict == NOT_REPRODUCED
     assert h3_real_models(categories(0.4, n=4), chance=0.0001).verdict == INSUFFICIENT
     assert h3_real_not_run("gemma-3-270m is not installed").verdict == UNTESTABLE
+
+
+def test_h2_between_two_pretrained_models_compares_them_per_language():
+    from crosslingual.claims import H2_REAL_CLAIM
+
+    def table(precision_gap, cross_gap, languages=6, pairs=20):
+        return pd.DataFrame([{"model": m, "language": f"x{i}", "pairs": pairs,
+                              "precision": 0.2 + 0.01 * i + (precision_gap if m == "multilingual-e5-small" else 0),
+                              "cross_share": 0.3 - 0.02 * i + (cross_gap if m == "multilingual-e5-small" else 0)}
+                             for i in range(languages) for m in ("multilingual-e5-small", "gemma-3-270m")])
+
+    both = h2_real_models(table(0.1, 0.05))
+    assert (both.claim, both.verdict) == (H2_REAL_CLAIM, REPRODUCED) and "over 6 languages" in both.evidence
+    assert h2_real_models(table(0.1, -0.05)).verdict == PARTIAL
+    assert h2_real_models(table(-0.1, -0.05)).verdict == NOT_REPRODUCED
+    assert h2_real_models(table(0.1, 0.05, pairs=9)).verdict == INSUFFICIENT  # every language under 10 pairs
+    assert h2_real_models(table(0.1, 0.05, languages=4)).verdict == INSUFFICIENT

@@ -1,6 +1,8 @@
 import json
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("babel")
@@ -57,3 +59,18 @@ def test_sample_facts_asks_the_same_facts_in_every_language_and_is_seeded():
     assert len(sample_facts(table, 10**9, langs, seed=0)) == len(table[table.language.isin(langs)])
     with pytest.raises(ValueError, match="n=0"):
         sample_facts(table, 0, langs, seed=0)
+
+
+def test_the_cldr_dictionary_pairs_one_word_names_and_finds_them_as_single_pieces():
+    from crosslingual.dictionary import pairs, piece_rows
+
+    table = pairs(("fr", "ru"))
+    assert set(table.language) == {"fr", "ru"} and set(table.kind) == {"month", "weekday", "territory", "language"}
+    assert {"english": "Germany", "word": "Allemagne"} in table[table.language == "fr"][["english", "word"]].to_dict(
+        "records")
+    assert not table.english.str.contains(" ").any() and not table.word.str.contains(" ").any()
+    assert (table.english != table.word).all()
+    rows = piece_rows(["x", "▁janvier", "janvier", "lundi"], pd.Series(["janvier", "lundi", "mars"]))
+    assert rows.iloc[:2].tolist() == [1.0, 3.0] and np.isnan(rows.iloc[2])  # the word mark first, else the bare word
+    with pytest.raises(ValueError, match="other than 'en'"):
+        pairs(("en",))

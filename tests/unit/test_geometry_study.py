@@ -127,6 +127,7 @@ def test_cross_model_overlap_is_one_for_a_rotated_copy_and_near_chance_for_unrel
     assert table.category.tolist() == ["CYRILLIC", "LATIN"] and table.queries.tolist() == [40, 40]
     assert table.overlap.tolist() == [1.0, 1.0]
     assert summary["shared"] == 300 and summary["chance"] == pytest.approx(5 / 299)
+    assert summary["overlap_min"] == summary["overlap_max"] == 1.0
     assert summary["canonical"] == pytest.approx(1.0)  # the same column space
     unrelated, _ = study.cross_model_overlap(a, pieces, torch.randn(len(pieces), 16, generator=g), pieces, k=5,
                                              queries=150, seed=1, min_count=100)
@@ -149,3 +150,25 @@ def test_cross_model_overlap_reports_canonical_angles_when_rows_dwarf_columns():
                                               min_count=50)[1]["canonical"])  # 120 rows for 40 columns: too few
     with pytest.raises(ValueError, match="share 2 pieces"):
         study.cross_model_overlap(a[:2], pieces[:2], a[:2], pieces[:2], k=3, queries=10, seed=0)
+
+
+def test_translation_neighbourhoods_on_a_hand_made_vocabulary():
+    """Model A puts each translation next to its English word (angles 0, 60, 120, 180 degrees, the pair 5 degrees
+    apart); model B reverses every pair's partner. Only pairs that are single pieces in both models count."""
+    pieces = ["▁January", "▁janvier", "▁Monday", "▁lundi", "▁Germany", "Германия", "▁Spain", "▁Espagne"]
+    angles = np.radians([0, 5, 60, 65, 120, 125, 180, 185])
+    a = torch.tensor(np.stack([np.cos(angles), np.sin(angles)], 1), dtype=torch.float32)
+    b_angles = np.radians([0, 95, 60, 155, 120, 215, 180, 275])  # every partner 90+ degrees away
+    b = torch.tensor(np.stack([np.cos(b_angles), np.sin(b_angles)], 1), dtype=torch.float32)
+    pairs = pd.DataFrame({"language": ["fr", "fr", "ru", "fr", "fr"], "kind": ["month", "weekday", "territory",
+                                                                               "territory", "month"],
+                          "english": ["January", "Monday", "Germany", "Spain", "March"],
+                          "word": ["janvier", "lundi", "Германия", "Espagne", "mars"]})
+    table = study.translation_neighbourhoods({"A": (a, pieces), "B": (b, pieces[:6] + ["x", "y"])}, pairs, k=1)
+    # Spain / Espagne are not pieces of B, March / mars of neither: fr keeps 2 pairs, ru 1 ('Германия' is a bare
+    # piece: a word written without the word mark counts too)
+    assert table.to_dict("records") == [
+        {"model": "A", "language": "fr", "pairs": 2, "precision": 1.0, "cross_share": 0.0},
+        {"model": "A", "language": "ru", "pairs": 1, "precision": 1.0, "cross_share": 1.0},
+        {"model": "B", "language": "fr", "pairs": 2, "precision": 0.0, "cross_share": 0.0},
+        {"model": "B", "language": "ru", "pairs": 1, "precision": 0.0, "cross_share": 1.0}]
