@@ -196,20 +196,45 @@ def ablated(model: nn.Module, mask: Mask) -> Iterator[nn.Module]:
 
 @contextmanager
 def scaled(model: nn.Module, param: str, index: int, factor: float) -> Iterator[nn.Module]:
-    """``model`` with the single entry ``index`` of a 1-d parameter (a norm weight: one entry per hidden
-    dimension) multiplied by ``factor``, restored exactly afterwards."""
+    """``model`` with the gain of one hidden dimension multiplied by ``factor``: the entry ``index`` of a norm's
+    1-d weight, restored exactly afterwards. A LLaMA-style norm multiplies by its weight, so the entry itself is
+    scaled (the paper's recipe); Gemma's multiplies by ``1 + weight`` (:func:`gain_offset`), so the entry becomes
+    ``factor * (1 + w) - 1``, the same change of gain. Another 1-d parameter is scaled as it is."""
     p = dict(model.named_parameters())[param]
     if p.dim() != 1 or not 0 <= index < p.numel():
         raise ValueError(f"scaled needs a 1-d parameter and 0 <= index < {p.numel()}; got {param} {tuple(p.shape)} "
                          f"index={index}")
+    owner = model.get_submodule(param.rpartition(".")[0]) if "." in param else model
+    offset = gain_offset(owner) if param.endswith(".weight") and "Norm" in type(owner).__name__ else 0.0
     old = p.detach()[index].clone()
     with torch.no_grad():
-        p[index] = old * factor
+        p[index] = (old + offset) * factor - offset
     try:
         yield model
     finally:
         with torch.no_grad():
             p[index] = old
+
+
+@torch.no_grad()
+def gain_offset(norm: nn.Module) -> float:
+    """What a norm adds to its weight before it multiplies the normalised input: 0 for LLaMA's RMSNorm and
+    LayerNorm (``x_hat * w + b``), 1 for Gemma's RMSNorm (``x_hat * (1 + w)``). Found by running the norm on a
+    probe vector with its weight set to 0 and to 1 (then restored), so no architecture is named here."""
+    w = norm.weight
+    saved = w.detach().clone()
+    probe = torch.linspace(-1.0, 2.0, w.numel(), dtype=w.dtype)[None]
+    try:
+        w.zero_()
+        at_zero = norm(probe)
+        w.fill_(1.0)
+        x_hat = norm(probe) - at_zero
+    finally:
+        w.copy_(saved)
+    bias = getattr(norm, "bias", None)
+    gain_at_zero = at_zero - (bias if bias is not None else 0.0)
+    usable = x_hat.abs() > 1e-3
+    return round(float((gain_at_zero[usable] / x_hat[usable]).median()), 6)
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from crosslingual.claims import (CLAIMS_LOG, INSUFFICIENT, NOT_REPRODUCED, PARTI
                                  RULES, UNTESTABLE, Verdict, correlation_statistics, g1_core_region,
                                  g2_monolingual_regions, g3_outlier_dimension, g4_core_freezing,
                                  h1_script_separability, h2_neighbourhoods_follow_unification,
-                                 h2_real_models, h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
+                                 h2_real_languages, h2_real_models, h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
                                  r2_learning_phase, r3_unification_predicts_transfer, r4_information,
                                  r5_extractability, r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
                                  record, verdict_table)
@@ -607,3 +607,6 @@ def test_h2_between_two_pretrained_models_compares_them_per_language():
     assert h2_real_models(table(-0.1, -0.05)).verdict == NOT_REPRODUCED
     assert h2_real_models(table(0.1, 0.05, pairs=9)).verdict == INSUFFICIENT  # every language under 10 pairs
     assert h2_real_models(table(0.1, 0.05, languages=4)).verdict == INSUFFICIENT
+    mixed = table(0.1, 0.05)
+    mixed.loc[(mixed.language == "x0") & (mixed.model == "gemma-3-270m"), "pairs"] = 9
+    assert sorted(set(h2_real_languages(mixed).language)) == [f"x{i}" for i in range(1, 6)]  # x0 out for both

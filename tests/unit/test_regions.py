@@ -2,12 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from crosslingual.config import ModelConfig
 from crosslingual.model import Transformer
 from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, dimension_magnitudes,
-                                  full_loss, importance, jaccard, language_losses, monolingual_regions, outlier_and_typical, random_region,
-                                  region_map, region_size, scaled, size, top_region, total_scores, units)
+                                  full_loss, gain_offset, importance, jaccard, language_losses, monolingual_regions,
+                                  outlier_and_typical, random_region, region_map, region_size, scaled, size,
+                                  top_region, total_scores, units)
 
 EXCLUDED = ("embed.weight", "pos_embed.weight", "ln_final.weight", "unembed.weight")
 
@@ -127,6 +129,44 @@ def test_ablation_and_scaling_change_only_their_entries_and_restore_them_exactly
     with pytest.raises(ValueError, match="1-d parameter"):
         with scaled(model, "blocks.0.mlp.up.weight", 0, 2.0):
             pass
+
+
+def _gemma_norm(d: int = 6):
+    pytest.importorskip("transformers")
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3RMSNorm
+
+    norm = Gemma3RMSNorm(d)
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(-0.5, 0.7, d))
+    return norm
+
+
+def test_a_norms_gain_offset_is_found_by_probing_it():
+    pytest.importorskip("transformers")
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    layer_norm = nn.LayerNorm(6)
+    with torch.no_grad():
+        layer_norm.bias.fill_(0.3)  # a bias must not read as an offset
+        layer_norm.weight.fill_(2.0)
+    gemma = _gemma_norm()
+    saved = gemma.weight.detach().clone()
+    assert gain_offset(layer_norm) == 0.0 and gain_offset(LlamaRMSNorm(6)) == 0.0 and gain_offset(gemma) == 1.0
+    assert torch.equal(gemma.weight, saved) and torch.equal(layer_norm.weight, torch.full((6,), 2.0))
+
+
+def test_scaling_a_gemma_norm_entry_multiplies_that_dimensions_gain():
+    """Gemma's norm multiplies by 1 + w: scaling dimension 2 by 4 must make its output 4 times larger and leave
+    the others unchanged, as scaling w does in a LLaMA norm."""
+    norm = _gemma_norm()
+    holder = nn.ModuleDict({"ln": norm})
+    x = torch.randn(3, 6, generator=torch.Generator().manual_seed(0))
+    before = norm(x).detach()
+    with scaled(holder, "ln.weight", 2, 4.0):
+        after = norm(x).detach()
+    torch.testing.assert_close(after[:, 2], 4 * before[:, 2])
+    torch.testing.assert_close(after[:, [0, 1, 3, 4, 5]], before[:, [0, 1, 3, 4, 5]])
+    torch.testing.assert_close(norm(x), before)
 
 
 def test_zeroing_the_core_hurts_more_than_the_bottom_on_a_trained_model():

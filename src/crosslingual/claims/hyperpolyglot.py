@@ -205,12 +205,19 @@ def h3_real_not_run(reason: str) -> Verdict:
     return Verdict(H3_REAL_CLAIM, H3_STATEMENT, UNTESTABLE, H3_REAL.text, reason)
 
 
+def h2_real_languages(per_language: pd.DataFrame) -> pd.DataFrame:
+    """The units of H2 between two pretrained models: the target languages where every model holds at least
+    ``H2_REAL_MIN_PAIRS`` dictionary pairs as single pieces (the rows of the others are dropped)."""
+    enough = per_language.groupby("language").pairs.transform("min") >= H2_REAL_MIN_PAIRS
+    return per_language[enough]
+
+
 def h2_real_models(per_language: pd.DataFrame, unifying: str = H1_REAL_MODEL, other: str = H1_GEMMA_MODEL
                    ) -> Verdict:
     """``per_language``: one row per model x target language with ``model``, ``language``, ``pairs``,
     ``precision`` and ``cross_share`` (``crosslingual.geometry_study.translation_neighbourhoods``); languages
     with fewer than ``H2_REAL_MIN_PAIRS`` pairs are left out, the others are the units."""
-    kept = per_language[per_language.pairs >= H2_REAL_MIN_PAIRS]
+    kept = h2_real_languages(per_language)
     wide = kept.pivot_table(index="language", columns="model", values=["precision", "cross_share"])
     if unifying not in set(kept.model) or other not in set(kept.model) or len(wide) < MIN_UNITS:
         return insufficient(H2_REAL_CLAIM, H2_STATEMENT, H2_REAL, len(wide))
