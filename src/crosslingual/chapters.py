@@ -70,7 +70,8 @@ CHAPTERS: tuple[Chapter, ...] = (
              "H2 (multilingual-e5-small vs gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"),
             ("information", "extractability", "interventions"), extra_runs=_geometry_pairs),
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
-            ("G1", "G2", "G3", "G4", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)"), ("regions",)),
+            ("G1", "G2", "G3", "G4", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)",
+             "G1 (gemma-3-270m)", "G2 (gemma-3-270m)", "G3 (gemma-3-270m)"), ("regions",)),
 )
 
 

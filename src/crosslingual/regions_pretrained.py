@@ -30,6 +30,8 @@ from crosslingual.regions_study import PAPER_FRACTION, RegionAnalysis, from_tabl
 from crosslingual.runs import cached_tables
 
 MODEL = "smollm2-135m"  # the pretrained model of the book's G1-G3 rows: a Llama, as the paper's LLaMA-2
+GEMMA = "gemma-3-270m"  # the second, of another family: 2.4x the cost per window (its 262k-piece LM head)
+MODELS = (MODEL, GEMMA)
 SELECTED = ("en", "ru", "zh_CN", "hi")  # four scripts, as our models' chapter selects on four languages
 EVALUATED = tuple(catalogues.LANGUAGES)  # eleven languages in nine scripts; seven never influence the choice
 # (length, n_select, n_evaluate) per profile: tokens per window, windows per selected language for importance,

@@ -415,22 +415,26 @@ def test_g1_to_g3_on_a_pretrained_model_use_windows_as_units_and_that_models_rul
     from crosslingual.claims.linguistic_regions import REAL_RULES
     from crosslingual.regions_pretrained import MODEL
 
-    assert {r.claim for r in REAL_RULES.values()} == {f"G{i} ({MODEL})" for i in (1, 2, 3)}
+    assert {r.claim for r in REAL_RULES[MODEL].values()} == {f"G{i} ({MODEL})" for i in (1, 2, 3)}
+    assert {r.claim for r in REAL_RULES["gemma-3-270m"].values()} == {f"G{i} (gemma-3-270m)" for i in (1, 2, 3)}
+    assert all("Q4_K_M" in r.text and "1 + w" in r.text for r in REAL_RULES["gemma-3-270m"].values())
+    assert all(r.text.replace("gemma-3-270m", MODEL) != REAL_RULES[MODEL][c].text
+               for c, r in REAL_RULES["gemma-3-270m"].items())
     windows = _ablation(1.0, 0.01).rename(columns={"seed": "sequence"})
     windows["language"] = windows.language.map({0: "en", 1: "ru", 2: "zh_CN"})
-    g1 = g1_core_region(windows, REAL_RULES["G1"], unit="sequence")
-    assert (g1.claim, g1.verdict, g1.rule) == ("G1 (smollm2-135m)", REPRODUCED, REAL_RULES["G1"].text)
+    g1 = g1_core_region(windows, REAL_RULES[MODEL]["G1"], unit="sequence")
+    assert (g1.claim, g1.verdict, g1.rule) == ("G1 (smollm2-135m)", REPRODUCED, REAL_RULES[MODEL]["G1"].text)
     assert "en " in g1.evidence and "L0" not in g1.evidence
-    assert g1_core_region(windows, REAL_RULES["G1"]).verdict == INSUFFICIENT  # no seed column: no seeds
+    assert g1_core_region(windows, REAL_RULES[MODEL]["G1"]).verdict == INSUFFICIENT  # no seed column: no seeds
     rows = [{"sequence": j, "owner": o, "language": k, "rise": (0.2 if k == o else 0.01) + 0.001 * j}
             for j in range(8) for o in ("en", "ru") for k in ("en", "ru", "hi")]
-    g2 = g2_monolingual_regions(pd.DataFrame(rows), REAL_RULES["G2"], unit="sequence")
+    g2 = g2_monolingual_regions(pd.DataFrame(rows), REAL_RULES[MODEL]["G2"], unit="sequence")
     assert (g2.claim, g2.verdict) == ("G2 (smollm2-135m)", REPRODUCED)
     g3 = g3_outlier_dimension(_scaling(2.0, 0.01).rename(columns={"seed": "sequence"}), pd.Series([40.0]),
-                              rule=REAL_RULES["G3"], unit="sequence")
+                              rule=REAL_RULES[MODEL]["G3"], unit="sequence")
     assert (g3.claim, g3.verdict) == ("G3 (smollm2-135m)", REPRODUCED)
     few = _scaling(2.0, 0.01).rename(columns={"seed": "sequence"}).query("sequence < 4")
-    assert g3_outlier_dimension(few, pd.Series([40.0]), rule=REAL_RULES["G3"], unit="sequence"
+    assert g3_outlier_dimension(few, pd.Series([40.0]), rule=REAL_RULES[MODEL]["G3"], unit="sequence"
                                 ).verdict == INSUFFICIENT
 
 
@@ -466,7 +470,7 @@ def test_every_claim_has_a_rule_with_a_rationale():
                                                                     "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                                                         "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]
-                          + [f"G{i} (smollm2-135m)" for i in range(1, 4)])
+                          + [f"G{i} ({m})" for i in range(1, 4) for m in ("smollm2-135m", "gemma-3-270m")])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy
     section = rules_section()

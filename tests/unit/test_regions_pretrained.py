@@ -9,7 +9,7 @@ import torch
 from crosslingual import catalogues
 from crosslingual.claims import INSUFFICIENT, REPRODUCED, UNTESTABLE, regions_real_model, regions_real_not_run
 from crosslingual.config import PROFILES
-from crosslingual.regions_pretrained import (DESIGNS, MODEL, analyse_model, check_design, design, sequence_losses,
+from crosslingual.regions_pretrained import (DESIGNS, GEMMA, MODEL, analyse_model, check_design, design, sequence_losses,
                                              summary)
 from crosslingual.regions_study import RegionAnalysis
 
@@ -171,12 +171,17 @@ def test_g1_to_g3_of_a_pretrained_analysis_take_its_windows_as_units_and_the_mod
     weak = regions_real_model(analysis(core=0.6, control=0.6, own=0.01, outlier_ratio=3.0))
     assert [v.verdict for v in weak] == ["not reproduced", "not reproduced", UNTESTABLE]
     assert all(v.verdict == INSUFFICIENT for v in regions_real_model(analysis(2.0, 0.02, 0.5, 40.0, windows=4)))
+    gemma = regions_real_model(analysis(core=2.0, control=0.02, own=0.5, outlier_ratio=40.0), GEMMA)
+    assert [v.claim for v in gemma] == [f"G{i} ({GEMMA})" for i in (1, 2, 3)]
+    with pytest.raises(ValueError, match="rules for smollm2-135m, gemma-3-270m only"):
+        regions_real_model(analysis(2.0, 0.02, 0.5, 40.0), "llama-2-7b")
 
 
 def test_the_pretrained_rows_are_untestable_with_the_reason_when_the_model_did_not_run():
     rows = regions_real_not_run("smollm2-135m is not installed")
     assert [v.claim for v in rows] == [f"G{i} ({MODEL})" for i in (1, 2, 3)]
     assert all(v.verdict == UNTESTABLE and v.evidence == "smollm2-135m is not installed" for v in rows)
+    assert [v.claim for v in regions_real_not_run("skipped", GEMMA)] == [f"G{i} ({GEMMA})" for i in (1, 2, 3)]
 
 
 def test_the_sections_numbers_are_means_over_windows():
