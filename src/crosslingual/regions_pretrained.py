@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from crosslingual import catalogues
-from crosslingual.regions import (ablated, bottom_region, dimension_magnitudes, importance, jaccard,
+from crosslingual.regions import (ablated, bottom_region, dimension_magnitudes, gain_offset, importance, jaccard,
                                   monolingual_regions, outlier_and_typical, random_region, region_map, scaled, size,
                                   top_region, total_scores)
 from crosslingual.regions_study import PAPER_FRACTION, RegionAnalysis, from_tables, to_tables
@@ -44,7 +44,7 @@ DESIGNS = {"smoke": (16, 2, 5), "default": (32, 8, 8), "paper": (128, 16, 16)}
 FACTOR = 4.0  # the paper's single-parameter scaling
 N_TYPICAL = 3  # typical dimensions scaled as controls (their median is the control's rise)
 BATCH = 8  # windows per forward pass
-VERSION = 1  # of ``analyse_model``'s computation: bump it when that changes, and its cached tables are redone
+VERSION = 2  # of ``analyse_model``'s computation: bump it when that changes, and its cached tables are redone
 
 
 def design(profile: str) -> dict[str, int]:
@@ -138,11 +138,12 @@ def analyse_model(model: torch.nn.Module, select: dict[str, torch.Tensor], held:
                     for j, r in per_window.items()]
     steps.close()
     row = magnitudes.loc[param]
+    gain = float(model.get_parameter(param)[dim]) + gain_offset(model.get_submodule(param.rpartition(".")[0]))
     return RegionAnalysis(
         ablation=pd.DataFrame(ablation), monolingual=pd.DataFrame(monolingual), overlap=overlap,
         scaling=pd.DataFrame(scaling), importance_map=importance_map / importance_map.to_numpy().sum(),
         monolingual_map=region_map(model, union),
-        outlier={"param": param, "dimension": dim, "ratio": float(row[dim] / row.median())})
+        outlier={"param": param, "dimension": dim, "ratio": float(row[dim] / row.median()), "gain": gain})
 
 
 def text_digest(languages: tuple[str, ...]) -> str:
@@ -182,7 +183,8 @@ def analyse_pretrained(name: str = MODEL, *, length: int, n_select: int, n_evalu
 def summary(analysis: RegionAnalysis) -> dict:
     """The section's numbers of one pretrained analysis, each a mean over windows: the core's smallest and largest
     rise over the evaluated languages, the largest rise of a control (bottom or random) in any language, the
-    outlier's rise and the median typical dimension's, and the outlier itself (norm weight, dimension, ratio)."""
+    outlier's rise and the median typical dimension's, and the outlier itself (norm weight, dimension, ratio, and
+    the gain its norm applies there: a gain of 0 shuts the dimension off, and no scaling of it can act)."""
     rise = analysis.ablation.groupby(["region", "language"]).rise.mean()
     at = analysis.scaling.groupby(["kind", "dimension"]).rise.mean()
     return {"core_min": float(rise["core"].min()), "core_max": float(rise["core"].max()),

@@ -117,6 +117,8 @@ def test_the_pretrained_analysis_measures_every_window_and_restores_the_weights(
     assert list(out.overlap[["a", "b"]].itertuples(index=False, name=None)) == [("en", "ru")]
     assert len(out.scaling) == (1 + 2) * 5 and set(out.scaling.kind) == {"outlier", "typical"}
     assert out.outlier["param"].startswith("model.layers.") and out.outlier["ratio"] >= 1
+    # a Llama norm multiplies by its weight: the gain at the outlier is the weight's entry
+    assert out.outlier["gain"] == pytest.approx(float(model.get_parameter(out.outlier["param"])[out.outlier["dimension"]]))
     assert out.importance_map.to_numpy().sum() == pytest.approx(1.0)
     base = {lang: sequence_losses(model, t) for lang, t in held.items()}
     core = out.ablation.query("region == 'core' and language == 'ru'").sort_values("sequence")
@@ -159,7 +161,7 @@ def analysis(core: float, control: float, own: float, outlier_ratio: float, wind
     return RegionAnalysis(ablation=ablation, monolingual=mono, overlap=pd.DataFrame(), scaling=scaling,
                           importance_map=pd.DataFrame(), monolingual_map=pd.DataFrame(),
                           outlier={"param": "model.layers.3.input_layernorm.weight", "dimension": 7,
-                                   "ratio": outlier_ratio})
+                                   "ratio": outlier_ratio, "gain": 0.5})
 
 
 def test_g1_to_g3_of_a_pretrained_analysis_take_its_windows_as_units_and_the_models_rules():
@@ -191,4 +193,4 @@ def test_the_sections_numbers_are_means_over_windows():
     assert numbers["control_max"] == pytest.approx(0.04)  # bottom (0.02), not random (0.01)
     assert numbers["outlier_rise"] == pytest.approx(3.02)
     assert numbers["typical_rise"] == pytest.approx(0.023)  # median of 0.021, 0.023, 0.025
-    assert (numbers["outlier_dimension"], numbers["outlier_ratio"]) == (7, 40.0)
+    assert (numbers["outlier_dimension"], numbers["outlier_ratio"], numbers["outlier_gain"]) == (7, 40.0, 0.5)
