@@ -138,7 +138,7 @@ def analyse_model(model: torch.nn.Module, select: dict[str, torch.Tensor], held:
                     for j, r in per_window.items()]
     steps.close()
     row = magnitudes.loc[param]
-    gain = float(model.get_parameter(param)[dim]) + gain_offset(model.get_submodule(param.rpartition(".")[0]))
+    gain = float(model.get_parameter(param).detach()[dim]) + gain_offset(model.get_submodule(param.rpartition(".")[0]))
     return RegionAnalysis(
         ablation=pd.DataFrame(ablation), monolingual=pd.DataFrame(monolingual), overlap=overlap,
         scaling=pd.DataFrame(scaling), importance_map=importance_map / importance_map.to_numpy().sum(),
