@@ -2,8 +2,9 @@
 Jupyter Book.
 
 Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
-run one per core side by side, each in its own worker and kernel process (papermill is process-safe, not
-thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store. The book is built with ``execute_notebooks: "off"`` from the executed copies, with
+run side by side (one per core and one more), each in its own worker and kernel process (papermill is
+process-safe, not thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store.
+The book is built with ``execute_notebooks: "off"`` from the executed copies, with
 warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
 
@@ -65,6 +66,10 @@ def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log
 # A kernel's analyses run on one thread, as training does in the workers: several notebooks then share the cores
 # without oversubscribing them, and no number depends on how many ran at once.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# One kernel more than cores: three chapters of 200-600 s (08, 09, 10 with the pretrained models) on two cores
+# leave one core idle for minutes while the last long one runs alone (a fresh default build on a 2-core AMD
+# EPYC: 652 s for 1,289 s of notebook time); with a third kernel the cores share the long ones to the end.
+NOTEBOOKS_BEYOND_CORES = 1
 
 
 def expected_seconds(notebook: Path) -> float:
@@ -78,9 +83,9 @@ def expected_seconds(notebook: Path) -> float:
 def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | None = None,
                       workers: int | None = None, chapters: tuple[Chapter, ...] = CHAPTERS,
                       built_at: str | None = None) -> list[dict]:
-    """Run each chapter's notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core), the
-    longest expected first, and annotate each executed copy for the book (``crosslingual.provenance``, against the
-    book's build at ``built_at``, by default ``profile``); returns, in
+    """Run each chapter's notebook at ``profile`` into ``dest``, ``workers`` at a time (default: one per core and
+    ``NOTEBOOKS_BEYOND_CORES`` more), the longest expected first, and annotate each executed copy for the book
+    (``crosslingual.provenance``, against the book's build at ``built_at``, by default ``profile``); returns, in
     chapter order, each one's time and the runs it used, and merges their verdicts into ``dest/.claims.jsonl``
     (replacing those of the same chapters from an earlier build). The first failing notebook stops the build (the
     ones already running finish)."""
@@ -91,7 +96,7 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         log.unlink(missing_ok=True)
     seconds: dict[Path, float] = {}
     args = {"profile": profile, **(parameters or {})}
-    with ProcessPoolExecutor(max(1, min(workers or default_workers(), len(books))),
+    with ProcessPoolExecutor(max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(books))),
                              mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
                                str(logs[nb][1])): nb for nb in sorted(books, key=expected_seconds, reverse=True)}
@@ -162,8 +167,8 @@ their own time, and a run trained together with others in one batched computatio
 batch (the batch's wall time, which each of its runs records, divided by the number of runs in it), so the total
 of the training column is the worker time of a build from an empty run store. Chapters share runs (a sweep's
 base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
-A rebuild with the store in place trains nothing and costs only the notebooks, which run one per core side
-by side (so the wall time is less than the notebook column's total).
+A rebuild with the store in place trains nothing and costs only the notebooks, which run side by side, one
+per core and one more (so the wall time is less than the notebook column's total).
 
 This build first trained the studies' runs in one pool ({studies_report.workers} workers,
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and

@@ -9,6 +9,7 @@ a message saying so, instead of swapping or crashing half-way.
 
 from __future__ import annotations
 
+import inspect
 import os
 import unicodedata
 from pathlib import Path
@@ -113,6 +114,13 @@ def _batches(prompts: list[str], batch_size: int):
         yield prompts[i:i + batch_size]
 
 
+def _last_logits_only(model) -> dict:
+    """Ask a causal LM for the logits of the last position only, where its forward takes ``logits_to_keep``: the
+    hidden states are the same, and a 262k-piece vocabulary's logits at every position cost more than the rest
+    of the forward pass (Gemma 3 270M, 64 prompts of 22 tokens on one core: 13.6 s with them, 5.2 s without)."""
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+
+
 @torch.no_grad()
 def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """Hidden states of every prompt's last token at every layer (embeddings first): ``[layers + 1, N, d]``."""
@@ -123,7 +131,8 @@ def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = BA
         # positions count real tokens only, so a left-padded prompt is encoded as it would be alone (models with
         # absolute positions, such as GPT-2, would otherwise see it shifted)
         positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-        hidden = model(**enc, position_ids=positions, output_hidden_states=True).hidden_states
+        hidden = model(**enc, position_ids=positions, output_hidden_states=True, **_last_logits_only(model)
+                       ).hidden_states
         out.append(torch.stack([h[:, -1].float().cpu() for h in hidden]))
     return torch.cat(out, dim=1)
 

@@ -255,30 +255,45 @@ def language_losses(model: nn.Module, data: dict[int, torch.Tensor], loss_fn: Lo
 def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor, batch_size: int = 1024) -> pd.DataFrame:
     """Mean |activation| of every hidden dimension at the input of every norm inside the blocks (rows: the norm
     weight it feeds, e.g. ``blocks.{i}.ln1.weight`` of our models, ``model.layers.{i}.input_layernorm.weight``
-    of a Hugging Face Llama; columns: dimensions). Norms of another width than the most common one (Gemma's
-    per-head query and key norms) are left out. Outlier dimensions, in the paper's sense, are the few whose
-    magnitude dwarfs the others'. Batches of ``batch_size`` sequences (a large vocabulary's logits are big)."""
-    rows: dict[str, torch.Tensor] = {}
+    of a Hugging Face Llama; columns: dimensions), over ``tokens`` in batches of ``batch_size`` sequences (a
+    large vocabulary's logits are big). Outlier dimensions, in the paper's sense, are the few whose magnitude
+    dwarfs the others'."""
+    with norm_input_magnitudes(model) as magnitudes:
+        for chunk in tokens.split(batch_size):
+            model(chunk)
+    return magnitudes()
+
+
+@contextmanager
+def norm_input_magnitudes(model: nn.Module) -> Iterator[Callable[[], pd.DataFrame]]:
+    """Record ``dimension_magnitudes`` over every forward pass run inside the block (so that a pass the caller
+    needs anyway, such as measuring losses, also gives the magnitudes); yields the function that returns them.
+    Norms of another width than the most common one (Gemma's per-head query and key norms) are left out."""
+    sums: dict[str, torch.Tensor] = {}
+    tokens: dict[str, int] = {}
     handles = []
     for name, module in model.named_modules():
         weight = getattr(module, "weight", None)
         if "Norm" in type(module).__name__ and _BLOCK.search(f"{name}.weight") and weight is not None \
                 and weight.dim() == 1:
             def record(_, inputs, key=f"{name}.weight"):
-                total = inputs[0].detach().abs().sum((0, 1))
-                rows[key] = rows[key] + total if key in rows else total
+                x = inputs[0].detach()
+                total = x.abs().sum((0, 1))
+                sums[key] = sums[key] + total if key in sums else total
+                tokens[key] = tokens.get(key, 0) + x.shape[0] * x.shape[1]
             handles.append(module.register_forward_pre_hook(record))
     if not handles:
         raise ValueError("the model has no norm inside its blocks (blocks.N. / layers.N. / h.N.) to measure")
+
+    def magnitudes() -> pd.DataFrame:
+        width = pd.Series([len(v) for v in sums.values()]).mode()[0]
+        return pd.DataFrame({k: (v / tokens[k]).cpu().numpy() for k, v in sums.items() if len(v) == width}).T
+
     try:
-        for chunk in tokens.split(batch_size):
-            model(chunk)
+        yield magnitudes
     finally:
         for h in handles:
             h.remove()
-    width = pd.Series([len(v) for v in rows.values()]).mode()[0]
-    return pd.DataFrame({k: (v / tokens.numel()).cpu().numpy() for k, v in rows.items()
-                         if len(v) == width}).T
 
 
 def outlier_and_typical(magnitudes: pd.DataFrame, n_typical: int = 8) -> tuple[str, int, list[int]]:

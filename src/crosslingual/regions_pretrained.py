@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from crosslingual import catalogues
-from crosslingual.regions import (ablated, bottom_region, dimension_magnitudes, gain_offset, importance, jaccard,
-                                  monolingual_regions, outlier_and_typical, random_region, region_map, scaled, size,
+from crosslingual.regions import (ablated, bottom_region, gain_offset, importance, jaccard, monolingual_regions,
+                                  norm_input_magnitudes, outlier_and_typical, random_region, region_map, scaled, size,
                                   top_region, total_scores)
 from crosslingual.regions_study import PAPER_FRACTION, RegionAnalysis, from_tables, to_tables
 from crosslingual.runs import cached_tables
@@ -35,8 +35,8 @@ MODELS = (MODEL, GEMMA)
 SELECTED = ("en", "ru", "zh_CN", "hi")  # four scripts, as our models' chapter selects on four languages
 EVALUATED = tuple(catalogues.LANGUAGES)  # eleven languages in nine scripts; seven never influence the choice
 # (length, n_select, n_evaluate) per profile: tokens per window, windows per selected language for importance,
-# windows per evaluated language (the units of the verdicts). The cost is about 13 forward passes over the
-# evaluated windows (before, magnitudes, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one backward pass
+# windows per evaluated language (the units of the verdicts). The cost is about 12 forward passes over the
+# evaluated windows (before and magnitudes in one, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one backward pass
 # over the selected ones: at ``default`` 199 s on one core of a 2-core AVX-512 AMD EPYC (measured, the model's
 # conversion not counted), at ``paper`` about 8x that. A message of the catalogues is a short sentence and consecutive messages are unrelated, so a
 # longer window adds little context to the loss it measures.
@@ -44,7 +44,7 @@ DESIGNS = {"smoke": (16, 2, 5), "default": (32, 8, 8), "paper": (128, 16, 16)}
 FACTOR = 4.0  # the paper's single-parameter scaling
 N_TYPICAL = 3  # typical dimensions scaled as controls (their median is the control's rise)
 BATCH = 8  # windows per forward pass
-VERSION = 2  # of ``analyse_model``'s computation: bump it when that changes, and its cached tables are redone
+VERSION = 3  # of ``analyse_model``'s computation: bump it when that changes, and its cached tables are redone
 
 
 def design(profile: str) -> dict[str, int]:
@@ -92,7 +92,9 @@ def analyse_model(model: torch.nn.Module, select: dict[str, torch.Tensor], held:
     """G1-G3 on one model: importance on ``select`` (language -> windows), every region zeroed in turn and every
     language of ``held`` measured per window. The model's weights are restored exactly after each step."""
     model.eval()
-    before = {lang: sequence_losses(model, t) for lang, t in held.items()}
+    with norm_input_magnitudes(model) as measured:  # the outlier dimension, from the same forward passes
+        before = {lang: sequence_losses(model, t) for lang, t in held.items()}
+    magnitudes = measured()
     steps = tqdm(total=len(select) + 3 + len(select) + 1 + n_typical, desc="regions", disable=not progress)
 
     def rises(**labels) -> list[dict]:
@@ -127,7 +129,6 @@ def analyse_model(model: torch.nn.Module, select: dict[str, torch.Tensor], held:
     union = {n: torch.stack([m[n] for m in mono.values()]).any(0) for n in next(iter(own.values()))}
     importance_map = region_map(model, total)
 
-    magnitudes = dimension_magnitudes(model, torch.cat(list(held.values())), batch_size=BATCH)
     param, dim, typical = outlier_and_typical(magnitudes, n_typical)
     scaling = []
     for kind, d in [("outlier", dim), *(("typical", t) for t in typical)]:

