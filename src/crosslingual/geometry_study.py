@@ -184,7 +184,8 @@ def cross_model_overlap(a_emb, a_pieces: list[str], b_emb, b_pieces: list[str], 
     baseline, both on ``canonical_rows`` shared pieces (QR of every row would cost minutes and says no more)."""
     rows_a, rows_b, strings = shared_pieces(a_pieces, b_pieces)
     if len(strings) <= k:
-        raise ValueError(f"cross_model_overlap: the vocabularies share {len(strings)} pieces, fewer than k + 1 = {k + 1}")
+        raise ValueError(f"cross_model_overlap: the vocabularies share {len(strings)} pieces, fewer than "
+                         f"k + 1 = {k + 1}")
     a, b = torch.as_tensor(a_emb)[rows_a], torch.as_tensor(b_emb)[rows_b]
     labels = np.array([token_category(t) for t in strings])
     counts = pd.Series(labels).value_counts()

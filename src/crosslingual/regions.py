@@ -204,8 +204,7 @@ def scaled(model: nn.Module, param: str, index: int, factor: float) -> Iterator[
     if p.dim() != 1 or not 0 <= index < p.numel():
         raise ValueError(f"scaled needs a 1-d parameter and 0 <= index < {p.numel()}; got {param} {tuple(p.shape)} "
                          f"index={index}")
-    owner = model.get_submodule(param.rpartition(".")[0]) if "." in param else model
-    offset = gain_offset(owner) if param.endswith(".weight") and "Norm" in type(owner).__name__ else 0.0
+    offset = _offset_of(model, param)
     old = p.detach()[index].clone()
     with torch.no_grad():
         p[index] = (old + offset) * factor - offset
@@ -214,6 +213,18 @@ def scaled(model: nn.Module, param: str, index: int, factor: float) -> Iterator[
     finally:
         with torch.no_grad():
             p[index] = old
+
+
+def _offset_of(model: nn.Module, param: str) -> float:
+    """``gain_offset`` of the norm that owns ``param`` when it is a norm's weight; 0 for any other parameter."""
+    owner = model.get_submodule(param.rpartition(".")[0]) if "." in param else model
+    return gain_offset(owner) if param.endswith(".weight") and "Norm" in type(owner).__name__ else 0.0
+
+
+def dimension_gain(model: nn.Module, param: str, index: int) -> float:
+    """The gain a norm weight ``param`` applies to hidden dimension ``index``: its entry plus the norm's offset
+    (0 shuts the dimension off, and no scaling of that gain can act on it)."""
+    return float(model.get_parameter(param).detach()[index]) + _offset_of(model, param)
 
 
 @torch.no_grad()

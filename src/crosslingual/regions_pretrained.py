@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from crosslingual import catalogues
-from crosslingual.regions import (ablated, bottom_region, gain_offset, importance, jaccard, monolingual_regions,
+from crosslingual.regions import (ablated, bottom_region, dimension_gain, importance, jaccard, monolingual_regions,
                                   norm_input_magnitudes, outlier_and_typical, random_region, region_map, scaled, size,
                                   top_region, total_scores)
 from crosslingual.regions_study import PAPER_FRACTION, RegionAnalysis, from_tables, to_tables
@@ -36,10 +36,10 @@ SELECTED = ("en", "ru", "zh_CN", "hi")  # four scripts, as our models' chapter s
 EVALUATED = tuple(catalogues.LANGUAGES)  # eleven languages in nine scripts; seven never influence the choice
 # (length, n_select, n_evaluate) per profile: tokens per window, windows per selected language for importance,
 # windows per evaluated language (the units of the verdicts). The cost is about 12 forward passes over the
-# evaluated windows (before and magnitudes in one, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one backward pass
-# over the selected ones: at ``default`` 199 s on one core of a 2-core AVX-512 AMD EPYC (measured, the model's
-# conversion not counted), at ``paper`` about 8x that. A message of the catalogues is a short sentence and consecutive messages are unrelated, so a
-# longer window adds little context to the loss it measures.
+# evaluated windows (before and magnitudes in one, 3 regions, 4 monolingual, 1 + N_TYPICAL scalings) plus one
+# backward pass over the selected ones: at ``default`` 199 s on one core of a 2-core AVX-512 AMD EPYC (measured,
+# the model's conversion not counted), at ``paper`` about 8x that. A message of the catalogues is a short
+# sentence and consecutive messages are unrelated, so a longer window adds little context to the loss it measures.
 DESIGNS = {"smoke": (16, 2, 5), "default": (32, 8, 8), "paper": (128, 16, 16)}
 FACTOR = 4.0  # the paper's single-parameter scaling
 N_TYPICAL = 3  # typical dimensions scaled as controls (their median is the control's rise)
@@ -139,12 +139,12 @@ def analyse_model(model: torch.nn.Module, select: dict[str, torch.Tensor], held:
                     for j, r in per_window.items()]
     steps.close()
     row = magnitudes.loc[param]
-    gain = float(model.get_parameter(param).detach()[dim]) + gain_offset(model.get_submodule(param.rpartition(".")[0]))
     return RegionAnalysis(
         ablation=pd.DataFrame(ablation), monolingual=pd.DataFrame(monolingual), overlap=overlap,
         scaling=pd.DataFrame(scaling), importance_map=importance_map / importance_map.to_numpy().sum(),
         monolingual_map=region_map(model, union),
-        outlier={"param": param, "dimension": dim, "ratio": float(row[dim] / row.median()), "gain": gain})
+        outlier={"param": param, "dimension": dim, "ratio": float(row[dim] / row.median()),
+                 "gain": dimension_gain(model, param, dim)})
 
 
 def text_digest(languages: tuple[str, ...]) -> str:

@@ -6,9 +6,9 @@ from torch import nn
 
 from crosslingual.config import ModelConfig
 from crosslingual.model import Transformer
-from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, dimension_magnitudes,
-                                  full_loss, gain_offset, importance, jaccard, language_losses, monolingual_regions,
-                                  outlier_and_typical, random_region, region_map, region_size, scaled, size,
+from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, dimension_gain,
+                                  dimension_magnitudes, full_loss, gain_offset, importance, jaccard, language_losses,
+                                  monolingual_regions, outlier_and_typical, random_region, region_map, region_size, scaled, size,
                                   top_region, total_scores, units)
 
 EXCLUDED = ("embed.weight", "pos_embed.weight", "ln_final.weight", "unembed.weight")
@@ -162,6 +162,7 @@ def test_scaling_a_gemma_norm_entry_multiplies_that_dimensions_gain():
     holder = nn.ModuleDict({"ln": norm})
     x = torch.randn(3, 6, generator=torch.Generator().manual_seed(0))
     before = norm(x).detach()
+    assert dimension_gain(holder, "ln.weight", 2) == pytest.approx(1 + float(norm.weight.detach()[2]))
     with scaled(holder, "ln.weight", 2, 4.0):
         after = norm(x).detach()
     torch.testing.assert_close(after[:, 2], 4 * before[:, 2])

@@ -192,7 +192,8 @@ def h3_real_models(overlap: pd.DataFrame, chance: float, canonical: float | None
     above = effect(overlap.overlap, null=chance)
     verdict = REPRODUCED if full.significant else PARTIAL if above.significant else NOT_REPRODUCED
     angles = ("" if canonical is None else
-              f"; largest canonical cosine {canonical:.3f} (random matrices of the same shapes: {canonical_random:.3f})")
+              f"; largest canonical cosine {canonical:.3f} (random matrices of the same shapes: "
+              f"{canonical_random:.3f})")
     return Verdict(H3_REAL_CLAIM, H3_STATEMENT, verdict, H3_REAL.text,
                    f"overlap@{H3_REAL_K} {full.text(3)} over {n} script categories vs chance {chance:.5f} "
                    f"(vs chance + {H3_MIN_MARGIN}: p = {full.p:.3f}; vs chance: p = {above.p:.3f})" + angles,
