@@ -61,10 +61,23 @@ def parallel_queries(world: World, facts: np.ndarray) -> tuple[np.ndarray, dict[
     return split.tokens, {"last": np.full(len(lang), world.seq_len - 2), "entity": split.entity_pos}
 
 
-def gather_positions(resid: torch.Tensor, index: torch.Tensor, n_languages: int) -> torch.Tensor:
-    """``[L+1, K*F, T, d]`` residual streams -> ``[L+1, K, F, d]`` states at one position per sequence."""
-    h = resid[:, torch.arange(len(index), device=index.device), index]
-    return h.reshape(h.shape[0], n_languages, -1, h.shape[-1])
+def answer_logits(model: Transformer, tokens: torch.Tensor) -> torch.Tensor:
+    """The logits ``[B, vocab]`` that predict the value token of the full sequences ``tokens [B, T]``, from a pass
+    over the query alone (the value token dropped) that unembeds its last position only: causal attention never
+    lets a position see a later one, so these are the numbers of position ``T - 2`` of a pass over the full
+    sequences, for a fifth to a half less work (bit for bit on the CPUs measured; tested within fp32 round-off)."""
+    return model(tokens[:, :-1], last_only=True)[:, -1]
+
+
+def query_states(model: Transformer, tokens: torch.Tensor, index: dict[str, torch.Tensor],
+                 n_languages: int) -> dict[str, torch.Tensor]:
+    """Residual-stream states ``[L+1, K, F, d]`` at each named position ``index[name] [K*F]`` of the language-major
+    sequences ``tokens [K*F, T]``, from one pass over the queries alone (every probed position precedes the value
+    token, which no earlier position can see)."""
+    resid = model.residual_stream(tokens[:, :-1])
+    rows = torch.arange(len(tokens), device=tokens.device)
+    return {name: resid[:, rows, i].reshape(resid.shape[0], n_languages, -1, resid.shape[-1])
+            for name, i in index.items()}
 
 
 @torch.no_grad()
@@ -72,8 +85,8 @@ def hidden_states(model: Transformer, world: World, facts: np.ndarray, position:
     """Residual-stream states ``[L+1, K, F, d]`` of ``facts`` in every language (for analyses of stored runs)."""
     tokens, positions = parallel_queries(world, facts)
     device = next(model.parameters()).device
-    _, resid = model.residual_stream(torch.as_tensor(tokens, device=device))
-    return gather_positions(resid, torch.as_tensor(positions[position], device=device), world.cfg.n_languages)
+    index = {position: torch.as_tensor(positions[position], device=device)}
+    return query_states(model, torch.as_tensor(tokens, device=device), index, world.cfg.n_languages)[position]
 
 
 @torch.no_grad()
@@ -87,7 +100,7 @@ def evaluate(model: Transformer, data: EvalData, step: int) -> list[dict]:
         rows.append({"step": step, "metric": metric, "layer": layer, "position": position, "value": float(value)})
 
     for split, tokens in (("in", data.in_tokens), ("xling", data.xl_tokens)):
-        logits = model(tokens)
+        logits = answer_logits(model, tokens)
         correct = answer_accuracy(logits, tokens)
         add(f"acc_{split}", correct.float().mean())
         add(f"loss_{split}", answer_loss(logits, tokens))
@@ -95,10 +108,8 @@ def evaluate(model: Transformer, data: EvalData, step: int) -> list[dict]:
             seen = data.xl_entity_seen
             add("acc_xling_entity_seen", correct[seen].float().mean() if seen.any() else float("nan"))
 
-    _, resid = model.residual_stream(data.unif_tokens)  # [L+1, K*F, T, d]
-    K = data.n_languages
-    for pos, index in data.unif_positions.items():
-        h = gather_positions(resid, index, K)
+    states = query_states(model, data.unif_tokens, data.unif_positions, data.n_languages)
+    for pos, h in states.items():
         scores = {
             "unification": unification_score(h, data.unif_relation),
             "unification_raw": unification_score(h, data.unif_relation, center=False),

@@ -108,6 +108,11 @@ class Transformer(nn.Module):
                 last_only: bool = False) -> torch.Tensor:
         """Logits ``[B, T, vocab]``, or ``[B, 1, vocab]`` for the last position only (the answer-only loss
         needs no other, and the unembedding is the model's largest matrix product)."""
+        x = self._blocks(tokens, cache)
+        return self.unembed(self.ln_final(x[:, -1:] if last_only else x))
+
+    def _blocks(self, tokens: torch.Tensor, cache: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """The last block's output ``[B, T, d]`` (every hook point written to ``cache``)."""
         T = tokens.shape[1]
         tok, pos = self.embed(tokens), self.pos_embed(torch.arange(T, device=tokens.device))
         if cache is not None:
@@ -115,13 +120,14 @@ class Transformer(nn.Module):
         x = tok + pos
         for block in self.blocks:
             x = block(x, cache)
-        return self.unembed(self.ln_final(x[:, -1:] if last_only else x))
+        return x
 
-    def residual_stream(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and the stacked residual stream ``[n_layers + 1, B, T, d]`` at ``hook_names``."""
+    def residual_stream(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The stacked residual stream ``[n_layers + 1, B, T, d]`` at ``hook_names`` (no logits: the
+        unembedding would cost a third of the pass and nothing here reads it)."""
         cache: dict[str, torch.Tensor] = {}
-        logits = self.forward(tokens, cache)
-        return logits, torch.stack([cache[n] for n in self.hook_names])
+        self._blocks(tokens, cache)
+        return torch.stack([cache[n] for n in self.hook_names])
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from crosslingual import stacked
 from crosslingual.config import RunConfig
-from crosslingual.evaluate import EvalData, evaluate, parallel_queries
+from crosslingual.evaluate import EvalData, answer_logits, evaluate, parallel_queries
+from crosslingual.metrics import answer_loss
 from crosslingual.model import Transformer
 from crosslingual.world import PARALLEL, World
 
@@ -66,7 +67,7 @@ def lm_loss(model: Callable[..., torch.Tensor], tokens: torch.Tensor, kind: str,
     prediction (``"full"``) except those of ``pad_id`` (left padding says only how long the query will be, which
     no language model should be scored on)."""
     if kind == "answer":
-        return F.cross_entropy(model(tokens[:, :-1], last_only=True)[:, -1], tokens[:, -1])
+        return answer_loss(answer_logits(model, tokens), tokens)
     logits = model(tokens[:, :-1])
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
                            ignore_index=-100 if pad_id is None else pad_id)

@@ -92,9 +92,9 @@ def test_language_probe_separable_and_random():
 
 def test_accuracy_and_loss_hand_computed():
     tokens = torch.tensor([[0, 5, 2], [0, 5, 1]])
-    logits = torch.zeros(2, 3, 4)
-    logits[0, 1, 2] = 10.0  # predicts 2 at the answer position: correct
-    logits[1, 1, 3] = 10.0  # predicts 3, the answer is 1: wrong
+    logits = torch.zeros(2, 4)  # the logits that predict each sequence's last token
+    logits[0, 2] = 10.0  # predicts 2: correct
+    logits[1, 3] = 10.0  # predicts 3, the answer is 1: wrong
     assert answer_accuracy(logits, tokens).tolist() == [True, False]
-    expected = (-torch.log_softmax(logits[0, 1], -1)[2] - torch.log_softmax(logits[1, 1], -1)[1]) / 2
+    expected = (-torch.log_softmax(logits[0], -1)[2] - torch.log_softmax(logits[1], -1)[1]) / 2
     assert answer_loss(logits, tokens).item() == pytest.approx(expected.item())

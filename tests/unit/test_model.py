@@ -20,7 +20,7 @@ def test_shapes_hooks_and_causality(arch):
     torch.testing.assert_close(cache["hook_pos_embed"][1], model.pos_embed.weight)  # the position embedding only
     torch.testing.assert_close(cache["blocks.0.hook_resid_pre"], cache["hook_embed"] + cache["hook_pos_embed"])
     torch.testing.assert_close(cache["blocks.1.hook_resid_pre"], cache["blocks.0.hook_resid_post"])
-    _, resid = model.residual_stream(tokens)
+    resid = model.residual_stream(tokens)
     assert resid.shape == (3, 3, 6, cfg.d_model)
     torch.testing.assert_close(resid[0], cache["blocks.0.hook_resid_pre"])
     torch.testing.assert_close(resid[-1], cache["blocks.1.hook_resid_post"])
