@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from crosslingual.gguf_metadata import read_metadata
+
 WORD_MARK = "\u2581"
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6  # llama.cpp's piece types
 
@@ -46,20 +48,12 @@ def sentencepiece_bpe(pieces: list[str], scores: np.ndarray, types: np.ndarray, 
 
 def gguf_vocabulary(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, int]]:
     """Pieces, scores, types and the special ids (bos, eos, unk, pad) of a GGUF file's tokenizer."""
-    import gguf
-
-    fields = gguf.GGUFReader(str(path)).fields
-    model = fields.get("tokenizer.ggml.model")
-    if model is None or bytes(model.parts[model.data[0]]).decode() != "llama":
+    meta = read_metadata(path)
+    if meta.get("tokenizer.ggml.model") != "llama":
         raise ValueError(f"{path}: not a SentencePiece ('llama') tokenizer")
-
-    def array(key: str) -> list:
-        field = fields[key]
-        return [field.parts[i] for i in field.data]
-
-    pieces = [bytes(p).decode("utf-8") for p in array("tokenizer.ggml.tokens")]
-    scores = np.array([float(p[0]) for p in array("tokenizer.ggml.scores")], dtype=np.float32)
-    types = np.array([int(p[0]) for p in array("tokenizer.ggml.token_type")], dtype=np.int32)
-    special = {name: int(fields[f"tokenizer.ggml.{key}_token_id"].parts[-1][0])
+    pieces = list(meta["tokenizer.ggml.tokens"])
+    scores = np.asarray(meta["tokenizer.ggml.scores"], dtype=np.float32)
+    types = np.asarray(meta["tokenizer.ggml.token_type"], dtype=np.int32)
+    special = {name: int(meta[f"tokenizer.ggml.{key}_token_id"])
                for name, key in (("bos", "bos"), ("eos", "eos"), ("unk", "unknown"), ("pad", "padding"))}
     return pieces, scores, types, special

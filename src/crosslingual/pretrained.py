@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from crosslingual.files import write_atomic
+from crosslingual.gguf_metadata import one_reader
 from crosslingual.runs import _sha256, runs_root, store_errors
 
 CONVERTER_VERSION = 1  # bump when a conversion below changes what it writes
@@ -239,8 +240,9 @@ def causal_lm_conversion(name: str, root: Path | None = None) -> Conversion:
     path = source_path(name, root)
 
     def convert():
-        model = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                                  dtype=torch.float32)
+        with one_reader(path):  # transformers would parse the file's metadata twice
+            model = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                                      dtype=torch.float32)
         if name == "gemma-3-270m":
             from crosslingual.gguf_tokenizer import gguf_vocabulary, sentencepiece_bpe
 

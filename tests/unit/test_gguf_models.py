@@ -145,3 +145,8 @@ def test_smollm2_loads_and_answers(tmp_path):
     enc = tokenizer("The capital of France is", return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     assert "Paris" in tokenizer.decode(out[0, enc.input_ids.shape[1]:])
+    import transformers
+
+    path = pretrained.source_path("smollm2-135m", tmp_path)  # the conversion parsed the file once: the same weights
+    plain = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in model.state_dict().items())
