@@ -9,7 +9,6 @@ a message saying so, instead of swapping or crashing half-way.
 
 from __future__ import annotations
 
-import inspect
 import os
 import unicodedata
 from pathlib import Path
@@ -23,8 +22,8 @@ from crosslingual.memory import available_bytes
 from crosslingual.metrics import language_probe_accuracy, retrieval_at_1, unification_score
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-BATCH_SIZE = 64  # prompts per forward pass of last_token_states, parallel_states and greedy_answers (64: 1.7x the
-# generation throughput of 16 for Gemma 3 270M on a 2-core CPU, measured)
+BATCH_SIZE = 64  # prompts per generation batch of greedy_answers (64: 1.7x the generation throughput of 16 for
+# Gemma 3 270M on a 2-core CPU, measured)
 # facts per language that the real-model section of chapter 08 asks a model by default, per profile: smoke only
 # checks that the section runs; 80 at default keeps the book within its budget (a 2-core CPU generates about 16
 # answers a second with Gemma 3 270M; 120 facts took 451 s of a 1,418 s fresh build on an Intel Xeon)
@@ -114,46 +113,46 @@ def _batches(prompts: list[str], batch_size: int):
         yield prompts[i:i + batch_size]
 
 
-def _last_logits_only(model) -> dict:
-    """Ask a causal LM for the logits of the last position only, where its forward takes ``logits_to_keep``: the
-    hidden states are the same, and a 262k-piece vocabulary's logits at every position cost more than the rest
-    of the forward pass (Gemma 3 270M, 64 prompts of 22 tokens on one core: 13.6 s with them, 5.2 s without)."""
-    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-
-
 @torch.no_grad()
-def last_token_states(model, tokenizer, prompts: list[str], batch_size: int = BATCH_SIZE) -> torch.Tensor:
-    """Hidden states of every prompt's last token at every layer (embeddings first): ``[layers + 1, N, d]``."""
-    out = []
+def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 12,
+                   batch_size: int = BATCH_SIZE) -> tuple[list[str], torch.Tensor]:
+    """Greedy continuations of the prompts (decoded, prompt excluded) and the hidden states of every prompt's last
+    token at every layer, embeddings first, ``[layers + 1, N, d]``.
+
+    The states are read from the generation's own first pass over the prompts, which a separate pass would only
+    repeat (Gemma 3 270M, 1,200 CLDR prompts on one core: 69 s). Rows are left-padded and ``generate`` positions
+    each from its attention mask, so a prompt's states and answer do not depend on its batch's padding (tested);
+    only the last position's logits are computed in that pass (``generate`` asks for them alone)."""
+    out, states = [], []
     device = next(model.parameters()).device
     for chunk in _batches(prompts, batch_size):
         enc = tokenizer(chunk, return_tensors="pt", padding=True).to(device)
-        # positions count real tokens only, so a left-padded prompt is encoded as it would be alone (models with
-        # absolute positions, such as GPT-2, would otherwise see it shifted)
-        positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-        hidden = model(**enc, position_ids=positions, output_hidden_states=True, **_last_logits_only(model)
-                       ).hidden_states
-        out.append(torch.stack([h[:, -1].float().cpu() for h in hidden]))
-    return torch.cat(out, dim=1)
+        result = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                pad_token_id=tokenizer.pad_token_id, output_hidden_states=True,
+                                return_dict_in_generate=True)
+        out += tokenizer.batch_decode(result.sequences[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        states.append(torch.stack([h[:, -1].float().cpu() for h in result.hidden_states[0]]))
+    return out, torch.cat(states, dim=1)
 
 
-def parallel_states(model, tokenizer, facts: pd.DataFrame, languages: list[str],
-                    batch_size: int = BATCH_SIZE) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Last-token states ``[layers + 1, K, F, d]`` of the same facts in every language, and the facts' keys.
-
-    ``facts`` has one row per (``territory``, ``relation``, ``language``) with a ``prompt`` (e.g.
-    ``crosslingual.cldr.facts()``); only facts present in all ``languages`` are used, in one fixed order."""
+def parallel_layout(states: torch.Tensor, facts: pd.DataFrame, languages: list[str]
+                    ) -> tuple[torch.Tensor, pd.DataFrame]:
+    """``states [layers + 1, N, d]`` of the N rows of ``facts`` (one per ``territory``, ``relation``,
+    ``language``, e.g. from ``crosslingual.cldr.facts()``) arranged as ``[layers + 1, K, F, d]``: the F facts
+    present in all K ``languages``, in one fixed order, and the facts' keys."""
+    facts = facts.reset_index(drop=True)
+    if facts.duplicated(["territory", "relation", "language"]).any():
+        raise ValueError("facts must hold each (territory, relation, language) once")
     data = facts[facts.language.isin(languages)]
     complete = data.groupby(["territory", "relation"]).language.nunique() == len(languages)
     keys = complete[complete].index
-    data = data.set_index(["territory", "relation"]).loc[keys].reset_index()
-    states = torch.stack([last_token_states(model, tokenizer, data[data.language == lang].prompt.tolist(), batch_size)
-                          for lang in languages], dim=1)
-    return states, keys.to_frame(index=False)
+    row = pd.Series(data.index, index=pd.MultiIndex.from_frame(data[["territory", "relation", "language"]]))
+    index = torch.as_tensor([[row[(t, r, lang)] for t, r in keys] for lang in languages])
+    return states[:, index], keys.to_frame(index=False)
 
 
 def layer_metrics(states: torch.Tensor, keys: pd.DataFrame) -> pd.DataFrame:
-    """Unification, retrieval@1 and the language probe per layer (``states`` from :func:`parallel_states`)."""
+    """Unification, retrieval@1 and the language probe per layer (``states`` from :func:`parallel_layout`)."""
     relation = torch.as_tensor(pd.factorize(keys.relation)[0])
     rows = {"unification": unification_score(states, relation), "retrieval_at_1": retrieval_at_1(states),
             "language_probe": language_probe_accuracy(states)}
@@ -198,23 +197,10 @@ def match(generated: str, answer: str) -> tuple[bool, bool]:
     return line.startswith(answer), bool(normalise(answer)) and normalise(answer) in normalise(line)
 
 
-@torch.no_grad()
-def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 12,
-                   batch_size: int = BATCH_SIZE) -> list[str]:
-    """Greedy continuations of the prompts (decoded, prompt excluded)."""
-    out = []
-    device = next(model.parameters()).device
-    for chunk in _batches(prompts, batch_size):
-        enc = tokenizer(chunk, return_tensors="pt", padding=True).to(device)
-        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)
-        out += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return out
-
-
-def answer_accuracy(model, tokenizer, facts: pd.DataFrame, max_new_tokens: int = 12,
-                    batch_size: int = BATCH_SIZE) -> pd.DataFrame:
-    """``facts`` with the greedy continuation and ``exact`` / ``normalised`` match columns added."""
-    generated = greedy_answers(model, tokenizer, facts.prompt.tolist(), max_new_tokens, batch_size)
+def ask(model, tokenizer, facts: pd.DataFrame, max_new_tokens: int = 12,
+        batch_size: int = BATCH_SIZE) -> tuple[pd.DataFrame, torch.Tensor]:
+    """``facts`` with the greedy continuation of each prompt and its ``exact`` / ``normalised`` match columns, and
+    the prompts' last-token states (:func:`greedy_answers`)."""
+    generated, states = greedy_answers(model, tokenizer, facts.prompt.tolist(), max_new_tokens, batch_size)
     matches = np.array([match(g, a) for g, a in zip(generated, facts.value_name)], dtype=bool).reshape(-1, 2)
-    return facts.assign(generated=generated, exact=matches[:, 0], normalised=matches[:, 1])
+    return facts.assign(generated=generated, exact=matches[:, 0], normalised=matches[:, 1]), states

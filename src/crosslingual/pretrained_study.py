@@ -18,6 +18,7 @@ from crosslingual.geometry_study import cross_model_overlap, model_geometry, tra
 from crosslingual.runs import cached_table, cached_tables
 
 VERSION = 1  # of the computations below: bump it when one changes, and their cached tables are redone
+R8_VERSION = 2  # of r8_tables alone (2: the states come from the generation's own pass, in its batches)
 
 
 @cache
@@ -86,8 +87,8 @@ def r8_tables(model, tokenizer, subset: pd.DataFrame, languages: list[str]) -> d
     consistency per language pair)."""
     from crosslingual import hf
 
-    states, fact_keys = hf.parallel_states(model, tokenizer, subset, languages)
-    scored = hf.answer_accuracy(model, tokenizer, subset)
+    scored, states = hf.ask(model, tokenizer, subset)
+    states, fact_keys = hf.parallel_layout(states, subset, languages)
     pairs = hf.pair_unification(states, fact_keys, languages).merge(hf.pair_transfer(scored, languages), on=["a", "b"])
     return {"layers": hf.layer_metrics(states, fact_keys), "scored": scored, "pairs": pairs}
 
@@ -102,4 +103,4 @@ def r8_pretrained(name: str, subset: pd.DataFrame, languages: list[str]) -> dict
         return r8_tables(model, tokenizer, subset, languages)
 
     return cached_tables("pretrained-r8", _key([name], prompts=digest, languages=languages), compute,
-                         ["layers", "scored", "pairs"], version=VERSION)
+                         ["layers", "scored", "pairs"], version=R8_VERSION)

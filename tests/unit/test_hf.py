@@ -1,7 +1,5 @@
 """crosslingual.hf on tiny randomly initialised models saved to a temporary directory (nothing downloaded)."""
 
-import inspect
-
 import pandas as pd
 import pytest
 import torch
@@ -9,8 +7,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from crosslingual.config import ConfigError  # noqa: E402
-from crosslingual.hf import (answer_accuracy, last_token_states, layer_metrics, load, match, normalise,  # noqa: E402
-                             pair_transfer, pair_unification, parallel_states, required_bytes)
+from crosslingual.hf import (ask, greedy_answers, layer_metrics, load, match, normalise, pair_transfer,  # noqa: E402
+                             pair_unification, parallel_layout, required_bytes)
 
 
 def _tokenizer():
@@ -58,23 +56,30 @@ def test_load_is_offline_and_gives_left_padded_states_for_every_layer(tiny_model
 
     assert os.environ["HF_HUB_OFFLINE"] == "1" and tokenizer.padding_side == "left"
     prompts = ["germany\ncurrency:", "a:", "спасибо\nязык:"]
-    states = last_token_states(model, tokenizer, prompts, batch_size=2)
-    assert states.shape == (3, 3, 16)  # embeddings + 2 layers, 3 prompts, width 16
-    alone = last_token_states(model, tokenizer, prompts[1:2])
+    answers, states = greedy_answers(model, tokenizer, prompts, max_new_tokens=3, batch_size=2)
+    assert states.shape == (3, 3, 16) and len(answers) == 3  # embeddings + 2 layers, 3 prompts, width 16
+    alone_answers, alone = greedy_answers(model, tokenizer, prompts[1:2], max_new_tokens=3)
     torch.testing.assert_close(states[:, 1], alone[:, 0], atol=1e-5, rtol=1e-4)  # padding changes nothing
-    # the last position's logits only (logits_to_keep): the hidden states are those of a full forward pass
+    assert answers[1] == alone_answers[0]
+    # the generation's first pass gives the hidden states of a plain forward pass over the prompt
     enc = tokenizer(prompts[:1], return_tensors="pt")
     with torch.no_grad():
         full = model(**enc, output_hidden_states=True).hidden_states
-    first = last_token_states(model, tokenizer, prompts[:1])[:, 0]
-    assert "logits_to_keep" in inspect.signature(model.forward).parameters
-    assert torch.equal(first, torch.stack([h[0, -1] for h in full]))
+    assert torch.equal(states[:, 0], torch.stack([h[0, -1] for h in full]))
 
 
 def test_parallel_metrics_per_layer(tiny_model):
     model, tokenizer = load(tiny_model, device="cpu")
-    states, keys = parallel_states(model, tokenizer, FACTS, ["en", "ru"])
+    shuffled = FACTS.sample(frac=1.0, random_state=0)  # any row order: the layout is by key, not by position
+    _, rows = greedy_answers(model, tokenizer, shuffled.prompt.tolist(), max_new_tokens=1)
+    states, keys = parallel_layout(rows, shuffled, ["en", "ru"])
     assert states.shape == (3, 2, 12, 16) and len(keys) == 12
+    for k, lang in enumerate(["en", "ru"]):
+        for f, (t, r) in enumerate(keys.itertuples(index=False)):
+            i = shuffled.reset_index(drop=True).query("territory == @t and relation == @r and language == @lang").index
+            assert torch.equal(states[:, k, f], rows[:, i[0]])
+    with pytest.raises(ValueError, match="once"):
+        parallel_layout(torch.cat([rows, rows], 1), pd.concat([shuffled, shuffled]), ["en", "ru"])
     table = layer_metrics(states, keys)
     pairs = pair_unification(states, keys, ["en", "ru"])
     assert list(pairs.columns) == ["a", "b", "unification"] and len(pairs) == 1
@@ -85,8 +90,8 @@ def test_parallel_metrics_per_layer(tiny_model):
 
 def test_greedy_answers_are_scored_exactly_and_normalised(tiny_model):
     model, tokenizer = load(tiny_model, device="cpu")
-    scored = answer_accuracy(model, tokenizer, FACTS.head(4), max_new_tokens=4)
-    assert len(scored) == 4 and scored.generated.map(type).eq(str).all()
+    scored, states = ask(model, tokenizer, FACTS.head(4), max_new_tokens=4)
+    assert len(scored) == 4 and states.shape[1] == 4 and scored.generated.map(type).eq(str).all()
     assert {"exact", "normalised"} <= set(scored.columns)
     assert (scored.normalised | ~scored.exact).all()  # an exact match is also a normalised one
 
