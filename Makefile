@@ -14,8 +14,11 @@ export MPLBACKEND := Agg
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -e .
+	@# pip compiles every file on one core; compileall uses them all (84 s -> 68 s for the install on 2 cores).
+	@# The bytecode is a cache: a file that does not compile (a package's template) is skipped, as pip skips it
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	touch $(STAMP)
 
 setup: $(STAMP)
