@@ -170,7 +170,7 @@ base point is chapter 2's world), so a shared run counts in every chapter that u
 A rebuild with the store in place trains nothing and costs only the notebooks, which run side by side, one
 per core and one more (so the wall time is less than the notebook column's total).
 
-This build first trained the studies' runs in one pool ({studies_report.workers} workers,
+This build first trained the studies' runs in one pool ({_count(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
 {studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time; the notebook column
 is then mostly analysis (and the few runs outside the studies).
@@ -219,6 +219,11 @@ def _cost_table(table: pd.DataFrame, measured: bool) -> str:
             median = "-" if math.isnan(row.median_seconds) else f"{row.median_seconds:.1f}"
             lines.append(f"| `{row.chapter}` | {row.runs} | {training} | {median} | {notebook} |")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _duration(seconds: float) -> str:
@@ -336,7 +341,7 @@ def timing_summary(report: SweepReport, usage: list[dict], notebooks_seconds: fl
     setup = os.environ.get(SETUP_SECONDS_ENV)
     phases = [("set-up (make setup)", float(setup))] if setup else []
     phases.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
-                   f"{report.workers} workers)", report.seconds))
+                   f"{_count(report.workers, 'worker')})", report.seconds))
     phases.append(("executing the notebooks, side by side", notebooks_seconds))
     chapters = [(f"  chapter {u['notebook']}", u["seconds"]) for u in usage]
     phases.append(("HTML (jupyter-book)", html_seconds))

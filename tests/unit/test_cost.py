@@ -181,3 +181,6 @@ def test_the_cost_page_renders_one_table_per_profile():
     assert "| `04_z` | 1 | n/a[^na] | - | n/a[^na] |" in smoke and "+ 1 n/a[^na]" in smoke
     assert page.count("\n[^na]: ") == 1  # the footnote is defined once, after the tables
     assert "share of the" in page  # a batched run's time is its share of the batch
+    assert "pool (2 workers," in page
+    one = SweepReport(requested=3, found=3, trained=[], seconds=1.0, backend="processes", workers=1)
+    assert "pool (1 worker," in cost_page(USAGE, "default", one)
