@@ -45,7 +45,8 @@ def reference(model, data) -> dict[tuple[str, int, str], float]:
         for pos, index in data.unif_positions.items():
             h = resid[:, rows, index].reshape(resid.shape[0], data.n_languages, -1, resid.shape[-1])
             for metric, values in (("unification", unification_score(h, data.unif_relation)),
-                                   ("retrieval_at_1", retrieval_at_1(h)), ("language_probe", language_probe_accuracy(h))):
+                                   ("retrieval_at_1", retrieval_at_1(h)),
+                                   ("language_probe", language_probe_accuracy(h))):
                 out.update({(metric, layer, pos): v for layer, v in enumerate(values.tolist())})
     return out
 
