@@ -17,6 +17,7 @@ from typing import Any
 from crosslingual.chapters import CHAPTERS
 from crosslingual.config import ConfigError, check_count, make_config
 from crosslingual.files import StoreError
+from crosslingual.grids import studies
 
 OVERRIDES_HELP = ("name=value, before or after the options; the value is JSON (0.5, 3, true, \"text\", "
                   "[\"latin\", \"greek\"]), Python's True / False / None are accepted too, and anything else is a "
@@ -161,9 +162,8 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     run.add_argument("--profile", default="default")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
-    sw = sub.add_parser("sweep", help="train every run of a grid (a YAML file, or a study: information, exposure, "
-                                      "extractability, interventions, regions, real_strings) on local workers or a "
-                                      "Dask cluster")
+    sw = sub.add_parser("sweep", help=f"train every run of a grid (a YAML file, or a study: {', '.join(studies())}) "
+                                      "on local workers or a Dask cluster")
     sw.add_argument("grid")
     sw.add_argument("--profile", default=None, help="scale (default: the grid's own)")
     sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")

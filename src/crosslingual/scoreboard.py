@@ -13,8 +13,8 @@ from pathlib import Path
 
 from crosslingual.chapters import CHAPTERS
 from crosslingual.claims import PAPER_FIGURES, PAPERS, RULES
-from crosslingual.claims.verdicts import (INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL, REPRODUCED,
-                                          UNTESTABLE)
+from crosslingual.claims.verdicts import (INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL, REDESIGN_SUFFIX,
+                                          REPRODUCED, UNTESTABLE, base_claim)
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
           UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
@@ -78,8 +78,12 @@ NOT_RECORDED = "not recorded"  # a registered claim that no chapter of this buil
 
 
 def _key(row: dict) -> tuple:
-    base = row["claim"].split(" ")[0]
-    return ("RHG".index(base[0]), int(base[1:]), row["claim"] != base, row["claim"], row["chapter"])
+    """The papers' order (R, H, G), then the claim's number; a redesign after the old design, each overall
+    verdict before its parts."""
+    label = row["claim"].split(" ")[0]
+    paper = base_claim(row["claim"])
+    return ("RHG".index(paper[0]), int(paper[1:]), label.endswith(REDESIGN_SUFFIX), row["claim"] != label,
+            row["claim"], row["chapter"])
 
 
 def _missing(rows: list[dict]) -> list[dict]:
@@ -123,8 +127,10 @@ def claims_page(rows: list[dict]) -> str:
         control = " *(positive control: not evidence)*" if row.get("role") == POSITIVE_CONTROL else ""
         lines = [f"{row['claim']} ({row['chapter']})",
                  f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
-        if overall and PAPER_FIGURES.get(base):
-            lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base])}")
+        if overall and base in RULES and RULES[base].redesign:
+            lines.append(f": *Redesign of {base_claim(base)}:* {_cell(RULES[base].redesign)}")
+        if overall and PAPER_FIGURES.get(base_claim(base)):
+            lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
         if overall and rule_commit(base):
             amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
             lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
@@ -139,6 +145,8 @@ def rules_section() -> str:
         out.append(f"### {paper}\n")
         for claim, rule in module.RULES.items():
             text = f"- **{claim}** ({rule_commit(claim) or 'commit unknown'}): {rule.text}. *Why:* {rule.rationale}."
+            if rule.redesign:
+                text += f" *What the redesign changes:* {rule.redesign}."
             if rule.amended:
                 text += f" *Changed after a first look at data:* {rule.amended}."
             out.append(text)
@@ -156,7 +164,8 @@ built. A verdict rests on at least 5 independent seeds (fewer: *insufficient dat
 means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`crosslingual.stats`), listed
 under *Details* with the paper's figure and the commit that last changed the claim's rule (to compare with the
 date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
-of the same claim; a positive control is true by construction and checks the pipeline only. *Untestable* means
+of the same claim; a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
+effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive control is true by construction and checks the pipeline only. *Untestable* means
 the claim's precondition is absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
 a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
 those of the rest of the book's build (`crosslingual book --chapter`).

@@ -128,6 +128,51 @@ def test_r2_rejects_what_is_not_a_phase(name, curve):
     assert v["R2"].verdict == NOT_REPRODUCED
 
 
+def test_r2_redesign_applies_r2s_rule_under_its_own_name():
+    """The redesign changes the runs, not the criteria: same verdicts and numbers on the same data, its own
+    labels and rule text; one run per seed (the learning_phase study) is enough."""
+    from crosslingual.claims.rosetta import R2, R2_REDESIGN
+
+    data = _phase_runs(_sigmoid(1.5), _sigmoid(2.7, low=0.05), runs=1)
+    old, new = r2_learning_phase(data, 0.05), r2_learning_phase(data, 0.05, rule=R2_REDESIGN)
+    assert [v.claim for v in new] == ["R2-redesign (phase)", "R2-redesign (timing)", "R2-redesign"]
+    assert [v.verdict for v in new] == [v.verdict for v in old] == [REPRODUCED, PARTIAL, PARTIAL]
+    assert [v.evidence for v in new[:2]] == [v.evidence for v in old[:2]]
+    assert new[0].rule == R2_REDESIGN.text != R2.text and new[1].numbers["lag"] == old[1].numbers["lag"]
+    short = r2_learning_phase(data[data.seed < 4], 0.05, rule=R2_REDESIGN)
+    assert [v.claim for v in short][-1] == "R2-redesign" and short[-1].verdict == INSUFFICIENT
+    with pytest.raises(ValueError, match="R2's check applies R2's rule"):
+        r2_learning_phase(data, 0.05, rule=RULES["R3"])
+
+
+def test_a_redesign_is_its_own_claim_and_says_what_it_changes():
+    from crosslingual.claims import Rule
+    from crosslingual.claims.verdicts import base_claim
+
+    assert base_claim("R2-redesign (timing)") == base_claim("R2 (phase)") == base_claim("R2") == "R2"
+    assert base_claim("H1 (multilingual-e5-small)") == "H1"
+    with pytest.raises(ValueError, match="must say what its redesign changes"):
+        Rule("R2-redesign", "text", "why")
+    with pytest.raises(ValueError, match="must say what its redesign changes"):
+        Rule("R2", "text", "why", redesign="longer runs")
+    assert all(rule.redesign for claim, rule in RULES.items() if claim.endswith("-redesign"))
+
+
+def test_the_claims_page_shows_a_redesign_beside_the_old_design():
+    rows = [{**v.row(), "chapter": "07_unification_predicts_transfer", "anchor": "verdicts-07"} for v in
+            [Verdict("R2-redesign (timing)", "s", PARTIAL, "r", "lag 0.9"), Verdict("R3", "s", REPRODUCED, "r", "e"),
+             Verdict("R2-redesign", "s", PARTIAL, "r", "e"), Verdict("R2 (phase)", "s", REPRODUCED, "r", "e"),
+             Verdict("R2", "s", INSUFFICIENT, "r", "e")]]
+    page = claims_page(rows)
+    table, details = page.split("\n\n## Details\n\n")
+    claims = [line.split("|")[1].strip() for line in table.splitlines()[2:] if "chapter 7" in line]
+    assert claims == ["**R2**", "R2 (phase)", "**R2-redesign**", "R2-redesign (timing)", "**R3**"]
+    block = next(b for b in details.split("\n\n") if b.startswith("R2-redesign (07"))
+    assert f"*Redesign of R2:* {RULES['R2-redesign'].redesign}" in block
+    assert "*The paper:* qualitative (a learning phase" in block and "*Rule:* commit" in block
+    assert "*What the redesign changes:*" in rules_section()
+
+
 def test_r2_without_transfer_is_untestable():
     v = {x.claim: x for x in r2_learning_phase(_phase_runs(_sigmoid(2.6), lambda x: np.full(len(x), 0.05)), 0.05)}
     assert v["R2 (phase)"].verdict == UNTESTABLE and v["R2"].verdict == UNTESTABLE
@@ -466,7 +511,7 @@ def test_overall_combines_parts():
 
 
 def test_every_claim_has_a_rule_with_a_rationale():
-    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
+    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "H1", "H2", "H3", "H1 (multilingual-e5-small)",
                                                                     "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                                                         "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]
@@ -549,8 +594,22 @@ def test_phase_counts_count_transferring_runs_and_both_phases():
     from crosslingual.claims import phase_counts
 
     phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2, 0.5], "unification_phase": [True, True, False, True],
-                           "transfer_phase": [True, False, True, True]})
-    assert phase_counts(phases, 0.05) == {"transferring": 3, "found": 2, "both": 2}
+                           "transfer_phase": [True, False, True, True], "transfer_after": [0, 1, 2, 5]})
+    assert phase_counts(phases, 0.05) == {"transferring": 3, "found": 2, "both": 2, "unfinished": 1}
+
+
+def test_a_run_that_ends_inside_its_transfer_phase_is_counted_unfinished():
+    """A transfer curve still rising at the last checkpoint has its 90% point after it (or one checkpoint
+    before); the same curve given time to level off has at least two checkpoints after it."""
+    from crosslingual.claims import learning_phases
+
+    steps = np.array(checkpoint_steps(1000, 24))
+    x = np.log10(steps + 1)
+    rows = lambda mid: pd.DataFrame({"seed": 0, "run": "a", "step": steps, "unification": _sigmoid(1.7)(x),
+                                     "acc_xling": _sigmoid(mid, low=0.05)(x)})
+    late, early = learning_phases(rows(2.9)).iloc[0], learning_phases(rows(2.3)).iloc[0]
+    assert late.transfer_after < 2 and not late.transfer_phase
+    assert early.transfer_after >= 2 and early.transfer_phase
 
 
 def test_r2_timing_from_fewer_than_5_seeds_is_insufficient_and_so_is_r2():

@@ -3,7 +3,7 @@ from dataclasses import asdict
 
 import pytest
 
-from crosslingual.config import ConfigError, make_config
+from crosslingual.config import ConfigError, make_config, profile_value
 from crosslingual.grids import MAX_RUNS, Grid, studies
 
 
@@ -202,7 +202,8 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 
 def test_the_book_studies_ship_with_the_package():
-    assert studies() == ["exposure", "extractability", "information", "interventions", "real_strings", "regions"]
+    assert studies() == ["exposure", "extractability", "information", "interventions", "learning_phase",
+                         "real_strings", "regions"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():
@@ -212,6 +213,28 @@ def test_chapters_share_runs_instead_of_retraining_them():
     # chapter 6 reuses chapter 3's attribute runs and chapter 5's cue and subword runs
     new_in_6 = hashes["interventions"] - hashes["information"] - hashes["extractability"]
     assert len(new_in_6) == 3 * 3  # separate subwords, code-switching, alignment loss
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_the_learning_phase_study_is_the_baseline_world_trained_twice_as_long_with_twice_the_checkpoints(profile):
+    """R2-redesign's design (crosslingual.claims.rosetta.R2_REDESIGN): only steps and checkpoints differ from the
+    baseline world, at every profile, one run per seed."""
+    points = Grid.load("learning_phase").expand(profile)
+    steps, checkpoints = profile_value(profile, "steps"), profile_value(profile, "n_checkpoints")
+    assert [cfg for *_, cfg in points] == [make_config(profile, seed=s, world_seed=s, steps=2 * steps,
+                                                       n_checkpoints=2 * checkpoints) for s in range(5)]
+
+
+def test_the_learning_phase_schedule_is_the_one_its_rule_describes():
+    """The rule's rationale counts 42 distinct checkpoint steps at default (48 log-spaced, some rounded together),
+    against 23 in the pooled design's 1,000-step runs."""
+    from crosslingual.claims.rosetta import R2_REDESIGN
+    from crosslingual.train import checkpoint_steps
+
+    cfg = Grid.load("learning_phase").expand("default")[0][2]
+    assert (cfg.train.steps, cfg.train.n_checkpoints) == (2000, 48)
+    assert len(checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)) == 42 and "42 distinct" in R2_REDESIGN.text
+    assert len(checkpoint_steps(1000, 24)) == 23
 
 
 def test_every_intervention_has_its_control_in_the_grid():

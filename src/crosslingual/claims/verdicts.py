@@ -21,17 +21,33 @@ REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
 UNTESTABLE, INSUFFICIENT = "untestable", "insufficient data"
 KINDS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, UNTESTABLE, INSUFFICIENT)
 EVIDENCE, POSITIVE_CONTROL = "evidence", "positive control"
+REDESIGN_SUFFIX = "-redesign"
+
+
+def base_claim(claim: str) -> str:
+    """The paper's claim a verdict label belongs to: ``"R2-redesign (timing)"`` -> ``"R2"``."""
+    return claim.split(" ")[0].removesuffix(REDESIGN_SUFFIX)
 
 
 @dataclass(frozen=True)
 class Rule:
     """A claim's pre-registered rule: the text the scoreboard shows, why its thresholds are what they are, and,
-    where it was changed after a first look at data, what changed (shown on the page)."""
+    where it was changed after a first look at data, what changed (shown on the page).
+
+    A *redesign* tests a claim again in an experiment built so that its effect could appear (issue #19). It is
+    its own claim, ``"<claim>-redesign"``, with its own rule and commit, so that the scoreboard shows it beside
+    the old design's verdict rather than replacing it; ``redesign`` says in one line what differs."""
 
     claim: str
     text: str
     rationale: str
     amended: str = ""
+    redesign: str = ""
+
+    def __post_init__(self):
+        if (self.claim.endswith(REDESIGN_SUFFIX)) != bool(self.redesign):
+            raise ValueError(f"rule {self.claim!r}: a claim named '<claim>{REDESIGN_SUFFIX}' and only such a claim "
+                             "must say what its redesign changes")
 
 
 @dataclass(frozen=True)
