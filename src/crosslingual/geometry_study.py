@@ -56,17 +56,54 @@ def model_geometry(emb: np.ndarray, tokens: list[str], seed: int, *, min_count: 
                  "neighbor_categories": float(ncat.mean()), "neighbor_categories_sd": float(ncat.std())}
 
 
+def script_labels(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """The run's input token ids and the script category of each (``geometry.token_category``)."""
+    ids = input_tokens(run.world)
+    return ids, np.array([token_category(run.world.vocab[i]) for i in ids])
+
+
+def category_min_count(tokens: int) -> int:
+    """The fewest tokens a script category needs to be probed: the paper's 500 scaled down to our vocabularies
+    (50, or a quarter of the input tokens where there are fewer than 200)."""
+    return min(50, tokens // 4)
+
+
+def script_separability(run: Run) -> pd.DataFrame:
+    """H1-redesign's table: at every saved checkpoint (``step``), the mean script separability of the input
+    tokens' embeddings (``separability``), the same probe with the labels shuffled (``shuffled``: one permutation
+    drawn with the run's seed, used at every checkpoint; chance 0.5, above it only by overfitting) and the
+    number of categories probed. Cached as kind ``geometry-script``."""
+    def compute() -> pd.DataFrame:
+        ids, labels = script_labels(run)
+        shuffled = np.random.default_rng(run.config.seed).permutation(labels)
+        rows = []
+        for step in run.steps:
+            x = embeddings_of_run(run, step)[0][ids]
+            real, null = (separability(x, y, min_count=category_min_count(len(ids))) for y in (labels, shuffled))
+            rows.append({"step": step, "separability": real.accuracy.mean(), "shuffled": null.accuracy.mean(),
+                         "categories": len(real)})
+        return pd.DataFrame(rows)
+
+    return cached_table("geometry-script", {"run": run.path.name}, compute, root=run.path.parent,
+                        version=GEOMETRY_VERSION)
+
+
+def script_table(runs: list[Run]) -> pd.DataFrame:
+    """``script_separability`` of each run with its ``seed`` and ``run`` name: the table of H1-redesign."""
+    return pd.concat([script_separability(run).assign(seed=run.config.seed, run=run.path.name) for run in runs],
+                     ignore_index=True)
+
+
 def checkpoint_geometry(run: Run, k: int, step: int | None = None) -> dict[str, float]:
     """H1 and H2 measures of the input embeddings at ``step`` (default: the last checkpoint): separability
     (over the script categories with at least ``min(50, tokens // 4)`` tokens, scaled down from the paper's
     500 to our vocabularies), their number, numNeighborCategory@k, the cross-script share of the k neighbours
     and translation precision@k (NaN for subword worlds, where a token has no single translation)."""
     emb, vocab = embeddings_of_run(run, step)
-    ids = input_tokens(run.world)
-    labels = np.array([token_category(vocab[i]) for i in ids])
+    ids, labels = script_labels(run)
     x = emb[ids]
     neighbours = knn(x, k)
-    sep = separability(x, labels, min_count=min(50, len(ids) // 4))
+    sep = separability(x, labels, min_count=category_min_count(len(ids)))
     out = {"separability": sep.accuracy.mean(), "categories": len(sep),
            "neighbor_categories": num_neighbor_category(neighbours, labels).mean(),
            "cross_script_share": cross_script_share(neighbours, labels).mean(), "translation_precision": np.nan}

@@ -389,6 +389,40 @@ def test_h1_thresholds_per_tokenizer_and_overall(acc, expected):
     assert verdicts["H1"] == (REPRODUCED if expected == REPRODUCED else PARTIAL)
 
 
+def _script_checkpoints(final: float, shuffled: float, seeds: int = SEEDS, peak: float = 0.95) -> pd.DataFrame:
+    """H1-redesign's table: per seed, checkpoints 0, 100 (the peak) and 1000 (final)."""
+    rows = []
+    for s in range(seeds):
+        for step, value in ((0, 0.47), (100, peak), (1000, final)):
+            rows.append({"seed": s, "run": f"r{s}", "step": step, "separability": value + _jitter(1, seed=s)[0],
+                         "shuffled": shuffled + _jitter(1, seed=50 + s)[0]})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("final, shuffled, expected", [(0.97, 0.5, REPRODUCED), (0.75, 0.5, PARTIAL),
+                                                       (0.55, 0.5, NOT_REPRODUCED),
+                                                       (0.75, 0.8, NOT_REPRODUCED)])  # no better than noise
+def test_h1_redesign_reads_the_final_checkpoint_against_shuffled_labels(final, shuffled, expected):
+    from crosslingual.claims import h1_redesign
+
+    v = h1_redesign(_script_checkpoints(final, shuffled))
+    assert v.claim == "H1-redesign" and v.verdict == expected, v.evidence
+    assert v.numbers["separability"] == pytest.approx(final, abs=0.01)  # the final checkpoint, not the peak
+    assert v.numbers["margin"] == pytest.approx(final - shuffled, abs=0.02)
+    peak, step = (0.95, 100) if final < 0.95 else (final, 1000)  # the highest mean over seeds at one step
+    assert (v.numbers["peak"], v.numbers["peak_step"]) == (pytest.approx(peak, abs=0.01), step)
+
+
+def test_h1_redesign_needs_5_seeds_with_probed_categories():
+    from crosslingual.claims import h1_redesign
+
+    assert h1_redesign(_script_checkpoints(0.97, 0.5, seeds=4)).verdict == INSUFFICIENT
+    unprobed = _script_checkpoints(0.97, 0.5)
+    unprobed.loc[(unprobed.seed == 0) & (unprobed.step == 1000), "separability"] = np.nan
+    v = h1_redesign(unprobed)
+    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence
+
+
 def test_h2_needs_both_neighbourhood_measures():
     u = np.tile(np.linspace(0, 1, 6), SEEDS)
     seeds = np.repeat(range(SEEDS), 6)
@@ -511,7 +545,7 @@ def test_overall_combines_parts():
 
 
 def test_every_claim_has_a_rule_with_a_rationale():
-    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "H1", "H2", "H3", "H1 (multilingual-e5-small)",
+    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "H1", "H1-redesign", "H2", "H3", "H1 (multilingual-e5-small)",
                                                                     "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                                                         "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]

@@ -72,6 +72,29 @@ def test_seed_overlap_is_cached_and_equals_knn_overlap(pair, monkeypatch):
     assert study.chance_overlap(a.world, 3) == 3 / (len(ids) - 1)
 
 
+def test_script_separability_is_cached_and_its_baseline_shuffles_the_labels(pair, monkeypatch):
+    """H1-redesign's table: the probe on the true labels equals checkpoint_geometry's separability, the
+    baseline is the same probe on one permutation of them (drawn with the run's seed), and a rebuild reads it
+    back."""
+    run = pair[0]
+    calls = counting(monkeypatch, "separability")
+    table = study.script_table([run])
+    assert table.step.tolist() == run.steps and set(table.seed) == {run.config.seed}
+    assert len(calls) == 2 * len(run.steps)
+    assert table.separability.iloc[-1] == study.checkpoint_geometry(run, 3)["separability"]
+    ids, labels = study.script_labels(run)
+    shuffled = calls[1][1]  # per checkpoint: the true labels, then the shuffled ones
+    assert sorted(shuffled.tolist()) == sorted(labels.tolist()) and shuffled.tolist() != labels.tolist()
+    assert shuffled.tolist() == np.random.default_rng(run.config.seed).permutation(labels).tolist()
+    study.script_table([run])
+    assert len(calls) == 2 * len(run.steps) + 1  # read back (the one more is checkpoint_geometry's above)
+    assert len(derived(run, "geometry-script")) == 1
+
+
+def test_a_category_is_probed_from_50_tokens_or_a_quarter_of_a_small_vocabulary():
+    assert study.category_min_count(1000) == 50 and study.category_min_count(120) == 30
+
+
 def test_pair_configs_give_one_independent_pair_per_world():
     pairs = study.pair_configs("smoke", 3, 4)
     assert [(a.seed, a.world.world_seed, b.seed, b.world.world_seed) for a, b in pairs] == [

@@ -203,7 +203,7 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 def test_the_book_studies_ship_with_the_package():
     assert studies() == ["exposure", "extractability", "information", "interventions", "learning_phase",
-                         "real_strings", "regions"]
+                         "real_strings", "regions", "script_geometry"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():
@@ -235,6 +235,14 @@ def test_the_learning_phase_schedule_is_the_one_its_rule_describes():
     assert (cfg.train.steps, cfg.train.n_checkpoints) == (2000, 48)
     assert len(checkpoint_steps(cfg.train.steps, cfg.train.n_checkpoints)) == 42 and "42 distinct" in R2_REDESIGN.text
     assert len(checkpoint_steps(1000, 24)) == 23
+
+
+def test_the_script_geometry_study_is_four_scripts_in_subwords_trained_on_every_next_token():
+    """H1-redesign's design (crosslingual.claims.hyperpolyglot.H1_REDESIGN), one run per seed."""
+    points = Grid.load("script_geometry").expand("default")
+    assert [cfg for *_, cfg in points] == [make_config("default", seed=s, world_seed=s, n_languages=4,
+                                                       tokenizer="bpe", loss="full") for s in range(5)]
+    assert points[0][2].world.resolved_scripts == ("latin", "cyrillic", "greek", "armenian")
 
 
 def test_every_intervention_has_its_control_in_the_grid():

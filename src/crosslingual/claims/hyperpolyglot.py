@@ -78,7 +78,29 @@ H3_REAL = Rule("H3 (multilingual-e5-small vs gemma-3-270m)",
                "training make this a test of a common geometry, not of seeds")
 H3_REAL_CLAIM = H3_REAL.claim
 H2_REAL_CLAIM = H2_REAL.claim
-RULES = {r.claim: r for r in (H1, H2, H3, H1_REAL, H1_GEMMA, H2_REAL, H3_REAL)}
+H1_REDESIGN = Rule("H1-redesign", f"H1's thresholds, unchanged (per-seed mean one-vs-rest accuracy over the script "
+                   f"categories above {H1_MIN_ACCURACY}: reproduced, above {H1_MIN_PARTIAL}: partial; sign-flip tests "
+                   "over seeds), on the study script_geometry: a world of 4 languages in 4 distinct scripts (latin, "
+                   "cyrillic, greek, armenian) split into subwords by BPE (256 pieces) and trained with the full "
+                   "next-token loss for the profile's steps, one run per seed, probed at the final checkpoint on the "
+                   "input embeddings of the pieces that occur as inputs; and only if the accuracy exceeds the same "
+                   "probe's with the script labels shuffled (a permutation drawn with the run's seed; per-seed "
+                   "difference > 0 by the sign-flip test), else not reproduced",
+                   "the old design's blockers: word-level ids carry no script, and the answer-only loss gives "
+                   "input pieces no reason to carry their language (chapter 6's two-script BPE arm sits below "
+                   "chance); a real language model is trained on every next token, where the language matters. "
+                   "Four scripts make each one-vs-rest task a script against three others. A pilot on seeds "
+                   "1000-1001 (never used for a verdict; crosslingual sweep script_geometry --seeds 2 --seed 1000) "
+                   "measured 0.705 and 0.705 at the final checkpoint, about 0.5 with shuffled labels, 0.47 at "
+                   "initialisation and a peak of 0.88-0.91 at steps 80-90; the same worlds trained on the answer only "
+                   "gave 0.46 and 0.40, and 500-step runs 0.77-0.78. The rule keeps the profile's steps and the "
+                   "final checkpoint, as for every other model, rather than the length that reads highest",
+                   redesign="chapter 6's two-script BPE arm trained on the answer only is replaced by four scripts "
+                   "trained on every next token, judged against a shuffled-label baseline")
+H1_REDESIGN_STATEMENT = "tokens of distinct scripts are linearly separable in the input embeddings of a model " \
+    "trained on every next token"
+
+RULES = {r.claim: r for r in (H1, H1_REDESIGN, H2, H3, H1_REAL, H1_GEMMA, H2_REAL, H3_REAL)}
 # What the paper reports for each claim, so the scoreboard can set our number beside theirs.
 PAPER_FIGURES = {
     "H1": "99.24% (XLM-R-XL), 93.32% (mT5-XL)",
@@ -110,6 +132,30 @@ def h1_script_separability(per_run: pd.DataFrame) -> list[Verdict]:
                              f"accuracy {full.text()} (vs {H1_MIN_ACCURACY}: p = {full.p:.3f}; vs {H1_MIN_PARTIAL}: "
                              f"p = {half.p:.3f})", {"separability": full.mean, "ci": full.ci}))
     return [*parts, overall("H1", H1_STATEMENT, parts)]
+
+
+def h1_redesign(checkpoints: pd.DataFrame) -> Verdict:
+    """``checkpoints``: one row per run of the study script_geometry and saved checkpoint, with ``seed``,
+    ``run``, ``step``, ``separability`` and ``shuffled`` (the same probe with shuffled script labels;
+    ``geometry_study.script_table``). The rule reads each run's final checkpoint; runs where no script category
+    had enough tokens to probe (NaN) are left out. The numbers also describe the curve: the highest mean over
+    seeds at one step (``peak``, ``peak_step``)."""
+    final = checkpoints[checkpoints.step == checkpoints.groupby("run").step.transform("max")]
+    per_run = final[np.isfinite(final.separability) & np.isfinite(final.shuffled)]
+    n = n_seeds(per_run)
+    if n < MIN_UNITS:
+        return insufficient(H1_REDESIGN.claim, H1_REDESIGN_STATEMENT, H1_REDESIGN, n)
+    curve = checkpoints.groupby("step").separability.mean()
+    values = per_seed(per_run, "separability")
+    margin = effect(per_seed(per_run.assign(margin=per_run.separability - per_run.shuffled), "margin"))
+    full, half = effect(values, null=H1_MIN_ACCURACY), effect(values, null=H1_MIN_PARTIAL)
+    verdict = (NOT_REPRODUCED if not margin.significant else REPRODUCED if full.significant
+               else PARTIAL if half.significant else NOT_REPRODUCED)
+    return Verdict(H1_REDESIGN.claim, H1_REDESIGN_STATEMENT, verdict, H1_REDESIGN.text,
+                   f"accuracy {full.text()} (vs {H1_MIN_ACCURACY}: p = {full.p:.3f}; vs {H1_MIN_PARTIAL}: "
+                   f"p = {half.p:.3f}); minus the shuffled-label probe {margin.text()}",
+                   {"separability": full.mean, "ci": full.ci, "margin": margin.mean, "margin_ci": margin.ci,
+                    "peak": float(curve.max()), "peak_step": int(curve.idxmax())})
 
 
 def h1_real_model(separability: pd.DataFrame, model: str = H1_REAL_MODEL) -> Verdict:
