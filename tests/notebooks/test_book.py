@@ -60,6 +60,8 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
 @pytest.mark.parametrize("notebook, bad, message", [
     ("02_unification_dynamics", {"parallel_fraction": 1.5}, r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
     ("02_unification_dynamics", {"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
+    ("09_embedding_geometry", {"profile": "smoke", "h1_redesign": "maybe"},
+     r"h1_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("02_unification_dynamics", {"seeds": 0}, r"seeds=0 is out of range"),
     ("09_embedding_geometry", {"pretrained": "xlm-r"}, r"pretrained='xlm-r' is not allowed"),
     ("10_linguistic_regions", {"pretrained": "smollm2-135m llama-2-7b"}, r"pretrained=.smollm2-135m llama-2-7b. is not allowed"),

@@ -45,7 +45,23 @@ def test_parts_are_the_papers_and_the_claims_are_the_rules():
 
 
 def test_every_study_is_used_by_a_chapter():
-    assert {s for c in CHAPTERS for s in c.studies} == set(studies())
+    assert {s for c in CHAPTERS for s in c.studies + c.gpu_studies} == set(studies())
+
+
+def test_a_gpu_study_is_left_out_of_the_cpu_book_at_default_only(monkeypatch):
+    """script_geometry (H1-redesign) does not fit the CPU book's budget at default: trained up front at smoke,
+    and at default where a GPU is present."""
+    import torch
+
+    from crosslingual.grids import Grid
+
+    geometry = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("default")}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not geometry & {cfg.hash() for cfg in book_configs("default")}
+    smoke = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("smoke")}
+    assert smoke <= {cfg.hash() for cfg in book_configs("smoke")}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert geometry <= {cfg.hash() for cfg in book_configs("default")}
 
 
 @pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)

@@ -5,7 +5,7 @@ the verdict kinds and how parts combine in :mod:`.verdicts`; the statistics in :
 from crosslingual.claims import hyperpolyglot, linguistic_regions, rosetta
 from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H1_REAL_CLAIM, H1_REAL_MODEL,
                                                H2_REAL_CLAIM, H3_REAL_CLAIM, h1_real_model, h1_real_not_run,
-                                               h1_redesign, h2_real_languages, h2_real_models, h2_real_not_run, h3_real_models,
+                                               h1_redesign, h1_redesign_not_run, h2_real_languages, h2_real_models, h2_real_not_run, h3_real_models,
                                                h3_real_not_run,
                                                h1_script_separability, h2_neighbourhoods_follow_unification,
                                                h3_geometry_agrees_across_seeds)
@@ -31,7 +31,7 @@ __all__ = [
     "CLAIMS_LOG", "H1_GEMMA_CLAIM", "H1_GEMMA_MODEL", "H1_REAL_CLAIM", "H1_REAL_MODEL", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
     "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R5_CUE_SIGNS", "R7_CLAIMED", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
     "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
-    "g4_core_freezing", "h1_real_model", "h1_real_not_run", "h1_redesign", "h1_script_separability", "h2_neighbourhoods_follow_unification",
+    "g4_core_freezing", "h1_real_model", "h1_real_not_run", "h1_redesign", "h1_redesign_not_run", "h1_script_separability", "h2_neighbourhoods_follow_unification",
     "H2_REAL_CLAIM", "h2_real_languages", "h2_real_models", "h2_real_not_run", "H3_REAL_CLAIM", "h3_geometry_agrees_across_seeds", "h3_real_models", "h3_real_not_run", "layer_correlations", "learning_phases", "overall", "paired_by_seed", "phase_counts",
     "r1_cross_lingual_gap",
     "r2_learning_phase", "r3_unification_predicts_transfer", "r4_information", "r5_extractability",

@@ -158,6 +158,12 @@ def h1_redesign(checkpoints: pd.DataFrame) -> Verdict:
                     "peak": float(curve.max()), "peak_step": int(curve.idxmax())})
 
 
+def h1_redesign_not_run(reason: str) -> Verdict:
+    """A build that left the redesign's study out (``chapters.cpu_budget_skips``, or ``-p h1_redesign no``) says
+    so on the scoreboard."""
+    return Verdict(H1_REDESIGN.claim, H1_REDESIGN_STATEMENT, UNTESTABLE, H1_REDESIGN.text, reason)
+
+
 def h1_real_model(separability: pd.DataFrame, model: str = H1_REAL_MODEL) -> Verdict:
     """``separability``: ``crosslingual.geometry.separability`` of the ``model``'s vocabulary (its rule says which
     pieces), one row per category (``category``, ``accuracy``)."""
