@@ -99,7 +99,7 @@ def checkpoint_geometry(run: Run, k: int, step: int | None = None) -> dict[str, 
     (over the script categories with at least ``min(50, tokens // 4)`` tokens, scaled down from the paper's
     500 to our vocabularies), their number, numNeighborCategory@k, the cross-script share of the k neighbours
     and translation precision@k (NaN for subword worlds, where a token has no single translation)."""
-    emb, vocab = embeddings_of_run(run, step)
+    emb = embeddings_of_run(run, step)[0]
     ids, labels = script_labels(run)
     x = emb[ids]
     neighbours = knn(x, k)

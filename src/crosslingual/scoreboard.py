@@ -165,8 +165,9 @@ means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`c
 under *Details* with the paper's figure and the commit that last changed the claim's rule (to compare with the
 date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
 of the same claim; a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
-effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive control is true by construction and checks the pipeline only. *Untestable* means
-the claim's precondition is absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
+effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive
+control is true by construction and checks the pipeline only. *Untestable* means the claim's precondition is
+absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
 a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
 those of the rest of the book's build (`crosslingual book --chapter`).
 

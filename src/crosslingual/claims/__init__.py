@@ -5,7 +5,8 @@ the verdict kinds and how parts combine in :mod:`.verdicts`; the statistics in :
 from crosslingual.claims import hyperpolyglot, linguistic_regions, rosetta
 from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H1_REAL_CLAIM, H1_REAL_MODEL,
                                                H2_REAL_CLAIM, H3_REAL_CLAIM, h1_real_model, h1_real_not_run,
-                                               h1_redesign, h1_redesign_not_run, h2_real_languages, h2_real_models, h2_real_not_run, h3_real_models,
+                                               h1_redesign, h1_redesign_not_run, h2_real_languages, h2_real_models,
+                                               h2_real_not_run, h3_real_models,
                                                h3_real_not_run,
                                                h1_script_separability, h2_neighbourhoods_follow_unification,
                                                h3_geometry_agrees_across_seeds)

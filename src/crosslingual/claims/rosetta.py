@@ -193,7 +193,8 @@ def r2_learning_phase(checkpoints: pd.DataFrame, chance: float, rule: Rule = R2)
                         {"phases": phases})
     else:
         phase = Verdict(f"{name} (phase)", R2_STATEMENT, REPRODUCED if found.significant else NOT_REPRODUCED,
-                        rule.text, f"share of transferring runs with a unification phase {found.text()} vs {R2_MIN_SHARE}"
+                        rule.text,
+                        f"share of transferring runs with a unification phase {found.text()} vs {R2_MIN_SHARE}"
                         + (f"; most common reason for none: {common}" if common else ""),
                         {"share": found.mean, "ci": found.ci, "p": found.p, "phases": phases})
     both = phases[phases.unification_phase & phases.transfer_phase]
