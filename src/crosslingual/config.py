@@ -23,6 +23,8 @@ from crosslingual.scripts import SCRIPTS
 
 # Share of a script's consonant-vowel pairs in one language's syllable inventory (world.generator)
 SYLLABLE_SHARE = 0.75
+# The word orders of a query's three prefix slots: every permutation (world.generator.ORDERS)
+N_WORD_ORDERS = 6
 
 
 class ConfigError(ValueError):
@@ -98,6 +100,12 @@ class WorldConfig(_Normalised):
     language_marker: bool = False
     shared_function_words: bool = False
     code_switching: float = 0.0
+    # Each language's word order, as an index into world.generator.ORDERS; empty: language k uses ORDERS[k % 6].
+    # One order for all (R5/R7-redesign's cue-isolated world: (0, 0)) takes the order away as a language cue
+    word_orders: tuple[int, ...] = ()
+    # share of entity and relation names whose translations are cognates of language 0's name: its stem (every
+    # syllable but the last, transliterated letter by letter into the language's script) and a fresh last syllable
+    cognates: float = 0.0
     # "word": every string is one token; "bpe": the query words are split by a BPE model trained on the corpus
     # with at most ``bpe_vocab_size`` pieces (world/subwords.py; the answer stays one whole-word token)
     tokenizer: str = "word"
@@ -135,6 +143,13 @@ class WorldConfig(_Normalised):
         _check_bool("language_marker", self.language_marker)
         _check_bool("shared_function_words", self.shared_function_words)
         _check_range("code_switching", self.code_switching, 0.0, 1.0)
+        if self.word_orders:
+            if len(self.word_orders) != self.n_languages:
+                raise ConfigError(f"word_orders={self.word_orders!r} must list one word order per language "
+                                  f"(n_languages={self.n_languages})")
+            for order in self.word_orders:
+                _check_range("word_orders", order, 0, N_WORD_ORDERS - 1, integer=True)
+        _check_range("cognates", self.cognates, 0.0, 1.0)
         _check_choice("tokenizer", self.tokenizer, ("word", "bpe"))
         _check_range("bpe_vocab_size", self.bpe_vocab_size, 8, 100_000, integer=True)
         _check_range("held_out_languages", self.held_out_languages, 0, self.n_languages - 2, integer=True)
@@ -188,6 +203,8 @@ class WorldConfig(_Normalised):
         if self.attribute_association > 0:
             raise ConfigError(f"attribute_association={self.attribute_association} must be 0 with names='cldr': "
                               "its facts are real")
+        if self.cognates > 0:
+            raise ConfigError(f"cognates={self.cognates} must be 0 with names='cldr': its names are real")
         available = len(world_data(self.n_languages, self.n_relations).territories)
         _check_range("n_entities", self.n_entities, self.n_languages, available, integer=True)
 
@@ -301,9 +318,19 @@ class RunConfig(_Normalised):
         return config_digest(self.to_dict(), RESULT_FORMAT_VERSION)
 
 
+# Fields added after result format 7 whose value here leaves every world as it was: left out of the hash at that
+# value, so that the runs stored before the fields existed keep their names (and are reused, not retrained)
+NEUTRAL_FIELDS: dict[str, dict[str, Any]] = {"world": {"word_orders": [], "cognates": 0.0}}
+
+
 def config_digest(config: dict[str, Any], result_format: int) -> str:
     """The run-directory name of a config dict: also computable from a stored ``config.json`` of any format, so
     that the store can check that a directory's name is the hash of what it holds."""
+    def neutral(section: str, key: str, value: Any) -> bool:  # compared as JSON: () is [], 0.0 is not False
+        return key in NEUTRAL_FIELDS.get(section, {}) and json.dumps(value) == json.dumps(NEUTRAL_FIELDS[section][key])
+
+    config = {section: {k: v for k, v in values.items() if not neutral(section, k, v)} if isinstance(values, dict)
+              else values for section, values in config.items()}
     payload = json.dumps({"config": config, "format": result_format}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

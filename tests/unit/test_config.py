@@ -33,6 +33,13 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     (dict(code_switching=1.5), r"code_switching=1\.5 is out of range: allowed \[0\.0, 1\.0\]"),
     (dict(world_seed=0.5), r"world_seed=0\.5 must be an integer"),
     (dict(shared_function_words=1), r"shared_function_words=1 must be a boolean"),
+    (dict(word_orders=(0,)), r"word_orders=\(0,\) must list one word order per language \(n_languages=2\)"),
+    (dict(word_orders=(0, 6)), r"word_orders=6 is out of range: allowed \[0, 5\]"),
+    (dict(word_orders=(0, 1.5)), r"word_orders=1\.5 must be an integer"),
+    (dict(cognates=1.01), r"cognates=1\.01 is out of range: allowed \[0\.0, 1\.0\]"),
+    (dict(cognates=-0.1), r"cognates=-0\.1 is out of range"),
+    (dict(cognates=True), r"cognates=True must be a number"),
+    (dict(names="cldr", n_relations=2, n_entities=20, cognates=0.5), r"cognates=0\.5 must be 0 with names='cldr'"),
     (dict(n_values=1), r"n_values=1 is out of range: allowed \[2, 10000\]"),
     (dict(n_relations=0), r"n_relations=0 is out of range"),
     (dict(n_heads=0), r"n_heads=0 is out of range"),
@@ -63,7 +70,7 @@ from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, r
     # non-finite values fail every comparison and used to pass as "in range"
     *[(dict([(name, value)]), rf"{name}={value!r} must be a finite number")
       for name in ("parallel_fraction", "language_association", "attribute_association", "entity_overlap",
-                   "value_overlap", "code_switching", "lr", "weight_decay", "align_weight", "align_share")
+                   "value_overlap", "code_switching", "cognates", "lr", "weight_decay", "align_weight", "align_share")
       for value in (float("nan"), float("inf"), float("-inf"))],
     (dict(n_entities=100_000), r"need 200,075 distinct names by language 1 \(cyrillic\), but its syllables make at "
                                r"most 109,800"),
@@ -89,6 +96,27 @@ def test_hash_is_stable_and_sensitive():
     assert a.hash() == b.hash() and len(a.hash()) == 12
     assert make_config("smoke", parallel_fraction=0.31).hash() != a.hash()
     assert make_config("smoke", seed=1).hash() != a.hash()
+
+
+def test_fields_added_at_their_neutral_value_keep_the_hash_of_runs_stored_before_them():
+    """A config stored before ``word_orders`` and ``cognates`` existed has no such keys; its directory name
+    must stay the hash of today's config, or every stored run would be retrained. Set away from neutral, each
+    field changes the hash."""
+    from crosslingual.config import NEUTRAL_FIELDS, RESULT_FORMAT_VERSION, config_digest
+
+    cfg = make_config("default", tokenizer="bpe")
+    stored = cfg.to_dict()
+    for section, neutral in NEUTRAL_FIELDS.items():
+        for key in neutral:
+            del stored[section][key]
+    assert config_digest(stored, RESULT_FORMAT_VERSION) == cfg.hash()
+    assert make_config("default").hash() == "9681c90097fa"  # pinned (format 7): the baseline world's stored runs
+    hashes = {cfg.hash(), make_config("default", tokenizer="bpe", word_orders=[0, 0]).hash(),
+              make_config("default", tokenizer="bpe", cognates=0.5).hash(),
+              make_config("default", tokenizer="bpe", cognates=0.0, word_orders=[]).hash()}
+    assert len(hashes) == 3
+    assert make_config("default", word_orders=[0, 1]).hash() != make_config("default").hash()  # the same world,
+    # but a config that names its orders is another config
 
 
 def test_the_name_capacity_check_matches_the_generator_exactly(monkeypatch):

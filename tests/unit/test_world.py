@@ -220,6 +220,9 @@ def test_statistics_table_has_the_promised_rows():
     for row in ["facts", "train sequences", "parallel facts (share)", "language-revealing token share",
                 "I(fact;L) exact (bits)", "I(value;L) empirical (bits)", "mean vocabulary Jaccard between languages"]:
         assert row in table.index
+    cue = summary_table(world(**CUE_WORLD, cognates=1.0))["value"]
+    assert cue["word orders"] == 1 and summary_table(world(n_languages=3))["value"]["word orders"] == 3
+    assert cue["cognate names (share of entities and relations)"] == 1.0
 
 
 def test_all_word_orders_are_distinct():
@@ -376,3 +379,90 @@ def test_cldr_world_parameters_are_validated(overrides, message):
 
     with pytest.raises(ConfigError, match=message):
         make_config("smoke", **{"names": "cldr", **overrides})
+
+
+CUE_WORLD = dict(scripts=("latin", "latin"), word_orders=(0, 0), shared_function_words=True)
+
+
+def _differing_columns(w: World) -> set[int]:
+    """Word columns in which some fact's rendering in language 0 differs from its rendering in language 1."""
+    facts = np.arange(w.n_facts)
+    a, b = w.encode_words(facts, np.zeros_like(facts)), w.encode_words(facts, np.ones_like(facts))
+    return set(np.nonzero((a.tokens != b.tokens).any(0))[0].tolist())
+
+
+@pytest.mark.parametrize("cue, extra", [({}, set()), (dict(language_marker=True), {"marker"}),
+                                        (dict(shared_function_words=False), {"function word"})])
+def test_in_the_cue_isolated_world_the_languages_differ_only_in_their_names_and_the_added_cue(cue, extra):
+    w = world(**{**CUE_WORLD, **cue})
+    slots = {"entity": w.prefix_len + list(w.orders[0]).index(0), "relation": w.prefix_len + list(w.orders[0]).index(1),
+             "function word": w.prefix_len + list(w.orders[0]).index(2), "marker": 1}
+    assert (w.orders[0] == w.orders[1]).all()
+    assert _differing_columns(w) == {slots[s] for s in {"entity", "relation", *extra}}
+    np.testing.assert_array_equal(w.encode(np.arange(9), np.zeros(9, int)).entity_pos,
+                                  w.encode(np.arange(9), np.ones(9, int)).entity_pos)
+
+
+def test_the_word_order_is_the_only_change_of_the_own_order_arm():
+    shared, own = world(**CUE_WORLD), world(**{**CUE_WORLD, "word_orders": (0, 4)})
+    assert [tuple(o) for o in own.orders] == [(0, 1, 2), (1, 0, 2)] and (shared.orders == shared.orders[0]).all()
+    assert shared.words == own.words and (shared.values == own.values).all()
+    facts = np.arange(shared.n_facts)
+    for k in (0, 1):  # the same words, in another order
+        a = shared.encode_words(facts, np.full_like(facts, k)).tokens
+        b = own.encode_words(facts, np.full_like(facts, k)).tokens
+        np.testing.assert_array_equal(np.sort(a, 1), np.sort(b, 1))
+        assert (a == b).all() == (k == 0)
+    # without the knob, worlds keep their own orders (the generator's word orders, by language)
+    from crosslingual.config import N_WORD_ORDERS
+    from crosslingual.world.generator import ORDERS
+
+    assert [tuple(o) for o in world(n_languages=3).orders] == list(ORDERS[:3]) and len(ORDERS) == N_WORD_ORDERS
+
+
+def test_transliteration_maps_letters_by_position_and_is_the_identity_within_a_script():
+    from crosslingual.world.generator import transliterate
+
+    assert transliterate("bako", "latin", "latin") == "bako"
+    cons, vows = SCRIPTS["latin"]
+    for target in SCRIPTS:
+        c_t, v_t = SCRIPTS[target]
+        out = transliterate("".join(c + v for c, v in zip(cons, vows * 4)), "latin", target)
+        assert [ch in c_t for ch in out[::2]] == [True] * len(out[::2])
+        assert all(ch in v_t for ch in out[1::2])
+    assert transliterate(transliterate("nahigo", "latin", "cyrillic"), "cyrillic", "latin") == "nahigo"
+
+
+@pytest.mark.parametrize("scripts", [("latin", "latin"), ("latin", "greek", "latin")])
+def test_cognates_share_the_stem_of_language_0s_name_and_change_nothing_else(scripts):
+    from crosslingual.world.generator import transliterate
+
+    plain = world(scripts=scripts, n_languages=len(scripts))
+    w = world(scripts=scripts, n_languages=len(scripts), cognates=0.5)
+    assert 0.2 < w.cognate_entity.mean() < 0.8 and not plain.cognate_entity.any()
+    for names, flags, before in ((w.entity_names, w.cognate_entity, plain.entity_names),
+                                 (w.relation_names, w.cognate_relation, plain.relation_names)):
+        assert names[0] == before[0]
+        for k in range(1, len(scripts)):
+            for i, name in enumerate(names[k]):
+                if flags[i]:  # the stem, transliterated; a new last syllable; the language's script
+                    assert name[:-2] == transliterate(names[0][i][:-2], scripts[0], scripts[k]) and name != names[0][i]
+                else:
+                    assert name == before[k][i]
+    every = [n for k in range(len(scripts)) for n in w.entity_names[k] + w.relation_names[k]]
+    assert len(set(every)) == len(every)  # still unique in the world
+    np.testing.assert_array_equal(w.values, plain.values)
+    np.testing.assert_array_equal(w.assignment, plain.assignment)
+
+
+def test_cognate_translations_share_subword_pieces_where_independent_names_do_not():
+    def piece_sharing(w: World) -> np.ndarray:
+        pieces = [[set(w._pieces[i][w._pieces[i] >= 0].tolist()) for i in w.ent_ids[k]] for k in (0, 1)]
+        return np.array([bool(a & b) for a, b in zip(*pieces)])
+
+    kw = dict(scripts=("latin", "latin"), tokenizer="bpe", n_entities=64)
+    for vocabulary in (64, 96, 128):  # pieces shorter and longer than a syllable
+        w, plain = world(**kw, bpe_vocab_size=vocabulary, cognates=0.5), world(**kw, bpe_vocab_size=vocabulary)
+        shares = piece_sharing(w)
+        assert shares[w.cognate_entity].mean() >= 0.9 > 0.4 > shares[~w.cognate_entity].mean()
+        assert piece_sharing(plain).mean() < 0.4

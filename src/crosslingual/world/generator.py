@@ -1,7 +1,8 @@
 """The synthetic multilingual world: a knowledge graph rendered in K languages, and its training/test splits.
 
 A fact is ``(entity, relation) -> value``. Every language renders entities, relations, values and its function
-word with its own strings in its own script, in its own word order; the value always comes last, so a query
+word with its own strings in its own script, in its own word order (knobs can share the order, the function word
+or the script, or make translations cognates); the value always comes last, so a query
 is "prefix -> predict the value token". Sequences are fixed-length, so the whole corpus is one dense integer
 array and a training batch is an index gather.
 
@@ -26,7 +27,7 @@ from crosslingual.scripts import SCRIPTS
 from crosslingual.world.subwords import split_words, train_bpe
 
 # Word orders of the three prefix slots (E = entity, R = relation, F = function word); language k uses
-# ORDERS[k % 6]. The value always follows the prefix.
+# ORDERS[k % 6], or ORDERS[word_orders[k]]. The value always follows the prefix.
 ORDERS: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (1, 0, 2), (2, 1, 0))
 SLOT_E, SLOT_R, SLOT_F = 0, 1, 2
 PARALLEL = -1  # assignment code of a parallel fact
@@ -40,6 +41,27 @@ def _syllables(script: str, rng: np.random.Generator, keep: float = SYLLABLE_SHA
     allsyl = [c + v for c in consonants for v in vowels]
     idx = rng.choice(len(allsyl), size=max(4, int(round(keep * len(allsyl)))), replace=False)
     return [allsyl[i] for i in sorted(idx)]
+
+
+def transliterate(text: str, source: str, target: str) -> str:
+    """``text`` in ``source``'s letters rewritten letter by letter in ``target``'s: a consonant (vowel) becomes the
+    target's consonant (vowel) of the same index, modulo the target's inventory; within one script, the identity."""
+    (c_src, v_src), (c_tgt, v_tgt) = SCRIPTS[source], SCRIPTS[target]
+    return "".join(c_tgt[c_src.index(ch) % len(c_tgt)] if ch in c_src else v_tgt[v_src.index(ch) % len(v_tgt)]
+                   for ch in text)
+
+
+def _cognate(name: str, source: str, target: str, syllables: list[str], rng: np.random.Generator,
+             used: set[str]) -> str:
+    """A cognate of ``name`` in ``target``: its stem (every syllable but the last; a syllable is one consonant and
+    one vowel letter) transliterated, then a last syllable of the target language's inventory, so that the
+    result is new in the world (``used`` is updated)."""
+    stem = transliterate(name[:-2], source, target)
+    for i in rng.permutation(len(syllables)):
+        if stem + syllables[i] not in used:
+            used.add(stem + syllables[i])
+            return stem + syllables[i]
+    raise ValueError(f"no cognate of {name!r} is free in {target}: every ending of its stem is taken")
 
 
 def _make_names(n: int, syllables: list[str], rng: np.random.Generator, used: set[str]) -> list[str]:
@@ -112,15 +134,19 @@ class World:
 
         # Surface strings.
         self.entity_names, self.relation_names, self.value_names, self.function_words = [], [], [], []
+        self.cognate_entity, self.cognate_relation = np.zeros(E, dtype=bool), np.zeros(R, dtype=bool)
         if real is None:
             used: set[str] = {SHARED_FUNCTION_WORD}
+            inventories = []
             for k in range(K):
-                syl = _syllables(self.scripts[k], rng)
+                inventories.append(syl := _syllables(self.scripts[k], rng))
                 self.entity_names.append(_make_names(E, syl, rng, used))
                 self.relation_names.append(_make_names(R, syl, rng, used))
                 self.value_names.append(_make_names(R * V, syl, rng, used))
                 self.function_words.append(SHARED_FUNCTION_WORD if cfg.shared_function_words
                                            else _make_names(1, syl, rng, used)[0])
+            if cfg.cognates > 0:
+                self._make_cognates(inventories, used)
         else:
             self._real_names(real, V)
         shared_e = rng.random(E) < cfg.entity_overlap
@@ -132,6 +158,7 @@ class World:
                                    for i, n in enumerate(self.value_names[k])]
         self.shared_entity, self.shared_value = shared_e, shared_v
         self.markers = [f"<{s}{k}>" for k, s in enumerate(self.scripts)]
+        self.orders = np.array([ORDERS[i] for i in (cfg.word_orders or np.arange(K) % len(ORDERS))])
 
         # Word-level vocabulary: every distinct string is one word (shared strings share an id). With the word
         # tokenizer it is the model's vocabulary; with BPE the query words are split into pieces below.
@@ -153,6 +180,18 @@ class World:
         else:
             self._build_subword_vocabulary(self._value_words, n_head)
         self.special_ids = np.array([0] if self.pad_id is None else [0, self.pad_id])  # BOS (and PAD)
+
+    def _make_cognates(self, inventories: list[list[str]], used: set[str]) -> None:
+        """Replace a ``cognates`` share of the entity and relation names of languages 1.. by cognates of language
+        0's. Drawn from a stream of their own, so that a world without cognates is the world it always was."""
+        rng = np.random.default_rng([self.cfg.world_seed, 5])
+        self.cognate_entity = rng.random(self.cfg.n_entities) < self.cfg.cognates
+        self.cognate_relation = rng.random(self.cfg.n_relations) < self.cfg.cognates
+        for k in range(1, self.cfg.n_languages):
+            for names, flags in ((self.entity_names, self.cognate_entity),
+                                 (self.relation_names, self.cognate_relation)):
+                for i in np.nonzero(flags)[0]:
+                    names[k][i] = _cognate(names[0][i], self.scripts[0], self.scripts[k], inventories[k], rng, used)
 
     def _real_names(self, real: WorldData, V: int) -> None:
         """CLDR's names in each language; the function word is the language's code ("ru:"). Value slots past a
@@ -211,8 +250,7 @@ class World:
 
     def _word_slot(self, language: np.ndarray) -> np.ndarray:
         """Index of the entity *word* in a word-level sequence of the given language(s)."""
-        orders = np.array(ORDERS)[np.asarray(language) % len(ORDERS)]
-        return self.prefix_len + np.argmax(orders == SLOT_E, axis=-1)
+        return self.prefix_len + np.argmax(self.orders[np.asarray(language)] == SLOT_E, axis=-1)
 
     def encode_words(self, fact: np.ndarray, language: np.ndarray,
                      entity_language: np.ndarray | None = None) -> Split:
@@ -222,7 +260,7 @@ class World:
         R = self.cfg.n_relations
         e, r = fact // R, fact % R
         slots = np.stack([self.ent_ids[ent_lang, e], self.rel_ids[language, r], self.fw_ids[language]], axis=1)
-        order = np.array(ORDERS)[language % len(ORDERS)]
+        order = self.orders[language]
         cols = [np.zeros(len(fact), dtype=np.int64)]  # BOS is word 0
         if self.cfg.language_marker:
             cols.append(self.marker_ids[language])

@@ -74,6 +74,9 @@ def summary_table(world: World) -> pd.DataFrame:
         "mean vocabulary Jaccard between languages": float(overlap.mean()),
         "language-revealing token share": language_cue_share(world),
         "code-switched sequences (share)": world.code_switched_share,
+        "cognate names (share of entities and relations)": float(np.concatenate(
+            [world.cognate_entity, world.cognate_relation]).mean()),
+        "word orders": len({tuple(o) for o in world.orders}),
     }
     table = pd.DataFrame({"value": pd.Series(rows, dtype=object)})
     for key in exact:
