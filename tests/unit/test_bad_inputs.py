@@ -52,7 +52,7 @@ CASES = [
     (["frobnicate"], r"invalid choice: 'frobnicate'"),
     ([], r"the following arguments are required: COMMAND"),
     (["sweep"], r"the following arguments are required: grid"),
-    (["sweep", "informaton"], r"neither a file nor a study; studies: exposure"),
+    (["sweep", "informaton"], r"neither a file nor a study; studies: cue_isolation, exposure"),
     (["sweep", "{tmp}/missing.yaml"], r"missing\.yaml: cannot read the grid file"),
     (["sweep", "{tmp}"], r"cannot read the grid file"),
     (["sweep", "information", "--workers", "x"], r"argument --workers: invalid int value: 'x'"),

@@ -291,6 +291,44 @@ def test_r5_opposite_direction_is_not_reproduced():
     assert v.verdict == NOT_REPRODUCED and "opposite" in v.evidence
 
 
+def _r5_redesign_final(arm_unification: dict[str, float], vocabulary: tuple[float, ...]) -> pd.DataFrame:
+    settings = [("baseline", 0, 0.5), *((arm, 1, u) for arm, u in arm_unification.items()),
+                *(("vocabulary", size, u) for size, u in zip((96, 128, 192), vocabulary))]
+    noise, rows = _jitter(len(settings) * SEEDS), []
+    for i, (sweep, level, unif) in enumerate(settings):
+        rows += [{"run": f"{sweep}{level}/{s}", "sweep": sweep, "level": level, "seed": s,
+                  "unification": unif + noise[i * SEEDS + s]} for s in range(SEEDS)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("arms, vocabulary, expected", [
+    (dict(language_marker=0.4, own_function_words=0.4, own_word_order=0.4, own_script=0.4), (0.6, 0.5, 0.4),
+     REPRODUCED),
+    (dict(language_marker=0.4, own_function_words=0.5, own_word_order=0.5, own_script=0.6), (0.5, 0.5, 0.5),
+     PARTIAL),
+    (dict(language_marker=0.6, own_function_words=0.5, own_word_order=0.55, own_script=0.6), (0.4, 0.5, 0.6),
+     NOT_REPRODUCED)])
+def test_r5_redesign_judges_each_added_cue_and_the_one_script_vocabulary_sweep(arms, vocabulary, expected):
+    from crosslingual.claims import R5_REDESIGN, R5_REDESIGN_CUE_SIGNS
+
+    verdicts = r5_extractability(_r5_redesign_final(arms, vocabulary), R5_REDESIGN_CUE_SIGNS, R5_REDESIGN,
+                                 trend_sweeps=("vocabulary",))
+    assert [v.claim for v in verdicts] == [*(f"R5-redesign ({a})" for a in R5_REDESIGN_CUE_SIGNS),
+                                           "R5-redesign (vocabulary)", "R5-redesign"]
+    assert verdicts[-1].verdict == expected and {v.rule for v in verdicts[:-1]} == {R5_REDESIGN.text}
+    old = r5_extractability(_r5_redesign_final(arms, vocabulary), R5_REDESIGN_CUE_SIGNS)
+    assert old[-1].claim == "R5" and "R5 (entity_overlap)" in [v.claim for v in old]  # the old design's parts
+
+
+def test_a_redesign_left_out_of_the_build_is_untestable_with_its_reason():
+    from crosslingual.claims import R5_REDESIGN, R7_REDESIGN, not_run
+
+    for rule in (R5_REDESIGN, R7_REDESIGN):
+        v = not_run(rule, "not run in this build: the budget")
+        assert (v.claim, v.verdict, v.evidence, v.rule) == (rule.claim, UNTESTABLE, "not run in this build: the budget",
+                                                           rule.text)
+
+
 def test_paired_by_seed_hand_computed():
     arm = pd.DataFrame({"seed": [0, 1, 2, 9], "x": [0.5, 0.7, 0.9, 5.0]})
     control = pd.DataFrame({"seed": [2, 1, 0], "x": [0.6, 0.6, 0.6]})
@@ -350,6 +388,23 @@ def test_r7_compares_chance_corrected_accuracy():
     verdicts, _ = r7_interventions(_r7(arms), {a: c for a, (c, _, _) in arms.items()})
     # both at their own chance: raw accuracy falls by 0.05, the corrected gain is 0, not negative
     assert verdicts[0].verdict == NOT_REPRODUCED and "flat" in verdicts[0].evidence
+
+
+def test_r7_redesign_compares_one_arm_with_several_controls():
+    """The cue-isolated baseline is the intervention against every arm that adds a cue; cognates are reported
+    in the table but are not a claimed intervention."""
+    from crosslingual.claims import R7_REDESIGN, R7_REDESIGN_CLAIMED, R7_REDESIGN_COMPARISONS
+
+    arms = {"baseline": ("", 0.30, 0.05), "language_marker": ("", 0.25, 0.05), "own_function_words": ("", 0.30, 0.05),
+            "own_word_order": ("", 0.35, 0.05), "own_script": ("", 0.32, 0.05), "cognates": ("", 0.5, 0.05)}
+    verdicts, gains = r7_interventions(_r7(arms), R7_REDESIGN_COMPARISONS, R7_REDESIGN, R7_REDESIGN_CLAIMED)
+    v = {x.claim: x.verdict for x in verdicts}
+    assert v == {"R7-redesign (no language marker)": REPRODUCED, "R7-redesign (shared function words)": NOT_REPRODUCED,
+                 "R7-redesign (shared word order)": NOT_REPRODUCED, "R7-redesign (one script)": NOT_REPRODUCED,
+                 "R7-redesign": PARTIAL}
+    row = gains.set_index("intervention").loc["no language marker"]
+    assert row.control == "language_marker" and row["acc_corrected gain"] == pytest.approx(0.05 / 0.95, abs=0.01)
+    assert gains.intervention.iloc[0] == "cognates" and "cognates" in verdicts[-1].evidence
 
 
 # ---------------------------------------------------------------------------------------------- R8
@@ -545,10 +600,10 @@ def test_overall_combines_parts():
 
 
 def test_every_claim_has_a_rule_with_a_rationale():
-    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "H1-redesign"]
-                                   + ["H1", "H2", "H3", "H1 (multilingual-e5-small)",
-                                                                    "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
-                                                                        "H3 (multilingual-e5-small vs gemma-3-270m)"]
+    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "R5-redesign", "R7-redesign"]
+                                   + ["H1", "H1-redesign", "H2", "H3", "H1 (multilingual-e5-small)",
+                                      "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
+                                      "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]
                           + [f"G{i} ({m})" for i in range(1, 4) for m in ("smollm2-135m", "gemma-3-270m")])
     assert all(r.text and r.rationale for r in RULES.values())

@@ -180,7 +180,8 @@ def test_count_is_the_number_of_runs_of_a_study(name):
 
 
 def test_unknown_study_names_the_shipped_ones(tmp_path):
-    with pytest.raises(ConfigError, match=r"neither a file nor a study; studies: exposure, extractability"):
+    with pytest.raises(ConfigError, match=r"neither a file nor a study; studies: cue_isolation, exposure, "
+                                          r"extractability"):
         Grid.load("informaton")
     path = tmp_path / "mine.yaml"
     path.write_text("seeds: 1\nsweeps:\n  - {name: x, product: {parallel_fraction: [0.3]}}\n")
@@ -202,8 +203,8 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 
 def test_the_book_studies_ship_with_the_package():
-    assert studies() == ["exposure", "extractability", "information", "interventions", "learning_phase",
-                         "real_strings", "regions", "script_geometry"]
+    assert studies() == ["cue_isolation", "exposure", "extractability", "information", "interventions",
+                         "learning_phase", "real_strings", "regions", "script_geometry"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crosslingual.claims.verdicts import (INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL, REPRODUCED,
-                                          UNTESTABLE, Rule, Verdict, insufficient, n_seeds, overall)
+from crosslingual.claims.verdicts import (EVIDENCE, INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL,
+                                          REPRODUCED, UNTESTABLE, Rule, Verdict, base_claim, insufficient, n_seeds,
+                                          overall)
 from crosslingual.phases import MIN_PLATEAU, fit_phase
 from crosslingual.stats import (MIN_UNITS, chance_corrected, effect, partial_spearman, per_seed,
                                 permutation_correlation_p, spearman, trend_per_seed)
@@ -78,6 +79,29 @@ R5 = Rule("R5", "cue arms: the per-seed difference in final unification (knob on
           "0.02 is about a tenth of the unification range seen between settings",
           "replaced in #17 after the 3-seed results: entity overlap no longer counts towards R5")
 
+R5_REDESIGN = Rule("R5-redesign", "R5's rule and thresholds, unchanged, on the study cue_isolation: a world in which "
+                   "only the names tell the two languages apart (both in the Latin script, one word order, one "
+                   "function word, no marker; BPE with 128 pieces). Each cue arm adds one cue back, alone (a language "
+                   "marker; a function word per language; a word order per language; the second language in the "
+                   "Cyrillic script, its names transliterated) and is predicted to lower final unification: the "
+                   f"per-seed difference from the baseline beyond -{R5_MIN_DIFF} (reproduced) or below 0 (partial). "
+                   "The vocabulary sweep (BPE with 96, 128 and 192 pieces in this world): the per-seed trend of "
+                   "unification over the sizes below 0 (reproduced)",
+                   "in the old design every language carried every cue at once, so that one cue more or less left "
+                   "the language as easy to read (the probe read it at 1.0 in every setting). A pilot on seeds "
+                   "1000-1001 (crosslingual sweep cue_isolation --seeds 2 --seed 1000; never used for a verdict) "
+                   "read the language from the last layer at 0.68 in this world, and at 0.96-0.99 with a function "
+                   "word per language; in-language accuracy 0.96-0.98, cross-lingual 0.14 (chance 0.05). The "
+                   "pilot's unification differences from the baseline lay between -0.02 and +0.06 for the four "
+                   "cue arms, before any default run. The second language's own order is relation-entity-function "
+                   "word, which keeps the slot before the answer: with relation-function word-entity (the old "
+                   "design's second language) the pilot's transfer rose to 0.24-0.31, a change of the task, not "
+                   "of the cue",
+                   redesign="the old arms change one of four redundant cues (script, names, word order, function "
+                   "word); here the languages differ only in their names and each arm adds one cue back; the "
+                   "vocabulary sweep compares BPE sizes in one script (the old one set BPE beside word-level tokens)")
+R5_REDESIGN_CUE_SIGNS = {"language_marker": +1, "own_function_words": +1, "own_word_order": +1, "own_script": +1}
+
 R6_MIN_ADVANTAGE = 0.1
 R6 = Rule("R6", "reproduced if the per-seed trend of cross-lingual accuracy over the parallel fraction is above 0 "
           "and the per-seed mean advantage of parallel over its exposure-matched repeat control (same level, "
@@ -92,6 +116,27 @@ R7 = Rule("R7", "reproduced if the per-seed gain in chance-corrected cross-lingu
           "are not comparable between arms; 0.02 is a fortieth of the corrected scale",
           "chance correction added in #17 after the 3-seed results")
 
+R7_REDESIGN = Rule("R7-redesign", "R7's rule and thresholds, unchanged, on the study cue_isolation: obfuscating a "
+                   "cue is the cue-isolated world (only names tell the languages apart) against the same world with "
+                   "that one cue added (no language marker, shared function words, shared word order, one script); "
+                   f"the per-seed gain in chance-corrected cross-lingual accuracy beyond {R7_MIN_GAIN} (reproduced) "
+                   "or beyond 0 (partial). Cognates (half of the entity and relation names share their stem with "
+                   "their translation) against the cue-isolated world are reported beside them as the standard "
+                   "method of shared subwords, not as one of the paper's interventions",
+                   "the old arms removed one cue of several that each identify the language alone; here each "
+                   "obfuscation removes the only cue beyond the names. Balancing attributes is not retested: its "
+                   "old design did not suffer from redundant cues. The pilot (see R5-redesign) measured transfer "
+                   "0.14 in the cue-isolated world and 0.24-0.29 with cognates, before any default run",
+                   redesign="each obfuscation is the cue-isolated world against that world with one cue added, "
+                   "instead of the baseline world (every cue) against it less one cue")
+# intervention -> (arm, control) in the sweeps of studies/cue_isolation.yaml
+R7_REDESIGN_COMPARISONS = {"no language marker": ("baseline", "language_marker"),
+                           "shared function words": ("baseline", "own_function_words"),
+                           "shared word order": ("baseline", "own_word_order"),
+                           "one script": ("baseline", "own_script"),
+                           "cognates": ("cognates", "baseline")}
+R7_REDESIGN_CLAIMED = ("no language marker", "shared function words", "shared word order", "one script")
+
 R8_MIN_LANGUAGES = 5
 R8 = Rule("R8", f"over the language pairs of a real model (at least {R8_MIN_LANGUAGES} languages), reproduced if "
           f"Spearman's rho of pair unification and pair transfer is at least {R3_MIN_RHO} and the Mantel "
@@ -100,7 +145,7 @@ R8 = Rule("R8", f"over the language pairs of a real model (at least {R8_MIN_LANG
           "5 languages give 120 permutations, enough for p <= 0.05",
           "the Mantel test replaced a bootstrap over pairs in #17")
 
-RULES = {r.claim: r for r in (R1, R2, R2_REDESIGN, R3, R4, R5, R6, R7, R8)}
+RULES = {r.claim: r for r in (R1, R2, R2_REDESIGN, R3, R4, R5, R5_REDESIGN, R6, R7, R7_REDESIGN, R8)}
 # What the paper reports for each claim, so the scoreboard can set our number beside theirs.
 PAPER_FIGURES = {
     "R1": "qualitative (LLMs answer in the training language, fail in others)",
@@ -333,41 +378,45 @@ def paired_by_seed(arm: pd.DataFrame, control: pd.DataFrame, metric: str) -> pd.
     return a[common] - c[common]
 
 
-def r5_extractability(final: pd.DataFrame, cue_arms: dict[str, int]) -> list[Verdict]:
+def r5_extractability(final: pd.DataFrame, cue_arms: dict[str, int], rule: Rule = R5,
+                      trend_sweeps: tuple[str, ...] = ("vocabulary", "entity_overlap")) -> list[Verdict]:
     """``final``: one row per run of ``05_extractability`` with ``sweep``, ``level``, ``seed`` and
     ``unification`` (``vocabulary`` levels: BPE vocabulary size, 0 = word level). ``cue_arms``: sweep name
     -> +1 if the knob makes the language easier to extract (so unification should fall), -1 if harder.
 
     One verdict per manipulation -- a cue arm against the baseline (paired by seed), the vocabulary sweep's
-    per-seed trend, and the entity-overlap sweep as a positive control -- then R5."""
+    per-seed trend, and the entity-overlap sweep as a positive control (those of ``trend_sweeps``) -- then the
+    rule's claim (R5, or R5-redesign on the cue-isolated world of ``cue_isolation``)."""
     base = final[final.sweep == "baseline"]
     verdicts = []
     for arm, sign in cue_arms.items():
-        claim = f"R5 ({arm})"
+        claim = f"{rule.claim} ({arm})"
         statement = (f"{arm.replace('_', ' ')} {'eases' if sign > 0 else 'hinders'} language extraction -> "
                      "unification " + ("falls" if sign > 0 else "rises"))
         diff = paired_by_seed(final[final.sweep == arm], base, "unification")
         if len(diff) < MIN_UNITS:
-            verdicts.append(insufficient(claim, statement, R5, len(diff)))
+            verdicts.append(insufficient(claim, statement, rule, len(diff)))
             continue
         signed, sized = effect(diff, sign=-sign), effect(diff, sign=-sign, null=-sign * R5_MIN_DIFF)
-        verdicts.append(Verdict(claim, statement, _grade(sized, signed), R5.text,
+        verdicts.append(Verdict(claim, statement, _grade(sized, signed), rule.text,
                                 f"difference {signed.text()} ({signed.direction})", signed.numbers()))
-    for sweep, sign, role in (("vocabulary", -1, "evidence"), ("entity_overlap", +1, POSITIVE_CONTROL)):
+    for sweep, sign, role in (("vocabulary", -1, EVIDENCE), ("entity_overlap", +1, POSITIVE_CONTROL)):
+        if sweep not in trend_sweeps:
+            continue
         data = final[final.sweep == sweep]
-        claim = f"R5 ({sweep})"
+        claim = f"{rule.claim} ({sweep})"
         statement = ("a larger vocabulary -> unification falls" if sweep == "vocabulary" else
                      "more entity-name sharing -> unification rises (true by construction: a positive control)")
         n = n_seeds(data)
         if n < MIN_UNITS:
-            verdicts.append(insufficient(claim, statement, R5, n, role))
+            verdicts.append(insufficient(claim, statement, rule, n, role))
             continue
         trend = effect(trend_per_seed(data, "level", "unification"), sign=sign)
         means = data.groupby("level").unification.mean().round(3).tolist()
-        verdicts.append(Verdict(claim, statement, REPRODUCED if trend.significant else NOT_REPRODUCED, R5.text,
+        verdicts.append(Verdict(claim, statement, REPRODUCED if trend.significant else NOT_REPRODUCED, rule.text,
                                 f"level means {means}, per-seed trend {trend.text()} ({trend.direction})",
                                 {**trend.numbers(), "means": means}, role))
-    return [*verdicts, overall("R5", R5_STATEMENT, verdicts)]
+    return [*verdicts, overall(rule.claim, R5_STATEMENT, verdicts)]
 
 
 # ---------------------------------------------------------------------------------------------- R6
@@ -400,18 +449,23 @@ R7_CLAIMED = ("balanced attributes", "shared function words", "no language marke
 R7_STATEMENT = "balancing attributes and obfuscating language cues help without extra parallel data"
 
 
-def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[list[Verdict], pd.DataFrame]:
+def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, str]], rule: Rule = R7,
+                     claimed: tuple[str, ...] = R7_CLAIMED) -> tuple[list[Verdict], pd.DataFrame]:
     """``final``: one row per run with ``arm``, ``seed``, ``acc_xling``, ``prior`` (the answer prior of its
-    world, :func:`crosslingual.world.answer_prior`) and ``unification``; ``controls``: arm -> its control arm
-    ("" for arms that are only controls). Returns the verdicts (one per claimed intervention, then R7) and a
-    table of every intervention's paired gain in chance-corrected accuracy, largest first."""
+    world, :func:`crosslingual.world.answer_prior`) and ``unification``; ``controls``: intervention -> its
+    control arm, the intervention being the arm of that name ("" for arms that are only controls), or
+    intervention -> (arm, control) where one arm is the intervention against several controls (R7-redesign:
+    the cue-isolated baseline against each arm that adds a cue). Returns the verdicts (one per ``claimed``
+    intervention, then the rule's claim) and a table of every intervention's paired gain in chance-corrected
+    accuracy, largest first."""
     final = final.assign(acc_corrected=chance_corrected(final.acc_xling, final.prior))
     rows, verdicts = [], []
-    for arm, control in controls.items():
+    for intervention, pair in controls.items():
+        arm, control = (intervention, pair) if isinstance(pair, str) else pair
         if not control:
             continue
         a, c = final[final.arm == arm], final[final.arm == control]
-        row = {"intervention": arm, "control": control}
+        row = {"intervention": intervention, "control": control}
         for metric in ("acc_corrected", "unification"):
             e = effect(paired_by_seed(a, c, metric))
             row |= {f"{metric} gain": e.mean, f"{metric} CI low": e.low, f"{metric} CI high": e.high,
@@ -419,22 +473,30 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str]) -> tuple[lis
         gain = paired_by_seed(a, c, "acc_corrected")
         row["seeds"] = len(gain)
         rows.append(row)
-        if arm in R7_CLAIMED:
-            claim, statement = f"R7 ({arm})", f"{arm} raises transfer without extra parallel data"
+        if intervention in claimed:
+            claim = f"{rule.claim} ({intervention})"
+            statement = f"{intervention} raises transfer without extra parallel data"
             if len(gain) < MIN_UNITS:
-                verdicts.append(insufficient(claim, statement, R7, len(gain)))
+                verdicts.append(insufficient(claim, statement, rule, len(gain)))
                 continue
             signed, sized = effect(gain), effect(gain, null=R7_MIN_GAIN)
-            verdicts.append(Verdict(claim, statement, _grade(sized, signed), R7.text,
+            verdicts.append(Verdict(claim, statement, _grade(sized, signed), rule.text,
                                     f"gain in chance-corrected accuracy over '{control}' {signed.text()} "
                                     f"({signed.direction})", row))
     gains = pd.DataFrame(rows).sort_values("acc_corrected gain", ascending=False, ignore_index=True)
-    combined = overall("R7", R7_STATEMENT, verdicts)
+    combined = overall(rule.claim, R7_STATEMENT, verdicts)
     best = gains.iloc[0]
     combined = Verdict(combined.claim, combined.statement, combined.verdict, combined.rule,
                        f"{combined.evidence}; largest gain: {best.intervention} {best['acc_corrected gain']:.2f} "
                        f"[{best['acc_corrected CI low']:.2f}, {best['acc_corrected CI high']:.2f}]")
     return [*verdicts, combined], gains
+
+
+def not_run(rule: Rule, reason: str) -> Verdict:
+    """The verdict of a redesign whose study this build left out (``chapters.cpu_budget_skips``, or the
+    notebook's parameter), so that the scoreboard says why."""
+    statement = {"R5": R5_STATEMENT, "R7": R7_STATEMENT}[base_claim(rule.claim)]
+    return Verdict(rule.claim, statement, UNTESTABLE, rule.text, reason)
 
 
 # ---------------------------------------------------------------------------------------------- R8
