@@ -98,6 +98,27 @@ def cpu_budget_skips(profile: str) -> bool:
     return profile == "default" and not torch.cuda.is_available()
 
 
+GPU_SECTION = ("auto", "yes", "no")  # the values of a notebook parameter that runs a section on a gpu_study
+
+
+def runs_gpu_section(parameter: str, value: str, profile: str) -> bool:
+    """Whether a notebook runs its section on one of its chapter's ``gpu_studies``: ``value`` (the notebook
+    parameter ``parameter``) is "yes", "no", or "auto": everywhere except where ``cpu_budget_skips``."""
+    if value not in GPU_SECTION:
+        raise ConfigError(f"{parameter}={value!r} is not allowed: choose one of {', '.join(map(repr, GPU_SECTION))}")
+    return value == "yes" or (value == "auto" and not cpu_budget_skips(profile))
+
+
+def not_run_reason(parameter: str, value: str, configs: list["RunConfig"]) -> str:
+    """Why a build left a section on a ``gpu_study`` out (its runs: ``configs``), for the verdict it then records
+    (untestable)."""
+    if value == "no":
+        return f"not run in this build: -p {parameter} no"
+    runs = len({cfg.hash() for cfg in configs})
+    return (f"not run in this build: at the default profile on a CPU its {runs} runs do not fit the book's "
+            f"30-minute budget on 2 cores (-p {parameter} yes runs it; a GPU build runs it by default)")
+
+
 def book_configs(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> list["RunConfig"]:
     """Every run the chapters use at ``profile`` and their default seeds, each once, in chapter order: the book
     trains them in one pool before executing the notebooks (``gpu_studies`` only where ``cpu_budget_skips``

@@ -60,6 +60,26 @@ def curves(data: pd.DataFrame, ax: plt.Axes, *, hue: str, y: str = "value", titl
     return ax
 
 
+def gain_forest(gains: pd.DataFrame, axes: tuple[plt.Axes, plt.Axes], claimed: tuple[str, ...],
+                labels: tuple[str, str] = ("the paper's interventions", "standard alignment methods")) -> None:
+    """Chapter 06's figure: each intervention's paired gain over its control with its 95% t-interval, in
+    chance-corrected cross-lingual accuracy (left) and unification (right), one row per intervention in the
+    table's order (``claims.r7_interventions``); the ``claimed`` ones in the first colour."""
+    colours = sns.color_palette(PALETTE)
+    for ax, metric, xlabel in ((axes[0], "acc_corrected", "gain in chance-corrected cross-lingual accuracy"),
+                               (axes[1], "unification", "gain in unification score")):
+        for i, row in gains.iterrows():
+            gain = row[f"{metric} gain"]
+            ax.errorbar(gain, i, xerr=[[gain - row[f"{metric} CI low"]], [row[f"{metric} CI high"] - gain]],
+                        fmt="o", color=colours[0 if row.intervention in claimed else 1], capsize=3)
+        ax.axvline(0, color="0.4", linestyle=":", linewidth=1.2)
+        ax.set(xlabel=xlabel, yticks=range(len(gains)),
+               yticklabels=[f"{r.intervention} (vs {r.control})" for r in gains.itertuples()])
+    axes[0].invert_yaxis()
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i]) for i in (0, 1)]
+    axes[1].legend(handles, list(labels), fontsize="small", loc="lower right")
+
+
 def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "") -> plt.Axes:
     """Cosine matrix with fact-major rows; thin lines separate facts so K x K blocks stand out."""
     sns.heatmap(matrix, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar=False,

@@ -131,6 +131,14 @@ def extractability_setting(sweep: str, level: float) -> str:
             "shared_function_words": "shared function words"}.get(sweep, f"entity overlap {level:.2f}")
 
 
+def cue_setting(sweep: str, level: float) -> str:
+    """The name chapters 05 and 06 give a point of the cue-isolated study (``studies/cue_isolation.yaml``)."""
+    if sweep == "vocabulary":
+        return f"BPE {level:.0f}"
+    return {"baseline": "names only", "language_marker": "+ marker", "own_function_words": "+ function words",
+            "own_word_order": "+ word order", "own_script": "+ script", "cognates": "cognates"}[sweep]
+
+
 FINAL_METRICS = ("acc_in", "acc_xling", "unification", "retrieval_at_1", "language_probe")
 
 

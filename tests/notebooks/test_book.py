@@ -62,6 +62,10 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
     ("02_unification_dynamics", {"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
     ("09_embedding_geometry", {"profile": "smoke", "h1_redesign": "maybe"},
      r"h1_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
+    ("05_extractability", {"profile": "smoke", "cue_isolation": "always"},
+     r"cue_isolation='always' is not allowed: choose one of 'auto', 'yes', 'no'"),
+    ("06_interventions", {"profile": "smoke", "cue_isolation": True},
+     r"cue_isolation=True must be a str"),
     ("02_unification_dynamics", {"seeds": 0}, r"seeds=0 is out of range"),
     ("09_embedding_geometry", {"pretrained": "xlm-r"}, r"pretrained='xlm-r' is not allowed"),
     ("10_linguistic_regions", {"pretrained": "smollm2-135m llama-2-7b"}, r"pretrained=.smollm2-135m llama-2-7b. is not allowed"),
@@ -118,7 +122,8 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
     assert ">not recorded</span>" not in page, "a chapter of the smoke build recorded no verdict for one of its claims"
     links = re.findall(r'href="([^"#]*)#(verdicts-[\w-]+)"', page)
     assert {anchor for _, anchor in links} == ({f"verdicts-{i:02d}" for i in range(3, 11)}
-                                               | {"verdicts-07-redesign", "verdicts-08-model", "verdicts-09-model",
+                                               | {"verdicts-05-redesign", "verdicts-06-redesign",
+                                                  "verdicts-07-redesign", "verdicts-08-model", "verdicts-09-model",
                                                   "verdicts-09-redesign", "verdicts-10-model"})
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()

@@ -64,6 +64,24 @@ def test_a_gpu_study_is_left_out_of_the_cpu_book_at_default_only(monkeypatch):
     assert geometry <= {cfg.hash() for cfg in book_configs("default")}
 
 
+@pytest.mark.parametrize("gpu", [False, True])
+def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(monkeypatch, gpu):
+    import torch
+
+    from crosslingual.chapters import not_run_reason, runs_gpu_section
+    from crosslingual.grids import Grid
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert runs_gpu_section("cue_isolation", "auto", "default") == gpu
+    assert runs_gpu_section("cue_isolation", "auto", "smoke") and runs_gpu_section("cue_isolation", "auto", "paper")
+    assert runs_gpu_section("cue_isolation", "yes", "default") and not runs_gpu_section("x", "no", "smoke")
+    with pytest.raises(ConfigError, match=r"cue_isolation='Yes' is not allowed: choose one of 'auto', 'yes', 'no'"):
+        runs_gpu_section("cue_isolation", "Yes", "smoke")
+    configs = [cfg for *_, cfg in Grid.load("cue_isolation").expand("default")]
+    assert len(configs) == 45 and "its 40 runs do not fit" in not_run_reason("cue_isolation", "auto", configs)
+    assert not_run_reason("cue_isolation", "no", configs) == "not run in this build: -p cue_isolation no"
+
+
 @pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)
 def test_a_chapter_s_notebook_agrees_with_its_entry(c):
     path = ROOT / "notebooks" / f"{c.name}.ipynb"

@@ -57,6 +57,15 @@ def test_extractability_setting_names_every_point_of_the_study():
     assert extractability_setting("entity_overlap", 1 / 3) == "entity overlap 0.33"
 
 
+def test_cue_setting_names_every_point_of_the_cue_isolated_study():
+    from crosslingual.grids import Grid
+    from crosslingual.results import cue_setting
+
+    names = {cue_setting(sweep, level) for sweep, level, _ in Grid.load("cue_isolation").expand("smoke", 1)}
+    assert names == {"names only", "+ marker", "+ function words", "+ word order", "+ script", "cognates",
+                     "BPE 96", "BPE 128", "BPE 192"}
+
+
 class _TableRun:
     """What run_table reads of a run: its hash (path name), config, final scalars and per-layer metrics."""
 

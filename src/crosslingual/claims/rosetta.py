@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crosslingual.claims.verdicts import (EVIDENCE, INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL,
-                                          REPRODUCED, UNTESTABLE, Rule, Verdict, base_claim, insufficient, n_seeds,
-                                          overall)
+                                          REPRODUCED, UNTESTABLE, Rule, Verdict, insufficient, n_seeds, overall)
 from crosslingual.phases import MIN_PLATEAU, fit_phase
 from crosslingual.stats import (MIN_UNITS, chance_corrected, effect, partial_spearman, per_seed,
                                 permutation_correlation_p, spearman, trend_per_seed)
@@ -447,6 +446,7 @@ def r6_exposure_control(final: pd.DataFrame) -> Verdict:
 # ---------------------------------------------------------------------------------------------- R7
 R7_CLAIMED = ("balanced attributes", "shared function words", "no language marker")  # the paper's interventions
 R7_STATEMENT = "balancing attributes and obfuscating language cues help without extra parallel data"
+R7_REDESIGN_STATEMENT = "obfuscating language cues helps without extra parallel data"
 
 
 def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, str]], rule: Rule = R7,
@@ -484,7 +484,7 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, s
                                     f"gain in chance-corrected accuracy over '{control}' {signed.text()} "
                                     f"({signed.direction})", row))
     gains = pd.DataFrame(rows).sort_values("acc_corrected gain", ascending=False, ignore_index=True)
-    combined = overall(rule.claim, R7_STATEMENT, verdicts)
+    combined = overall(rule.claim, _STATEMENTS[rule.claim], verdicts)
     best = gains.iloc[0]
     combined = Verdict(combined.claim, combined.statement, combined.verdict, combined.rule,
                        f"{combined.evidence}; largest gain: {best.intervention} {best['acc_corrected gain']:.2f} "
@@ -495,8 +495,10 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, s
 def not_run(rule: Rule, reason: str) -> Verdict:
     """The verdict of a redesign whose study this build left out (``chapters.cpu_budget_skips``, or the
     notebook's parameter), so that the scoreboard says why."""
-    statement = {"R5": R5_STATEMENT, "R7": R7_STATEMENT}[base_claim(rule.claim)]
-    return Verdict(rule.claim, statement, UNTESTABLE, rule.text, reason)
+    return Verdict(rule.claim, _STATEMENTS[rule.claim], UNTESTABLE, rule.text, reason)
+
+
+_STATEMENTS = {"R5": R5_STATEMENT, "R5-redesign": R5_STATEMENT, "R7": R7_STATEMENT, "R7-redesign": R7_REDESIGN_STATEMENT}
 
 
 # ---------------------------------------------------------------------------------------------- R8
