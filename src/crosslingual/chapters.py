@@ -61,7 +61,8 @@ def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_world", "The synthetic world", ROSETTA),
     Chapter("02_unification_dynamics", "Unification dynamics", ROSETTA, studies=("interventions",)),
-    Chapter("03_information", "Information in the language", ROSETTA, ("R1", "R3", "R4"), ("information",)),
+    Chapter("03_information", "Information in the language", ROSETTA, ("R1", "R3", "R4", "R4-redesign"),
+            ("information",), gpu_studies=("information_low_parallel",)),
     Chapter("04_exposure_control", "An exposure-matched control", ROSETTA, ("R6",), ("exposure",)),
     Chapter("05_extractability", "How easy the language is to extract", ROSETTA, ("R5", "R5-redesign"),
             ("extractability",), gpu_studies=("cue_isolation",)),

@@ -247,6 +247,20 @@ def test_r4_with_two_levels_is_labelled_a_weaker_comparison():
     assert v[0].verdict == REPRODUCED
 
 
+def test_r4_redesign_judges_chance_corrected_accuracy():
+    """Raw accuracy rising only because the answer prior rises (0.05 -> 0.5) falls once chance-corrected: the
+    redesign must read the corrected accuracy (reproduced), where the old rule reads the raw one (partial)."""
+    from crosslingual.claims import R4_REDESIGN
+
+    data = _sweep("attribute_association", -1.0, 0.0)
+    prior = 0.05 + 0.75 * data.information
+    data = data.assign(prior=prior, acc_xling=prior + (1 - prior) * (0.5 - 0.5 * data.information))
+    new = r4_information(data, R4_REDESIGN)
+    assert [v.claim for v in new] == ["R4-redesign (attribute_association)", "R4-redesign"]
+    assert [v.verdict for v in new] == [REPRODUCED, REPRODUCED] and "acc_corrected" in new[0].evidence
+    assert r4_information(data)[0].verdict == PARTIAL
+
+
 def test_r4_trend_is_judged_within_seed_blocks():
     """Seed offsets larger than the effect: pooled over seeds the trend would drown; within seeds it is clear."""
     data = _sweep("p", -0.2, -0.2)
@@ -321,9 +335,9 @@ def test_r5_redesign_judges_each_added_cue_and_the_one_script_vocabulary_sweep(a
 
 
 def test_a_redesign_left_out_of_the_build_is_untestable_with_its_reason():
-    from crosslingual.claims import R5_REDESIGN, R7_REDESIGN, not_run
+    from crosslingual.claims import R4_REDESIGN, R5_REDESIGN, R7_REDESIGN, not_run
 
-    for rule in (R5_REDESIGN, R7_REDESIGN):
+    for rule in (R4_REDESIGN, R5_REDESIGN, R7_REDESIGN):
         v = not_run(rule, "not run in this build: the budget")
         assert (v.claim, v.verdict, v.evidence, v.rule) == (rule.claim, UNTESTABLE, "not run in this build: the budget",
                                                            rule.text)
@@ -600,7 +614,8 @@ def test_overall_combines_parts():
 
 
 def test_every_claim_has_a_rule_with_a_rationale():
-    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)] + ["R2-redesign", "R5-redesign", "R7-redesign"]
+    assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)]
+                                   + ["R2-redesign", "R4-redesign", "R5-redesign", "R7-redesign"]
                                    + ["H1", "H1-redesign", "H2", "H3", "H1 (multilingual-e5-small)",
                                       "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                       "H3 (multilingual-e5-small vs gemma-3-270m)"]

@@ -203,8 +203,8 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 
 def test_the_book_studies_ship_with_the_package():
-    assert studies() == ["cue_isolation", "exposure", "extractability", "information", "interventions",
-                         "learning_phase", "real_strings", "regions", "script_geometry"]
+    assert studies() == ["cue_isolation", "exposure", "extractability", "information", "information_low_parallel",
+                         "interventions", "learning_phase", "real_strings", "regions", "script_geometry"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():

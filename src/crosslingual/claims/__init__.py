@@ -13,7 +13,8 @@ from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H
 from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g2_monolingual_regions,
                                                     g3_outlier_dimension, g4_core_freezing, regions_real_model,
                                                     regions_real_not_run)
-from crosslingual.claims.rosetta import (R3_STATISTICS, R5_CUE_SIGNS, R5_REDESIGN, R5_REDESIGN_CUE_SIGNS, R7_CLAIMED,
+from crosslingual.claims.rosetta import (R3_STATISTICS, R4_REDESIGN, R5_CUE_SIGNS, R5_REDESIGN,
+                                         R5_REDESIGN_CUE_SIGNS, R7_CLAIMED,
                                          R7_REDESIGN, R7_REDESIGN_CLAIMED, R7_REDESIGN_COMPARISONS,
                                          correlation_statistics, layer_correlations, learning_phases, not_run,
                                          paired_by_seed, phase_counts, r1_cross_lingual_gap, r2_learning_phase,
@@ -31,7 +32,7 @@ PAPER_FIGURES = {claim: text for module in PAPERS.values() for claim, text in mo
 
 __all__ = [
     "CLAIMS_LOG", "H1_GEMMA_CLAIM", "H1_GEMMA_MODEL", "H1_REAL_CLAIM", "H1_REAL_MODEL", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
-    "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R5_CUE_SIGNS", "R5_REDESIGN",
+    "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R4_REDESIGN", "R5_CUE_SIGNS", "R5_REDESIGN",
     "R5_REDESIGN_CUE_SIGNS", "R7_CLAIMED", "R7_REDESIGN", "R7_REDESIGN_CLAIMED", "R7_REDESIGN_COMPARISONS", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
     "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
     "g4_core_freezing", "h1_real_model", "h1_real_not_run", "h1_redesign", "h1_redesign_not_run", "h1_script_separability", "h2_neighbourhoods_follow_unification",
