@@ -18,7 +18,9 @@ LEAK_WORLDS = [dict(), dict(n_languages=3, code_switching=0.5, language_marker=T
                dict(code_switching=1.0), dict(n_languages=3, code_switching=1.0, parallel_fraction=0.2),
                dict(parallel_fraction=0.0, language_association=1.0),
                dict(n_languages=4, held_out_languages=1, parallel_fraction=0.3, code_switching=0.5),
-               dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"), code_switching=0.5)]
+               dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"), code_switching=0.5),
+               dict(tokenizer="bpe", bpe_vocab_size=30, scripts=("latin", "latin"), word_orders=(0, 0),
+                    shared_function_words=True, cognates=1.0, code_switching=0.5)]
 
 
 @pytest.mark.parametrize("kw", LEAK_WORLDS)
