@@ -259,6 +259,8 @@ def test_r4_redesign_judges_chance_corrected_accuracy():
     assert [v.claim for v in new] == ["R4-redesign (attribute_association)", "R4-redesign"]
     assert [v.verdict for v in new] == [REPRODUCED, REPRODUCED] and "acc_corrected" in new[0].evidence
     assert r4_information(data)[0].verdict == PARTIAL
+    with pytest.raises(ValueError, match="R4-redesign judges chance-corrected accuracy: its table needs a 'prior'"):
+        r4_information(data.drop(columns="prior"), R4_REDESIGN)
 
 
 def test_r4_trend_is_judged_within_seed_blocks():

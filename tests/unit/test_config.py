@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, resolve_device
@@ -136,9 +138,9 @@ def test_the_name_capacity_check_matches_the_generator_exactly(monkeypatch):
 
 
 def test_round_trip_through_dict():
-    cfg = make_config("smoke", scripts="greek,hebrew", language_marker=True)
-    again = RunConfig.from_dict(cfg.to_dict())
-    assert again == cfg and again.hash() == cfg.hash()
+    cfg = make_config("smoke", scripts="greek,hebrew", language_marker=True, word_orders=[3, 4], cognates=0.25)
+    again = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))  # as stored in config.json
+    assert again == cfg and again.hash() == cfg.hash() and again.world.word_orders == (3, 4)
 
 
 def test_the_table_covers_at_least_thirty_bad_inputs():
