@@ -176,14 +176,30 @@ def world_translations(world) -> dict[int, set[int]]:
     (word-level worlds only: with subwords a name has no single token)."""
     if world.pad_id is not None:
         raise ValueError("translations are defined per token only for word-level worlds")
-    groups = [world.ent_ids.T, world.rel_ids.T, world.val_ids.reshape(world.cfg.n_languages, -1).T,
-              world.fw_ids[None, :]]
+    return translation_sets([world.ent_ids.T, world.rel_ids.T, world.val_ids.reshape(world.cfg.n_languages, -1).T,
+                             world.fw_ids[None, :]])
+
+
+def translation_sets(groups: list[np.ndarray]) -> dict[int, set[int]]:
+    """Id -> the ids that share a row with it in any of ``groups`` (each ``[n, languages]``: one row per
+    translation group; an id in several rows gets their union, itself included)."""
     out: dict[int, set[int]] = {}
     for group in groups:
-        for ids in group.tolist():
+        for ids in np.asarray(group).tolist():
             for t in ids:
                 out.setdefault(t, set()).update(ids)
     return out
+
+
+def pool_words(emb: torch.Tensor | np.ndarray, tokens: np.ndarray) -> torch.Tensor:
+    """One vector per word: the mean of the embedding rows of its tokens (``tokens``: ``[n, P]`` ids padded with
+    -1, as ``World.word_tokens`` gives). With subwords a name has no single token, so a word-level measure reads
+    the average of its pieces; at word level this is the word's own row."""
+    emb, tokens = torch.as_tensor(emb), torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    if tokens.ndim != 2 or (tokens[:, 0] < 0).any():
+        raise ValueError("every word needs at least one token: tokens must be [n, P] with a real id first")
+    mask = (tokens >= 0).to(emb.dtype)
+    return (emb[tokens.clamp(min=0)] * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
 
 
 def embeddings_of_hf_model(path: str | Path) -> tuple[torch.Tensor, list[str]]:

@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 
 from crosslingual.geometry import (common_neighbours, cross_script_share, embeddings_of_run, knn, knn_overlap,
-                                   max_canonical_cosine, num_neighbor_category, random_canonical_cosine,
-                                   separability, token_category, translation_precision, umap_2d,
+                                   max_canonical_cosine, num_neighbor_category, pool_words, random_canonical_cosine,
+                                   separability, token_category, translation_precision, translation_sets, umap_2d,
                                    world_translations)
 from crosslingual.config import RunConfig, make_config
 from crosslingual.dictionary import piece_rows
@@ -92,6 +92,54 @@ def script_table(runs: list[Run]) -> pd.DataFrame:
     """``script_separability`` of each run with its ``seed`` and ``run`` name: the table of H1-redesign."""
     return pd.concat([script_separability(run).assign(seed=run.config.seed, run=run.path.name) for run in runs],
                      ignore_index=True)
+
+
+def names(world: World) -> tuple[np.ndarray, dict[int, set[int]]]:
+    """H2-redesign's words: the entity and relation names of every language (word ids, each once) and, per row
+    of that array, the rows of the same entity or relation in the languages (itself included). Value names are
+    left out (never inputs) and so are function words (one per language, not content)."""
+    groups = np.concatenate([world.ent_ids, world.rel_ids], axis=1).T  # [E + R, K]: one translation group a row
+    words = np.unique(groups)
+    groups = np.searchsorted(words, groups)
+    return words, translation_sets([groups])
+
+
+def translation_k(world: World) -> int:
+    """H2-redesign's k: the number of a name's translations (languages - 1). A perfectly translation-rich
+    neighbourhood then fills all k places with translations, one per other script, so numNeighborCategory@k
+    reaches its maximum (every language's script) only there; with two scripts and k = 10 it saturates at 2."""
+    return world.cfg.n_languages - 1
+
+
+def word_neighbourhoods(run: Run) -> pd.DataFrame:
+    """H2-redesign's table: at every saved checkpoint (``step``), over the world's names (``names``) pooled from
+    their input pieces (``geometry.pool_words``), with k = ``translation_k``: numNeighborCategory@k (the mean
+    number of scripts among a name's k + 1 nearest rows), translation precision@k (the share of names with a
+    translation among their k neighbours), and each again with shuffled labels (``*_shuffled``: the script
+    labels permuted over the names, and the translation groups carried to a permutation of the rows; drawn
+    once with the run's seed), the chance level the measure is read against. Cached as kind
+    ``geometry-words``."""
+    def compute() -> pd.DataFrame:
+        world, k = run.world, translation_k(run.world)
+        words, translations = names(world)
+        tokens = world.word_tokens(words)
+        labels = np.array([token_category(world.words[w]) for w in words.tolist()])
+        rng = np.random.default_rng(run.config.seed)
+        perm = rng.permutation(len(words))
+        shuffled = {int(perm[i]): {int(perm[j]) for j in js} for i, js in translations.items()}
+        labels_shuffled = rng.permutation(labels)
+        rows, queries = [], np.arange(len(words))
+        for step in run.steps:
+            neighbours = knn(pool_words(embeddings_of_run(run, step)[0], tokens), k)
+            rows.append({"step": step, "neighbor_categories": num_neighbor_category(neighbours, labels).mean(),
+                         "neighbor_categories_shuffled": num_neighbor_category(neighbours, labels_shuffled).mean(),
+                         "translation_precision": translation_precision(neighbours, queries, translations, k),
+                         "translation_precision_shuffled": translation_precision(neighbours, queries, shuffled, k),
+                         "k": k, "names": len(words)})
+        return pd.DataFrame(rows)
+
+    return cached_table("geometry-words", {"run": run.path.name}, compute, root=run.path.parent,
+                        version=GEOMETRY_VERSION)
 
 
 def checkpoint_geometry(run: Run, k: int, step: int | None = None) -> dict[str, float]:

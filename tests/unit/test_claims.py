@@ -618,7 +618,7 @@ def test_overall_combines_parts():
 def test_every_claim_has_a_rule_with_a_rationale():
     assert sorted(RULES) == sorted([f"R{i}" for i in range(1, 9)]
                                    + ["R2-redesign", "R4-redesign", "R5-redesign", "R7-redesign"]
-                                   + ["H1", "H1-redesign", "H2", "H3", "H1 (multilingual-e5-small)",
+                                   + ["H1", "H1-redesign", "H2", "H2-redesign", "H3", "H1 (multilingual-e5-small)",
                                       "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                       "H3 (multilingual-e5-small vs gemma-3-270m)"]
                           + [f"G{i}" for i in range(1, 5)]

@@ -204,7 +204,8 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 def test_the_book_studies_ship_with_the_package():
     assert studies() == ["cue_isolation", "exposure", "extractability", "information", "information_low_parallel",
-                         "interventions", "learning_phase", "real_strings", "regions", "script_geometry"]
+                         "interventions", "learning_phase", "neighbourhoods", "real_strings", "regions",
+                         "script_geometry"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():
@@ -244,6 +245,19 @@ def test_the_script_geometry_study_is_four_scripts_in_subwords_trained_on_every_
     assert [cfg for *_, cfg in points] == [make_config("default", seed=s, world_seed=s, n_languages=4,
                                                        tokenizer="bpe", loss="full") for s in range(5)]
     assert points[0][2].world.resolved_scripts == ("latin", "cyrillic", "greek", "armenian")
+
+
+def test_the_neighbourhoods_study_spreads_the_script_geometry_world_over_six_settings():
+    """H2-redesign's design (crosslingual.claims.hyperpolyglot.H2_REDESIGN): H1-redesign's world at four parallel
+    fractions, with code-switching and with the alignment loss; its 0.6 point is script_geometry's run."""
+    points = Grid.load("neighbourhoods").expand("default")
+    base = dict(n_languages=4, tokenizer="bpe", loss="full")
+    settings = [dict(parallel_fraction=p) for p in (0.2, 0.4, 0.6, 0.8)] + [dict(code_switching=0.25),
+                                                                              dict(align_weight=1.0)]
+    assert [cfg for *_, cfg in points] == [make_config("default", seed=s, world_seed=s, **base, **knobs)
+                                           for knobs in settings for s in range(5)]
+    shared = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("default")}
+    assert shared == {cfg.hash() for sweep, level, cfg in points if sweep == "parallel_fraction" and level == 0.6}
 
 
 def test_every_intervention_has_its_control_in_the_grid():

@@ -236,6 +236,14 @@ class World:
         n = (table >= 0).sum(1)
         self._max_pieces = [int(n[ids].max()) for ids in (self.ent_ids, self.rel_ids, self.fw_ids)]
 
+    def word_tokens(self, word_ids: np.ndarray) -> np.ndarray:
+        """The model tokens of each word, ``[n, P]`` padded with -1: the word itself at word level, its pieces
+        with subwords. Word-level measures (H2-redesign's pooled word vectors) read a name through them."""
+        word_ids = np.asarray(word_ids, dtype=np.int64).reshape(-1)
+        if word_ids.size and not (0 <= word_ids.min() and word_ids.max() < len(self.words)):
+            raise ValueError(f"word ids must be in [0, {len(self.words)}): got {word_ids.min()}..{word_ids.max()}")
+        return word_ids[:, None] if self._pieces is None else self._pieces[word_ids]
+
     # ------------------------------------------------------------------ encoding
     @property
     def prefix_len(self) -> int:
