@@ -179,9 +179,20 @@ def final_table(runs: list[Run], labels: list[dict], k: int) -> pd.DataFrame:
     """One row per run: its ``labels`` (sweep, level, ...), final unification score (last layer, last token),
     cross-lingual accuracy and geometry at the last checkpoint. A run listed twice (two sweeps share a
     setting) is kept once, under its first labels."""
+    return _final_rows(runs, labels, lambda run: run_geometry(run, k, final_only=True))
+
+
+def names_table(runs: list[Run], labels: list[dict]) -> pd.DataFrame:
+    """H2-redesign's table: ``final_table`` with the names' neighbourhoods (``word_neighbourhoods``) at the last
+    checkpoint in place of the tokens' geometry."""
+    return _final_rows(runs, labels, word_neighbourhoods)
+
+
+def _final_rows(runs: list[Run], labels: list[dict], measures) -> pd.DataFrame:
+    """One row per run (the first of repeats): labels, unification, cross-lingual accuracy and the last row of
+    ``measures(run)`` (a per-checkpoint table)."""
     rows = [{"run": run.path.name, **label, "unification": final_layer_metrics(run)["unification"],
-             "acc_xling": run.scalar("acc_xling"),
-             **run_geometry(run, k, final_only=True).drop(columns="step").to_dict("records")[-1]}
+             "acc_xling": run.scalar("acc_xling"), **measures(run).drop(columns="step").to_dict("records")[-1]}
             for run, label in zip(runs, labels, strict=True)]
     return pd.DataFrame(rows).drop_duplicates("run")
 

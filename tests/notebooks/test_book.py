@@ -62,6 +62,8 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
     ("02_unification_dynamics", {"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
     ("09_embedding_geometry", {"profile": "smoke", "h1_redesign": "maybe"},
      r"h1_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
+    ("09_embedding_geometry", {"profile": "smoke", "h2_redesign": "YES"},
+     r"h2_redesign='YES' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("03_information", {"profile": "smoke", "r4_redesign": "sometimes"},
      r"r4_redesign='sometimes' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("05_extractability", {"profile": "smoke", "cue_isolation": "always"},
@@ -126,7 +128,8 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
     assert {anchor for _, anchor in links} == ({f"verdicts-{i:02d}" for i in range(3, 11)}
                                                | {"verdicts-03-redesign", "verdicts-05-redesign", "verdicts-06-redesign",
                                                   "verdicts-07-redesign", "verdicts-08-model", "verdicts-09-model",
-                                                  "verdicts-09-redesign", "verdicts-10-model"})
+                                                  "verdicts-09-redesign", "verdicts-09-h2-redesign",
+                                                  "verdicts-10-model"})
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 

@@ -505,6 +505,41 @@ def test_h2_needs_both_neighbourhood_measures():
     assert h2_neighbourhoods_follow_unification(flat).verdict == PARTIAL
 
 
+def _neighbourhoods(diversity_slope: float, precision_slope: float, seeds: int = SEEDS) -> pd.DataFrame:
+    """H2-redesign's table: 6 runs per seed along unification, each measure rising with it by its slope (0: noise
+    around a flat level), with chance columns."""
+    rows, rng = [], np.random.default_rng(7)
+    for s in range(seeds):
+        for i, u in enumerate(np.linspace(0.0, 0.3, 6)):
+            rows.append({"seed": s, "run": f"r{s}-{i}", "unification": u + 0.01 * s,
+                         "neighbor_categories": 1.05 + diversity_slope * u + 0.01 * rng.normal(),
+                         "translation_precision": 0.005 + precision_slope * u + 0.003 * rng.normal(),
+                         "neighbor_categories_shuffled": 2.75, "translation_precision_shuffled": 0.025})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("diversity, precision, expected", [(2.0, 0.7, REPRODUCED), (2.0, 0.0, PARTIAL),
+                                                            (0.0, 0.0, NOT_REPRODUCED), (-2.0, -0.7, NOT_REPRODUCED)])
+def test_h2_redesign_applies_h2s_rule_to_diversity_and_precision(diversity, precision, expected):
+    from crosslingual.claims import h2_redesign
+
+    v = h2_redesign(_neighbourhoods(diversity, precision))
+    assert v.claim == "H2-redesign" and v.verdict == expected, v.evidence
+    d = v.numbers["neighbor_categories"]
+    assert d["chance"] == 2.75 and v.numbers["translation_precision"]["chance"] == pytest.approx(0.025)
+    assert d["most_unified"] == pytest.approx(1.05 + diversity * 0.3, abs=0.02)  # each seed's last run
+    if diversity:
+        assert d["rho"] == pytest.approx(np.sign(diversity), abs=0.2)
+
+
+def test_h2_redesign_needs_5_seeds_and_says_when_it_was_not_run():
+    from crosslingual.claims import h2_redesign, h2_redesign_not_run
+
+    v = h2_redesign(_neighbourhoods(2.0, 0.7, seeds=4))
+    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence
+    assert h2_redesign_not_run("not run in this build: -p h2_redesign no").verdict == UNTESTABLE
+
+
 def test_h3_overlap_margin_and_trend():
     steps = [0, 10, 100, 1000]
     pairs = pd.DataFrame([{"pair": p, "step": s, "overlap": o + 0.01 * p} for p in range(SEEDS)

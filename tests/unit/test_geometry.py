@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from crosslingual.geometry import (cross_script_share, knn, knn_overlap, max_canonical_cosine, num_neighbor_category,
-                                   random_canonical_cosine, separability, token_category, translation_precision,
-                                   world_translations)
+                                   pool_words, random_canonical_cosine, separability, token_category,
+                                   translation_precision, translation_sets, world_translations)
 
 
 @pytest.mark.parametrize("token, strip, label", [
@@ -135,3 +135,17 @@ def test_byte_level_tokens_are_labelled_by_their_decoded_text(tmp_path):
     assert latin >= 0.9  # the fault: raw byte strings read as Latin
     assert {token_category(tokens[i]) for i in multi} <= {"CYRILLIC", "CJK", "GREEK"}
     assert token_category(fast.convert_tokens_to_string([fast.convert_ids_to_tokens(fast.encode(" мир")[0])])) == "CYRILLIC"
+
+
+def test_translation_sets_join_every_row_an_id_is_in():
+    assert translation_sets([np.array([[0, 1], [2, 3]])]) == {0: {0, 1}, 1: {0, 1}, 2: {2, 3}, 3: {2, 3}}
+    assert translation_sets([np.array([[0, 1]]), np.array([[1, 2]])])[1] == {0, 1, 2}  # a shared name
+
+
+def test_pool_words_averages_a_words_pieces_and_refuses_an_empty_word():
+    emb = torch.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])
+    pooled = pool_words(emb, np.array([[0, 1, -1], [2, -1, -1], [0, 1, 2]]))
+    torch.testing.assert_close(pooled, torch.tensor([[0.5, 1.0], [4.0, 4.0], [5 / 3, 2.0]]))
+    torch.testing.assert_close(pool_words(emb, np.array([[2], [0]])), emb[[2, 0]])  # word level: the row itself
+    with pytest.raises(ValueError, match="at least one token"):
+        pool_words(emb, np.array([[-1, -1]]))

@@ -8,7 +8,7 @@ import torch
 
 import crosslingual.geometry_study as study
 from crosslingual.config import make_config
-from crosslingual.geometry import embeddings_of_run, knn_overlap
+from crosslingual.geometry import embeddings_of_run, knn_overlap, token_category
 from crosslingual.runs import get_or_train
 
 
@@ -195,3 +195,74 @@ def test_translation_neighbourhoods_on_a_hand_made_vocabulary():
         {"model": "A", "language": "ru", "pairs": 1, "precision": 1.0, "cross_share": 1.0},
         {"model": "B", "language": "fr", "pairs": 2, "precision": 0.0, "cross_share": 0.0},
         {"model": "B", "language": "ru", "pairs": 1, "precision": 0.0, "cross_share": 1.0}]
+
+
+@pytest.fixture(scope="module")
+def four_scripts(tmp_path_factory):
+    """H2-redesign's kind of run, tiny: four languages in four scripts, BPE, the full loss (smoke, 20 steps)."""
+    return get_or_train(make_config("smoke", steps=20, warmup_steps=5, n_checkpoints=3, keep_checkpoints=3,
+                                    n_languages=4, tokenizer="bpe", loss="full"), progress=False,
+                        root=tmp_path_factory.mktemp("runs"))
+
+
+def test_names_group_each_entity_and_relation_with_its_translations(four_scripts):
+    world = four_scripts.world
+    words, translations = study.names(world)
+    K, E, R = world.cfg.n_languages, world.cfg.n_entities, world.cfg.n_relations
+    assert len(words) == K * (E + R) and study.translation_k(world) == K - 1 == 3
+    first = int(np.searchsorted(words, world.ent_ids[0, 5]))
+    group = translations[first]
+    assert {int(words[i]) for i in group} == set(world.ent_ids[:, 5].tolist())
+    scripts = {token_category(world.words[int(words[i])]) for i in group}
+    assert len(scripts) == K  # one name per script
+    assert all(len(t) == K for t in translations.values())
+
+
+def _geometry(world, unified: bool) -> torch.Tensor:
+    """Name vectors (in ``names`` order) where translations coincide (``unified``) or where each script is one
+    cluster."""
+    rng = np.random.default_rng(0)
+    words, translations = study.names(world)
+    if unified:
+        key = np.array([min(translations[i]) for i in range(len(words))])
+    else:
+        key = np.unique([token_category(world.words[w]) for w in words.tolist()], return_inverse=True)[1]
+    centres = rng.normal(size=(key.max() + 1, 16))
+    return torch.tensor(centres[key] + 1e-3 * rng.normal(size=(len(words), 16)), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("unified", [True, False])
+def test_word_neighbourhoods_read_translation_rich_and_script_pure_geometries(four_scripts, monkeypatch, unified):
+    """With k = 3, a name whose neighbours are its three translations shows 4 scripts and precision 1; names
+    clustered by language show 1 script and precision 0; the shuffled labels read near chance in both."""
+    words, _ = study.names(four_scripts.world)
+    monkeypatch.setattr(study, "pool_words", lambda emb, tokens: _geometry(four_scripts.world, unified))
+    monkeypatch.setattr(study, "GEOMETRY_VERSION", 100 + unified)  # not the cached table of another test
+    table = study.word_neighbourhoods(four_scripts)
+    assert table.step.tolist() == four_scripts.steps and set(table.k) == {3} and set(table.names) == {len(words)}
+    last = table.iloc[-1]
+    if unified:
+        assert last.neighbor_categories == 4 and last.translation_precision == 1
+    else:
+        assert last.neighbor_categories == 1 and last.translation_precision == 0
+    assert 2 < last.neighbor_categories_shuffled < 3.5 and last.translation_precision_shuffled < 0.2
+
+
+def test_word_neighbourhoods_are_cached_and_pool_the_names_pieces(four_scripts, monkeypatch):
+    calls, before = counting(monkeypatch, "pool_words"), len(derived(four_scripts, "geometry-words"))
+    table = study.word_neighbourhoods(four_scripts)
+    assert len(calls) == len(four_scripts.steps)
+    words, _ = study.names(four_scripts.world)
+    np.testing.assert_array_equal(calls[0][1], four_scripts.world.word_tokens(words))
+    assert ((1 <= table.neighbor_categories) & (table.neighbor_categories <= 4)).all()
+    assert table.translation_precision.between(0, 1).all()
+    pd.testing.assert_frame_equal(study.word_neighbourhoods(four_scripts), table)
+    assert len(calls) == len(four_scripts.steps) and len(derived(four_scripts, "geometry-words")) == before + 1
+
+
+def test_names_table_reads_the_final_neighbourhoods_beside_unification(four_scripts):
+    table = study.names_table([four_scripts, four_scripts], [{"setting": "a"}, {"setting": "b"}])
+    assert table.setting.tolist() == ["a"] and table.k.tolist() == [3]  # a repeated run once
+    last = study.word_neighbourhoods(four_scripts).iloc[-1]
+    assert table.translation_precision.iloc[0] == last.translation_precision
+    assert table.neighbor_categories_shuffled.iloc[0] == last.neighbor_categories_shuffled

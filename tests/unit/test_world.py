@@ -459,7 +459,7 @@ def test_cognates_share_the_stem_of_language_0s_name_and_change_nothing_else(scr
 
 def test_cognate_translations_share_subword_pieces_where_independent_names_do_not():
     def piece_sharing(w: World) -> np.ndarray:
-        pieces = [[set(w._pieces[i][w._pieces[i] >= 0].tolist()) for i in w.ent_ids[k]] for k in (0, 1)]
+        pieces = [[set(row[row >= 0].tolist()) for row in w.word_tokens(w.ent_ids[k])] for k in (0, 1)]
         return np.array([bool(a & b) for a, b in zip(*pieces)])
 
     kw = dict(scripts=("latin", "latin"), tokenizer="bpe", n_entities=64)
@@ -468,3 +468,18 @@ def test_cognate_translations_share_subword_pieces_where_independent_names_do_no
         shares = piece_sharing(w)
         assert shares[w.cognate_entity].mean() >= 0.9 > 0.4 > shares[~w.cognate_entity].mean()
         assert piece_sharing(plain).mean() < 0.4
+
+
+def test_word_tokens_are_the_word_at_word_level_and_its_encoded_pieces_with_subwords():
+    """H2-redesign reads a name through its tokens: they must be what ``encode`` writes for it."""
+    plain = world()
+    np.testing.assert_array_equal(plain.word_tokens(plain.ent_ids[1]), plain.ent_ids[1][:, None])
+    w = world(tokenizer="bpe", bpe_vocab_size=40)
+    fact = np.arange(w.cfg.n_entities) * w.cfg.n_relations  # each entity once, relation 0, in language 0
+    encoded = w.encode(fact, np.zeros(len(fact), dtype=int))
+    for row, end, pieces in zip(encoded.tokens, encoded.entity_pos, w.word_tokens(w.ent_ids[0])):
+        pieces = pieces[pieces >= 0]
+        np.testing.assert_array_equal(row[end + 1 - len(pieces):end + 1], pieces)  # the entity ends at entity_pos
+    assert (w.word_tokens(w.ent_ids[0]) >= 0).sum(1).max() > 1  # some names are several pieces
+    with pytest.raises(ValueError, match="word ids must be in"):
+        w.word_tokens(np.array([len(w.words)]))
