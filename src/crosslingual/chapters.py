@@ -78,7 +78,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("information", "extractability", "interventions"), extra_runs=_geometry_pairs,
             gpu_studies=("script_geometry", "neighbourhoods")),
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
-            ("G1", "G2", "G3", "G4", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)",
+            ("G1", "G2", "G3", "G4", "G4-redesign", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)",
              "G1 (gemma-3-270m)", "G2 (gemma-3-270m)", "G3 (gemma-3-270m)"), ("regions",)),
 )
 

@@ -5,7 +5,8 @@ A *region* (``Mask``) maps parameter names to boolean tensors of the parameter's
 *unit*: every transformer-block parameter (attention and MLP matrices, norm weights, biases where the
 architecture has them), except that our fused attention projection is split into its q, k and v matrices, as
 LLaMA stores them and as the paper selects them. Embeddings, the final norm and the LM head are never part of
-a region. Block parameters are recognised by a ``blocks.N.`` / ``layers.N.`` / ``h.N.`` segment in their name,
+a region, except where a caller asks for ``outer`` units (G4-redesign chooses its regions among every parameter
+alike, since forgetting on our models sits in the head and embeddings). Block parameters are recognised by a ``blocks.N.`` / ``layers.N.`` / ``h.N.`` segment in their name,
 so the same code serves our models and Hugging Face ones (freezing is tested on a tiny ``transformers`` model).
 """
 
@@ -39,12 +40,15 @@ class Unit:
     rows: slice | None = None
 
 
-def units(model: nn.Module) -> list[Unit]:
-    """The transformer-block tensors of ``model`` in parameter order (the fused ``qkv`` split in three)."""
+def units(model: nn.Module, outer: bool = False) -> list[Unit]:
+    """The transformer-block tensors of ``model`` in parameter order (the fused ``qkv`` split in three); with
+    ``outer``, every other parameter too (embeddings, final norm, LM head: layer -1, tensor = its name)."""
     out = []
     for name, p in model.named_parameters():
         m = _BLOCK.search(name)
         if not m:
+            if outer:
+                out.append(Unit(name, -1, name))
             continue
         layer, tensor = int(m.group(1)), m.group(2)
         if tensor == "attn.qkv.weight":
@@ -52,13 +56,13 @@ def units(model: nn.Module) -> list[Unit]:
             out += [Unit(name, layer, f"attn.{part}", slice(j * d, (j + 1) * d)) for j, part in enumerate("qkv")]
         else:
             out.append(Unit(name, layer, tensor))
-    if not out:
+    if not any(u.layer >= 0 for u in out):
         raise ValueError("the model has no transformer-block parameters (names with blocks.N. / layers.N. / h.N.)")
     return out
 
 
-def _block_params(model: nn.Module) -> dict[str, nn.Parameter]:
-    names = {u.param for u in units(model)}
+def _region_params(model: nn.Module, outer: bool = False) -> dict[str, nn.Parameter]:
+    names = {u.param for u in units(model, outer)}
     return {n: p for n, p in model.named_parameters() if n in names}
 
 
@@ -73,8 +77,9 @@ def full_loss(pad_id: int | None = None) -> LossFn:
 
 # ---------------------------------------------------------------------------------------------- importance
 def importance(model: nn.Module, tokens: torch.Tensor, loss_fn: LossFn, *, method: str = "signed",
-               batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Per-parameter importance of the block parameters for the sequences ``tokens`` (no optimiser step).
+               batch_size: int = 256, outer: bool = False) -> dict[str, torch.Tensor]:
+    """Per-parameter importance of the block parameters (all parameters with ``outer``) for the sequences
+    ``tokens`` (no optimiser step).
 
     ``signed`` (the paper's recipe): ``|theta * g|`` with ``g`` the gradient of the mean loss over all
     sequences, accumulated with its sign over batches: the first-order estimate of the loss change when the
@@ -85,7 +90,7 @@ def importance(model: nn.Module, tokens: torch.Tensor, loss_fn: LossFn, *, metho
         raise ValueError(f"method={method!r} is not allowed: choose 'signed' or 'abs'")
     if len(tokens) == 0:
         raise ValueError("importance needs at least one sequence")
-    params = _block_params(model)
+    params = _region_params(model, outer)
     acc = {n: torch.zeros_like(p) for n, p in params.items()}
     was_training = model.training
     model.eval()
@@ -110,13 +115,13 @@ def region_size(n: int, fraction: float) -> int:
     return max(1, round(fraction * n))
 
 
-def _empty(model: nn.Module) -> Mask:
-    return {n: torch.zeros_like(p, dtype=torch.bool) for n, p in _block_params(model).items()}
+def _empty(model: nn.Module, outer: bool = False) -> Mask:
+    return {n: torch.zeros_like(p, dtype=torch.bool) for n, p in _region_params(model, outer).items()}
 
 
-def _select(model: nn.Module, score: Callable[[Unit], torch.Tensor], fraction: float) -> Mask:
-    mask = _empty(model)
-    for u in units(model):
+def _select(model: nn.Module, score: Callable[[Unit], torch.Tensor], fraction: float, outer: bool = False) -> Mask:
+    mask = _empty(model, outer)
+    for u in units(model, outer):
         s = score(u).reshape(-1)
         idx = torch.topk(s, region_size(s.numel(), fraction)).indices
         flat = torch.zeros(s.numel(), dtype=torch.bool, device=s.device)
@@ -125,10 +130,10 @@ def _select(model: nn.Module, score: Callable[[Unit], torch.Tensor], fraction: f
     return mask
 
 
-def top_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: float) -> Mask:
+def top_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: float, outer: bool = False) -> Mask:
     """The top ``fraction`` of each unit's entries by score (the core region when ``scores`` is summed over
-    languages, a language's own top region when it is that language's)."""
-    return _select(model, lambda u: _view(scores[u.param], u), fraction)
+    languages, a language's own top region when it is that language's); ``outer`` units need ``outer`` scores."""
+    return _select(model, lambda u: _view(scores[u.param], u), fraction, outer)
 
 
 def bottom_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: float) -> Mask:
@@ -136,11 +141,11 @@ def bottom_region(model: nn.Module, scores: dict[str, torch.Tensor], fraction: f
     return _select(model, lambda u: -_view(scores[u.param], u), fraction)
 
 
-def random_region(model: nn.Module, fraction: float, seed: int) -> Mask:
+def random_region(model: nn.Module, fraction: float, seed: int, outer: bool = False) -> Mask:
     """A uniformly random ``fraction`` of each unit's entries, from a private generator seeded by ``seed``."""
     g = torch.Generator().manual_seed(seed)
     params = dict(model.named_parameters())
-    return _select(model, lambda u: torch.rand(_view(params[u.param], u).shape, generator=g), fraction)
+    return _select(model, lambda u: torch.rand(_view(params[u.param], u).shape, generator=g), fraction, outer)
 
 
 def total_scores(per_language: dict[int, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from crosslingual.regions import (Mask, bottom_region, continue_training, dimension_magnitudes, full_loss,
-                                  importance, jaccard, language_losses, language_tokens, monolingual_regions,
-                                  outlier_and_typical, random_region, region_map, scaled, size, top_region,
-                                  total_scores, ablated)
+from crosslingual.regions import (Mask, ablated, bottom_region, continue_training, dimension_magnitudes,
+                                  full_loss, importance, jaccard, language_losses, language_tokens,
+                                  monolingual_regions, outlier_and_typical, random_region, region_map, region_size,
+                                  scaled, size, top_region, total_scores)
 from crosslingual.runs import Run, cached_table, cached_tables
 from crosslingual.train import lm_loss
 
@@ -59,9 +59,11 @@ def _data(run: Run, n_sequences: int) -> tuple[dict[int, torch.Tensor], dict[int
 ABS_BATCH = 16  # sequences per gradient in the per-batch |theta * grad| alternative (the signed sum ignores it)
 
 
-def _scores(model: torch.nn.Module, select: dict[int, torch.Tensor], loss_fn, method: str = "signed") -> dict:
+def _scores(model: torch.nn.Module, select: dict[int, torch.Tensor], loss_fn, method: str = "signed",
+            outer: bool = False) -> dict:
     batch = ABS_BATCH if method == "abs" else len(next(iter(select.values())))
-    return {k: importance(model, tokens, loss_fn, method=method, batch_size=batch) for k, tokens in select.items()}
+    return {k: importance(model, tokens, loss_fn, method=method, batch_size=batch, outer=outer)
+            for k, tokens in select.items()}
 
 
 def analyse(run: Run, n_sequences: int = 256, fractions: tuple[float, ...] = FRACTIONS,
@@ -149,29 +151,91 @@ def forgetting(run: Run, *, fraction: float = PAPER_FRACTION, steps: int = 300, 
     key = dict(run=run.path.name, fraction=fraction, steps=steps, batch_size=batch_size, lr=lr,
                weight_decay=weight_decay, eval_every=eval_every, n_sequences=n_sequences)
 
-    def compute() -> pd.DataFrame:
-        world, loss_fn = run.world, full_loss(run.world.pad_id)
-        select, held = _data(run, n_sequences)
-        new = language_tokens(world, NEW_LANGUAGE, len(world.design_pairs[0]), stream=2)  # all of it
-        base = run.load_model()
-        arms = {"full": None, "core frozen": top_region(base, total_scores(_scores(base, select, loss_fn)), fraction),
+    def arms(base: torch.nn.Module, core: dict) -> dict:
+        return {"full": None, "core frozen": top_region(base, core, fraction),
                 "random frozen": random_region(base, fraction, seed=run.config.seed)}
-        kinds = {"full": loss_fn, "answer": answer_loss}
 
-        def evaluate(model: torch.nn.Module) -> dict:
-            return {f"{kind}/{k}": v for kind, fn in kinds.items() for k, v in language_losses(model, held, fn).items()}
+    settings = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, eval_every=eval_every,
+                    n_sequences=n_sequences, progress=progress)
+    return cached_table("forgetting", key, lambda: _continued(run, arms, outer=False, **settings))
 
-        tables = []
-        for arm, mask in arms.items():
-            curve = continue_training(
-                run.load_model(), new, loss_fn, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                seed=run.config.seed, frozen=mask, eval_every=eval_every, progress=progress, evaluate=evaluate)
-            tables.append(curve.melt(id_vars=["step", "sequences"], value_name="loss").assign(arm=arm))
-        table = pd.concat(tables, ignore_index=True)
-        parts = table.pop("variable").str.split("/", expand=True)
-        return table.assign(kind=parts[0], language=parts[1].astype(int))
 
-    return cached_table("forgetting", key, compute)
+G4_REDESIGN_FRACTIONS = (0.01, 0.05, 0.2)  # G4-redesign's frozen shares (the paper's 1%, and larger ones)
+G4_REDESIGN_LR = 2e-3  # G4-redesign's learning rate: where the pilot forgot a fifth to two fifths (its rule)
+
+
+def forgetting_all_parameters(run: Run, *, fractions: tuple[float, ...] = G4_REDESIGN_FRACTIONS, steps: int = 300,
+                              batch_size: int = 128, lr: float = G4_REDESIGN_LR, weight_decay: float = 0.1,
+                              eval_every: int = 25, n_sequences: int = 256, progress: bool = False) -> pd.DataFrame:
+    """G4-redesign: ``forgetting`` with regions chosen among every parameter alike (blocks, embeddings, final norm
+    and LM head: ``regions.units(outer=True)``), at each of ``fractions``: arms ``full`` and, per fraction,
+    ``core frozen`` and ``random frozen`` (column ``fraction``; 0 for ``full``). The answer rows also carry each
+    language's ``unigram`` answer loss (``unigram_answer_loss``), against which forgetting is scored. Cached as
+    kind ``forgetting-all``."""
+    for f in fractions:
+        region_size(1, f)  # a clear error for a share outside (0, 1]
+    key = dict(run=run.path.name, fractions=list(fractions), steps=steps, batch_size=batch_size, lr=lr,
+               weight_decay=weight_decay, eval_every=eval_every, n_sequences=n_sequences)
+
+    def arms(base: torch.nn.Module, core: dict) -> dict:
+        out = {("full", 0.0): None}
+        for f in fractions:
+            out[("core frozen", f)] = top_region(base, core, f, outer=True)
+            out[("random frozen", f)] = random_region(base, f, seed=run.config.seed, outer=True)
+        return out
+
+    settings = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, eval_every=eval_every,
+                    n_sequences=n_sequences, progress=progress)
+    return cached_table("forgetting-all", key, lambda: _continued(run, arms, outer=True, **settings))
+
+
+def _continued(run: Run, arms, *, outer: bool, steps: int, batch_size: int, lr: float, weight_decay: float,
+               eval_every: int, n_sequences: int, progress: bool) -> pd.DataFrame:
+    """Continued training on the new language from the run's final model, once per arm of ``arms(base, core)``
+    (name, or (name, fraction), -> the region frozen, None for nothing), where ``core`` is the importance summed
+    over the selection languages (over every parameter with ``outer``). Long table: arm (and fraction) x step x
+    kind (answer / full loss) x language; with ``outer``, the answer rows carry the unigram answer loss."""
+    world, loss_fn = run.world, full_loss(run.world.pad_id)
+    select, held = _data(run, n_sequences)
+    new = language_tokens(world, NEW_LANGUAGE, len(world.design_pairs[0]), stream=2)  # all of it
+    base = run.load_model()
+    kinds = {"full": loss_fn, "answer": answer_loss}
+
+    def evaluate(model: torch.nn.Module) -> dict:
+        return {f"{kind}/{k}": v for kind, fn in kinds.items() for k, v in language_losses(model, held, fn).items()}
+
+    tables = []
+    for arm, mask in arms(base, total_scores(_scores(base, select, loss_fn, outer=outer))).items():
+        name, fraction = arm if isinstance(arm, tuple) else (arm, None)
+        curve = continue_training(
+            run.load_model(), new, loss_fn, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            seed=run.config.seed, frozen=mask, eval_every=eval_every, progress=progress, evaluate=evaluate)
+        curve = curve.melt(id_vars=["step", "sequences"], value_name="loss").assign(arm=name)
+        tables.append(curve if fraction is None else curve.assign(fraction=fraction))
+    table = pd.concat(tables, ignore_index=True)
+    parts = table.pop("variable").str.split("/", expand=True)
+    table = table.assign(kind=parts[0], language=parts[1].astype(int))
+    if outer:
+        unigram = unigram_answer_loss(world, held)
+        table["unigram"] = table.language.map(unigram).where(table.kind == "answer")
+    return table
+
+
+def unigram_answer_loss(world, data: dict[int, torch.Tensor]) -> dict[int, float]:
+    """Per language, the answer loss of a model that knows only how often each answer occurs in training (the
+    unigram: add-one counts over the value tokens of the world's training answers). G4-redesign scores
+    forgetting as a share of the gap between it and the trained model: 1 means everything beyond the answer
+    frequencies was lost, whatever a language's irreducible loss."""
+    values = np.unique(world.val_ids)
+    counts = 1 + (world.train.tokens[:, -1][:, None] == values[None]).sum(0)
+    logp = dict(zip(values.tolist(), np.log(counts / counts.sum()).tolist()))
+    out = {}
+    for k, tokens in data.items():
+        answers = tokens[:, -1].tolist()
+        if not set(answers) <= logp.keys():
+            raise ValueError(f"language {k}: an answer token is not a value of the world")
+        out[k] = -float(np.mean([logp[a] for a in answers]))
+    return out
 
 
 def answer_loss(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
@@ -190,6 +254,25 @@ def forgetting_summary(curves: pd.DataFrame, kind: str = "answer") -> pd.DataFra
     out = old.assign(rise=old.loss - old.loss_start).groupby("arm", as_index=False).rise.mean()
     new = merged[merged.language == NEW_LANGUAGE].set_index("arm").loss
     return out.rename(columns={"rise": "forgetting"}).assign(new_loss=lambda d: d.arm.map(new))
+
+
+def forgetting_shares(curves: pd.DataFrame) -> pd.DataFrame:
+    """G4-redesign's table from ``forgetting_all_parameters`` curves (with a ``seed`` column): one row per seed,
+    arm and fraction at the last step, with ``forgetting`` (mean answer-loss rise over the old evaluated
+    languages, nats), ``forgetting_share`` (the mean over those languages of the rise as a share of the gap
+    between the unigram answer loss and the loss at step 0; a language whose trained loss is not below its
+    unigram has no gap and is left out) and ``new_loss`` (the new language's answer loss)."""
+    answer = curves[curves.kind == "answer"]
+    keys = ["seed", "arm", "fraction", "language"]
+    start = answer[answer.step == 0].set_index(keys).loss
+    last = answer[answer.step == answer.groupby("seed").step.transform("max")].set_index(keys)
+    rise = last.loss - start.reindex(last.index)
+    gap = last.unigram - start.reindex(last.index)
+    table = pd.DataFrame({"rise": rise, "share": (rise / gap).where(gap > 0), "loss": last.loss}).reset_index()
+    old = table[table.language.isin(EVALUATED)].groupby(keys[:3], as_index=False).agg(
+        forgetting=("rise", "mean"), forgetting_share=("share", "mean"))
+    new = table[table.language == NEW_LANGUAGE].set_index(keys[:3]).loss.rename("new_loss")
+    return old.merge(new.reset_index(), on=keys[:3])
 
 
 def language_roles(world) -> pd.DataFrame:

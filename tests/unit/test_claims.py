@@ -635,6 +635,37 @@ def test_g4_thresholds(core, random, expected):
     assert g4_core_freezing(_freezing(core, random)).verdict == expected
 
 
+def _shares(core: float, random: float, full: float, seeds: int = SEEDS) -> pd.DataFrame:
+    """G4-redesign's table: per seed, full at 0 and core / random frozen at the three shares."""
+    rows = [r for s in range(seeds) for r in (
+        {"seed": s, "arm": "full", "fraction": 0.0, "forgetting_share": full + 0.01 * s},
+        *({"seed": s, "arm": arm, "fraction": f, "forgetting_share": value + 0.01 * s + 0.002 * i}
+          for arm, value in (("core frozen", core), ("random frozen", random))
+          for i, f in enumerate((0.01, 0.05, 0.2))))]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("core, random, full, expected", [(0.2, 0.3, 0.35, REPRODUCED), (0.3, 0.3, 0.35, PARTIAL),
+                                                          (0.4, 0.3, 0.35, NOT_REPRODUCED)])
+def test_g4_redesign_averages_the_shares_per_seed(core, random, full, expected):
+    from crosslingual.claims import g4_redesign
+
+    v = g4_redesign(_shares(core, random, full))
+    assert v.claim == "G4-redesign" and v.verdict == expected, v.evidence
+    assert v.numbers["full"]["mean"] == pytest.approx(full - core - 0.002, abs=1e-9)  # mean over the shares
+    assert v.numbers["random frozen"]["per_fraction"][0.2] == pytest.approx(random - core, abs=1e-9)
+
+
+def test_g4_redesign_needs_5_seeds_and_every_arm():
+    from crosslingual.claims import g4_redesign, g4_redesign_not_run
+
+    assert g4_redesign(_shares(0.2, 0.3, 0.35, seeds=4)).verdict == INSUFFICIENT
+    table = _shares(0.2, 0.3, 0.35)
+    with pytest.raises(ValueError, match="needs the arms"):
+        g4_redesign(table[table.fraction != 0.2])
+    assert g4_redesign_not_run("not run in this build").verdict == UNTESTABLE
+
+
 # ---------------------------------------------------------------------------------------------- combining, scoreboard
 def test_overall_combines_parts():
     def part(kind, role="evidence"):
@@ -656,7 +687,7 @@ def test_every_claim_has_a_rule_with_a_rationale():
                                    + ["H1", "H1-redesign", "H2", "H2-redesign", "H3", "H1 (multilingual-e5-small)",
                                       "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                       "H3 (multilingual-e5-small vs gemma-3-270m)"]
-                          + [f"G{i}" for i in range(1, 5)]
+                          + [f"G{i}" for i in range(1, 5)] + ["G4-redesign"]
                           + [f"G{i} ({m})" for i in range(1, 4) for m in ("smollm2-135m", "gemma-3-270m")])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy

@@ -461,3 +461,68 @@ def test_language_roles_of_the_study_world():
     assert roles.loc[NEW_LANGUAGE, "training sequences"] == 0
     assert (roles.loc[list(EVALUATED), "training sequences"] > 0).all()
     assert roles["training sequences"].sum() == len(world.train)
+
+
+def test_outer_units_add_every_other_parameter_and_regions_reach_them_alike():
+    """G4-redesign chooses regions among all parameters: the blocks' units are unchanged, the embeddings, final
+    norm and LM head join as whole tensors (layer -1), and top, random and frozen regions take the same share of
+    each."""
+    model = tiny()
+    inner, every = units(model), units(model, outer=True)
+    assert [u for u in every if u.layer >= 0] == inner
+    assert {u.param for u in every if u.layer < 0} == set(EXCLUDED)
+    assert sum(model.get_parameter(u.param)[u.rows].numel() if u.rows else model.get_parameter(u.param).numel()
+               for u in every) == sum(p.numel() for p in model.parameters())
+    scores = importance(model, tokens(), full_loss(), outer=True)
+    block_scores = importance(model, tokens(), full_loss())
+    assert set(scores) == {u.param for u in every}
+    for name, s in block_scores.items():
+        torch.testing.assert_close(scores[name], s)
+    for mask in (top_region(model, scores, 0.2, outer=True), random_region(model, 0.2, seed=1, outer=True)):
+        for u in every:
+            m = mask[u.param][u.rows] if u.rows else mask[u.param]
+            assert int(m.sum()) == region_size(m.numel(), 0.2), u
+    top = top_region(model, scores, 0.2, outer=True)
+    assert scores["unembed.weight"][top["unembed.weight"]].min() >= scores["unembed.weight"][~top["unembed.weight"]].max()
+    with pytest.raises(KeyError):
+        top_region(model, block_scores, 0.2, outer=True)  # outer regions need outer scores
+
+
+def test_forgetting_shares_score_the_rise_against_the_unigram_gap_hand_computed():
+    """Old language 0: trained 1.0, unigram 3.0, after 1.5 -> share 0.25; old language 1 has no gap (its loss is
+    not below the unigram's) and is left out of the share, not of the rise."""
+    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_shares
+
+    rows = []
+    for arm, fraction, after in (("full", 0.0, 1.5), ("core frozen", 0.05, 1.2)):
+        for step, loss0, loss1, new in ((0, 1.0, 4.0, 6.0), (10, after, 4.5, 0.5)):
+            rows += [{"seed": 3, "arm": arm, "fraction": fraction, "step": step, "kind": "answer", "language": 0,
+                      "loss": loss0, "unigram": 3.0},
+                     {"seed": 3, "arm": arm, "fraction": fraction, "step": step, "kind": "answer", "language": 1,
+                      "loss": loss1, "unigram": 3.0},
+                     {"seed": 3, "arm": arm, "fraction": fraction, "step": step, "kind": "answer",
+                      "language": NEW_LANGUAGE, "loss": new, "unigram": 3.0},
+                     {"seed": 3, "arm": arm, "fraction": fraction, "step": step, "kind": "full", "language": 0,
+                      "loss": 9.0, "unigram": np.nan}]
+    out = forgetting_shares(pd.DataFrame(rows)).set_index("arm")
+    assert out.loc["full", "forgetting_share"] == pytest.approx(0.25)
+    assert out.loc["core frozen", "forgetting_share"] == pytest.approx(0.1)
+    assert out.loc["full", "forgetting"] == pytest.approx((0.5 + 0.5) / 2) and out.loc["full", "new_loss"] == 0.5
+
+
+def test_unigram_answer_loss_is_the_cross_entropy_of_the_answer_frequencies():
+    from crosslingual.config import make_config
+    from crosslingual.regions_study import unigram_answer_loss
+    from crosslingual.world import World
+
+    world = World(make_config("smoke").world)
+    answers = world.train.tokens[:, -1]
+    values = np.unique(world.val_ids)
+    p = (1 + (answers[:, None] == values).sum(0)) / (len(answers) + len(values))
+    data = {0: torch.as_tensor(world.train.tokens[:5])}
+    expected = -np.mean([np.log(p[values.tolist().index(a)]) for a in answers[:5].tolist()])
+    assert unigram_answer_loss(world, data)[0] == pytest.approx(expected)
+    bad = data[0].clone()
+    bad[0, -1] = 0  # BOS is no answer
+    with pytest.raises(ValueError, match="not a value"):
+        unigram_answer_loss(world, {0: bad})
