@@ -110,13 +110,13 @@ def runs_gpu_section(parameter: str, value: str, profile: str) -> bool:
     return value == "yes" or (value == "auto" and not cpu_budget_skips(profile))
 
 
-def not_run_reason(parameter: str, value: str, configs: list["RunConfig"]) -> str:
-    """Why a build left a section on a ``gpu_study`` out (its runs: ``configs``), for the verdict it then records
-    (untestable)."""
+def not_run_reason(parameter: str, value: str, configs: list["RunConfig"], work: str = "") -> str:
+    """Why a build left a section on a ``gpu_study`` out (its runs: ``configs``; or ``work``, where the cost is
+    not training runs, e.g. continued training of existing ones), for the verdict it then records (untestable)."""
     if value == "no":
         return f"not run in this build: -p {parameter} no"
-    runs = len({cfg.hash() for cfg in configs})
-    return (f"not run in this build: at the default profile on a CPU its {runs} runs do not fit the book's "
+    work = work or f"{len({cfg.hash() for cfg in configs})} runs"
+    return (f"not run in this build: at the default profile on a CPU its {work} do not fit the book's "
             f"30-minute budget on 2 cores (-p {parameter} yes runs it; a GPU build runs it by default)")
 
 

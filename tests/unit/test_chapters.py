@@ -80,6 +80,8 @@ def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(mo
     configs = [cfg for *_, cfg in Grid.load("cue_isolation").expand("default")]
     assert len(configs) == 45 and "its 40 runs do not fit" in not_run_reason("cue_isolation", "auto", configs)
     assert not_run_reason("cue_isolation", "no", configs) == "not run in this build: -p cue_isolation no"
+    assert "its 35 continued trainings do not fit" in not_run_reason("g4_redesign", "auto", configs,
+                                                                     work="35 continued trainings")
 
 
 @pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)

@@ -663,6 +663,9 @@ def test_g4_redesign_needs_5_seeds_and_every_arm():
     table = _shares(0.2, 0.3, 0.35)
     with pytest.raises(ValueError, match="needs the arms"):
         g4_redesign(table[table.fraction != 0.2])
+    no_gap = table.assign(forgetting_share=table.forgetting_share.where(table.seed != 0))  # seed 0: no model gap
+    v = g4_redesign(no_gap)
+    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence
     assert g4_redesign_not_run("not run in this build").verdict == UNTESTABLE
 
 

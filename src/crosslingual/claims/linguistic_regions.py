@@ -242,14 +242,17 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
     """``shares``: ``regions_study.forgetting_shares`` of every seed, one row per seed x ``arm`` x ``fraction``
     (``full`` at 0) with ``forgetting_share``. The unit is the seed: its two differences averaged over the
     fractions, so that three shares do not make three tests."""
-    n = n_seeds(shares)
+    needed = [("full", 0.0), *((a, f) for a in ("core frozen", "random frozen") for f in G4_REDESIGN_FRACTIONS)]
+    arms = set(zip(shares.arm, shares.fraction))
+    if arms != set(needed):
+        raise ValueError(f"g4_redesign needs the arms full and core / random frozen at {G4_REDESIGN_FRACTIONS}; "
+                         f"got {sorted(arms)}")
+    # a seed whose model is no better than the unigram on every old language has no share (NaN): left out
+    wide = shares.pivot(index="seed", columns=["arm", "fraction"], values="forgetting_share")[needed].dropna()
+    n = len(wide)
     if n < MIN_UNITS:
         return insufficient(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, G4_REDESIGN, n)
-    wide = shares.pivot_table(index="seed", columns=["arm", "fraction"], values="forgetting_share")
-    fractions = sorted(f for arm, f in wide.columns if arm == "core frozen")
-    if fractions != sorted(G4_REDESIGN_FRACTIONS) or ("full", 0.0) not in wide.columns:
-        raise ValueError(f"g4_redesign needs the arms full and core / random frozen at {G4_REDESIGN_FRACTIONS}; "
-                         f"got {sorted(set(wide.columns))}")
+    fractions = sorted(G4_REDESIGN_FRACTIONS)
     core = wide["core frozen"][fractions]
     per_fraction = {"full": core.rsub(wide[("full", 0.0)], axis=0), "random frozen": wide["random frozen"][fractions] - core}
     diffs = {ctrl: effect(d.mean(axis=1)) for ctrl, d in per_fraction.items()}
