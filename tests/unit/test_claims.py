@@ -526,6 +526,7 @@ def test_h2_redesign_applies_h2s_rule_to_diversity_and_precision(diversity, prec
     v = h2_redesign(_neighbourhoods(diversity, precision))
     assert v.claim == "H2-redesign" and v.verdict == expected, v.evidence
     d = v.numbers["neighbor_categories"]
+    assert v.numbers["unification"] == {"min": 0.0, "max": pytest.approx(0.34)}
     assert d["chance"] == 2.75 and v.numbers["translation_precision"]["chance"] == pytest.approx(0.025)
     assert d["most_unified"] == pytest.approx(1.05 + diversity * 0.3, abs=0.02)  # each seed's last run
     if diversity:
@@ -665,7 +666,7 @@ def test_g4_redesign_needs_5_seeds_and_every_arm():
         g4_redesign(table[table.fraction != 0.2])
     no_gap = table.assign(forgetting_share=table.forgetting_share.where(table.seed != 0))  # seed 0: no model gap
     v = g4_redesign(no_gap)
-    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence
+    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence and "1 seed left out" in v.evidence
     assert g4_redesign_not_run("not run in this build").verdict == UNTESTABLE
 
 

@@ -236,7 +236,8 @@ def h2_redesign(final: pd.DataFrame) -> Verdict:
     """``final``: one row per run of the study neighbourhoods with ``seed``, ``unification`` and, at the final
     checkpoint (``geometry_study.word_neighbourhoods``), ``neighbor_categories``, ``translation_precision`` and
     their ``*_shuffled`` chance levels. H2's rule on the new measures; the numbers add each measure's mean over
-    runs and its chance, and the same in the seed's most unified run, so a reader sees where the levels sit."""
+    runs and its chance, and the same in the seed's most unified run, so a reader sees where the levels sit, and
+    the range of unification the runs span."""
     measures = ("neighbor_categories", "translation_precision")
     verdict, parts = _h2_rhos(final, measures)
     if parts is None:
@@ -245,6 +246,7 @@ def h2_redesign(final: pd.DataFrame) -> Verdict:
     numbers = {m: {"rho": e.mean, "ci": e.ci, "p": e.p, "mean": float(final[m].mean()),
                    "chance": float(final[f"{m}_shuffled"].mean()), "most_unified": float(top[m].mean())}
                for m, e in parts.items()}
+    numbers["unification"] = {"min": float(final.unification.min()), "max": float(final.unification.max())}
     labels = {"neighbor_categories": "numNeighborCategory@k", "translation_precision": "translation precision@k"}
     return Verdict(H2_REDESIGN.claim, H2_REDESIGN_STATEMENT, verdict, H2_REDESIGN.text,
                    "; ".join(f"{labels[m]}: per-seed rho {e.text()} (mean over runs {numbers[m]['mean']:.3f}, in each "

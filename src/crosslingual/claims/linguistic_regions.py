@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from crosslingual import regions_pretrained as real
@@ -248,10 +250,14 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
         raise ValueError(f"g4_redesign needs the arms full and core / random frozen at {G4_REDESIGN_FRACTIONS}; "
                          f"got {sorted(arms)}")
     # a seed whose model is no better than the unigram on every old language has no share (NaN): left out
-    wide = shares.pivot(index="seed", columns=["arm", "fraction"], values="forgetting_share")[needed].dropna()
-    n = len(wide)
+    wide = shares.pivot(index="seed", columns=["arm", "fraction"], values="forgetting_share")[needed]
+    n, no_gap = len(wide.dropna()), len(wide) - len(wide.dropna())
     if n < MIN_UNITS:
-        return insufficient(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, G4_REDESIGN, n)
+        short = insufficient(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, G4_REDESIGN, n)
+        return replace(short, evidence=short.evidence + (
+            f" ({no_gap} seed{'s' if no_gap != 1 else ''} left out: no old language's answer loss below the "
+            "unigram's, so forgetting has no gap to be a share of)" if no_gap else ""))
+    wide = wide.dropna()
     fractions = sorted(G4_REDESIGN_FRACTIONS)
     core = wide["core frozen"][fractions]
     per_fraction = {"full": core.rsub(wide[("full", 0.0)], axis=0), "random frozen": wide["random frozen"][fractions] - core}
@@ -259,7 +265,7 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
     ok = {ctrl: e.significant for ctrl, e in diffs.items()}
     verdict = REPRODUCED if all(ok.values()) else PARTIAL if any(ok.values()) else NOT_REPRODUCED
     by_fraction = {ctrl: {f: effect(d[f]) for f in fractions} for ctrl, d in per_fraction.items()}
-    means = shares.groupby(["arm", "fraction"]).forgetting_share.mean()
+    means = shares[shares.seed.isin(wide.index)].groupby(["arm", "fraction"]).forgetting_share.mean()
     return Verdict(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, verdict, G4_REDESIGN.text,
                    "; ".join(f"{ctrl} - core frozen, mean over shares {e.text(3)} (per share: " + ", ".join(
                        f"{f:.0%} {x.mean:+.3f}" for f, x in by_fraction[ctrl].items()) + ")"
