@@ -250,14 +250,14 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
         raise ValueError(f"g4_redesign needs the arms full and core / random frozen at {G4_REDESIGN_FRACTIONS}; "
                          f"got {sorted(arms)}")
     # a seed whose model is no better than the unigram on every old language has no share (NaN): left out
-    wide = shares.pivot(index="seed", columns=["arm", "fraction"], values="forgetting_share")[needed]
-    n, no_gap = len(wide.dropna()), len(wide) - len(wide.dropna())
+    every = shares.pivot(index="seed", columns=["arm", "fraction"], values="forgetting_share")[needed]
+    wide = every.dropna()
+    n, no_gap = len(wide), len(every) - len(wide)
     if n < MIN_UNITS:
         short = insufficient(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, G4_REDESIGN, n)
         return replace(short, evidence=short.evidence + (
             f" ({no_gap} seed{'s' if no_gap != 1 else ''} left out: no old language's answer loss below the "
             "unigram's, so forgetting has no gap to be a share of)" if no_gap else ""))
-    wide = wide.dropna()
     fractions = sorted(G4_REDESIGN_FRACTIONS)
     core = wide["core frozen"][fractions]
     per_fraction = {"full": core.rsub(wide[("full", 0.0)], axis=0), "random frozen": wide["random frozen"][fractions] - core}
