@@ -78,8 +78,9 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("information", "extractability", "interventions"), extra_runs=_geometry_pairs,
             gpu_studies=("script_geometry", "neighbourhoods")),
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
-            ("G1", "G2", "G3", "G4", "G4-redesign", "G1 (smollm2-135m)", "G2 (smollm2-135m)", "G3 (smollm2-135m)",
-             "G1 (gemma-3-270m)", "G2 (gemma-3-270m)", "G3 (gemma-3-270m)"), ("regions",)),
+            ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
+             "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
+             "G3 (gemma-3-270m)"), ("regions",), gpu_studies=("regions_large",)),
 )
 
 

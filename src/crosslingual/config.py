@@ -258,6 +258,11 @@ class TrainConfig(_Normalised):
     # fact in two languages; ``align_share`` of every batch is such pairs (the same sequences per step)
     align_weight: float = 0.0
     align_share: float = 0.25
+    # Facts packed into one training sequence (each with its own BOS, which then also separates them), as a
+    # pre-training corpus packs documents: G1/G3-redesign's longer contexts, where a model has positions and
+    # tokens to spend on attention sinks and massive activations. The model gets positions for the packed
+    # length; evaluation still reads one fact per sequence (the packed sequences' first block)
+    facts_per_sequence: int = 1
 
     def validate(self) -> None:
         _check_range("steps", self.steps, 1, 10_000_000, integer=True)
@@ -273,6 +278,11 @@ class TrainConfig(_Normalised):
         _check_range("keep_checkpoints", self.keep_checkpoints, 2, self.n_checkpoints, integer=True)
         _check_range("align_weight", self.align_weight, 0.0, 100.0)
         _check_range("align_share", self.align_share, 0.0, 1.0, lo_open=True, hi_open=True)
+        _check_range("facts_per_sequence", self.facts_per_sequence, 1, 64, integer=True)
+        if self.facts_per_sequence > 1 and (self.loss != "full" or self.align_weight > 0):
+            raise ConfigError(f"facts_per_sequence={self.facts_per_sequence} needs loss='full' and align_weight=0 "
+                              f"(got loss={self.loss!r}, align_weight={self.align_weight}): the answer-only loss "
+                              "would score the last fact alone, and aligned pairs are single facts")
         if self.align_weight > 0 and not 2 <= self.aligned_pairs <= (self.batch_size - 1) // 2:
             raise ConfigError(f"align_share={self.align_share} gives {self.aligned_pairs} aligned pairs in a batch of "
                               f"{self.batch_size}: the alignment loss needs at least 2 pairs and one other sequence")
@@ -318,9 +328,16 @@ class RunConfig(_Normalised):
         return config_digest(self.to_dict(), RESULT_FORMAT_VERSION)
 
 
+def context_length(cfg: RunConfig, seq_len: int) -> int:
+    """The model's positions, for a world of sequences of ``seq_len`` tokens: a training sequence holds
+    ``facts_per_sequence`` of them."""
+    return seq_len * cfg.train.facts_per_sequence
+
+
 # Fields added after result format 7 whose value here leaves every world as it was: left out of the hash at that
 # value, so that the runs stored before the fields existed keep their names (and are reused, not retrained)
-NEUTRAL_FIELDS: dict[str, dict[str, Any]] = {"world": {"word_orders": [], "cognates": 0.0}}
+NEUTRAL_FIELDS: dict[str, dict[str, Any]] = {"world": {"word_orders": [], "cognates": 0.0},
+                                             "train": {"facts_per_sequence": 1}}
 
 
 def config_digest(config: dict[str, Any], result_format: int) -> str:

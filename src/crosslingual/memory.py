@@ -19,7 +19,7 @@ import math
 import os
 from pathlib import Path
 
-from crosslingual.config import ConfigError, ModelConfig, RunConfig, WorldConfig, resolve_device
+from crosslingual.config import ConfigError, ModelConfig, RunConfig, WorldConfig, context_length, resolve_device
 from crosslingual.scripts import SCRIPTS
 from crosslingual.world.generator import SHARED_FUNCTION_WORD
 
@@ -167,11 +167,12 @@ def _activation_bytes(cfg: RunConfig, seq_len: int, vocab: int, n_params: int, n
     growing for tens of steps, by about one more step's transients (measured on the smoke and paper profiles)."""
     m, t, w = cfg.model, cfg.train, cfg.world
     d, L, K, F = m.d_model, m.n_layers, w.n_languages, w.n_entities * w.n_relations
+    packed = context_length(cfg, seq_len)  # a training sequence; evaluation reads one fact per sequence
     layer = _per_token_layer(m, seq_len)
-    inputs = seq_len - 1
+    inputs = packed - 1
     logit_rows = inputs if t.loss == "full" else 1
     # logits, their log-softmax and both gradients; bf16 autocast also caches a bf16 copy of every weight
-    train = FLOAT * t.batch_size * (inputs * ((L + 1) * layer + 2 * d) + 4 * logit_rows * vocab)
+    train = FLOAT * t.batch_size * (inputs * ((L + 1) * _per_token_layer(m, packed) + 2 * d) + 4 * logit_rows * vocab)
     train += 2 * n_params if t.precision == "bf16" else 0
     n_in, n_xl = min(t.n_eval, n_seq), min(t.n_eval, F * (K - 1))
     queries = FLOAT * seq_len * ((n_in + n_xl) * vocab + max(n_in, n_xl) * layer)
@@ -194,7 +195,7 @@ def estimate_run_bytes(cfg: RunConfig) -> dict[str, int]:
     w = cfg.world
     K, F = w.n_languages, w.n_entities * w.n_relations
     T, V, N = sequence_length(w), vocabulary_size(w), training_sequences(w)
-    n_params = parameter_count(cfg.model, V, T)
+    n_params = parameter_count(cfg.model, V, context_length(cfg, T))
     words = _prefix_length(w) + 4
     names = K * (w.n_entities + w.n_relations + w.n_relations * _value_slots(w) + 1)
     world = F * (FACT_BYTES + K * FACT_LANGUAGE_BYTES) + N * (SEQUENCE_BYTES + 2 * INT * words) + names * NAME_BYTES

@@ -280,6 +280,29 @@ def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor, batch_size: int
     return magnitudes()
 
 
+@torch.no_grad()
+def massive_activations(model: nn.Module, tokens: torch.Tensor) -> pd.DataFrame:
+    """Per residual-stream hook point of one of our models (``model.hook_names``): the largest |activation|
+    over every token and dimension of ``tokens`` (one pass: a few hundred sequences), where it sits
+    (``dimension``, ``position``), the median |activation| and their ``ratio``. Massive activations (Sun et
+    al. 2024) are single entries thousands of times the median, at a fixed dimension and at the first or
+    delimiter tokens; a mean over tokens (as ``dimension_magnitudes`` takes) would dilute them."""
+    was_training = model.training
+    model.eval()
+    h = model.residual_stream(tokens).abs()  # [L + 1, B, T, d]
+    model.train(was_training)
+    flat = h.flatten(1)
+    top, index = flat.max(1)
+    median = flat.median(1).values
+    rows = []
+    for layer, name in enumerate(model.hook_names):
+        _, position, dim = np.unravel_index(int(index[layer]), h.shape[1:])
+        rows.append({"layer": layer, "hook": name, "top": float(top[layer]), "dimension": int(dim),
+                     "position": int(position), "median": float(median[layer]),
+                     "ratio": float(top[layer] / median[layer])})
+    return pd.DataFrame(rows)
+
+
 @contextmanager
 def norm_input_magnitudes(model: nn.Module) -> Iterator[Callable[[], pd.DataFrame]]:
     """Record ``dimension_magnitudes`` over every forward pass run inside the block (so that a pass the caller

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from crosslingual.config import context_length
 from crosslingual.regions import (Mask, ablated, bottom_region, continue_training, dimension_magnitudes,
-                                  full_loss, importance, jaccard, language_losses, language_tokens,
+                                  full_loss, importance, jaccard, language_losses, language_tokens, massive_activations,
                                   monolingual_regions, outlier_and_typical, random_region, region_map, region_size,
                                   scaled, size, top_region, total_scores)
 from crosslingual.runs import Run, cached_table, cached_tables
@@ -66,15 +67,40 @@ def _scores(model: torch.nn.Module, select: dict[int, torch.Tensor], loss_fn, me
             for k, tokens in select.items()}
 
 
+SCORES = ("full", "answer")  # what an analysis's rises are measured on (``analyse``'s ``score``)
+
+
 def analyse(run: Run, n_sequences: int = 256, fractions: tuple[float, ...] = FRACTIONS,
-            factors: tuple[float, ...] = SCALE_FACTORS) -> RegionAnalysis:
+            factors: tuple[float, ...] = SCALE_FACTORS, score: str = "full") -> RegionAnalysis:
     """``_analyse``, cached beside the run: one table per field under kind ``regions-<field>`` (the outlier
     as a one-row table), keyed by the run, every argument and ``REGIONS_VERSION``. A field missing from the
     store (a build killed between two writes) recomputes the analysis once for all missing fields."""
+    if score not in SCORES:
+        raise ValueError(f"score={score!r} is not allowed: choose one of {', '.join(map(repr, SCORES))}")
     key = dict(run=run.path.name, n_sequences=n_sequences, fractions=list(fractions), factors=list(factors))
-    tables = cached_tables("regions", key, lambda: to_tables(_analyse(run, n_sequences, fractions, factors)),
+    if score != "full":  # the full-loss analyses keep the keys they were stored under
+        key["score"] = score
+    tables = cached_tables("regions", key, lambda: to_tables(_analyse(run, n_sequences, fractions, factors, score)),
                            [f.name for f in fields(RegionAnalysis)], root=run.path.parent, version=REGIONS_VERSION)
     return from_tables(tables)
+
+
+def massive(run: Run, n_sequences: int = 256) -> pd.DataFrame:
+    """``regions.massive_activations`` of the run's final model on ``n_sequences`` training-shaped sequences:
+    held-out sequences of the evaluated languages, shuffled and packed ``facts_per_sequence`` to a sequence as
+    in training (where attention sinks and massive activations would sit at the packed facts' BOS tokens).
+    Cached as kind ``regions-massive``."""
+    def compute() -> pd.DataFrame:
+        _, held = _data(run, n_sequences)
+        tokens = torch.cat([held[k] for k in EVALUATED])
+        m = run.config.train.facts_per_sequence
+        pick = torch.randperm(len(tokens), generator=torch.Generator().manual_seed(run.config.seed))
+        n = min(n_sequences, len(tokens) // m)
+        packed = tokens[pick[:n * m]].reshape(n, context_length(run.config, tokens.shape[1]))
+        return massive_activations(run.load_model(), packed).assign(slot=lambda d: d.position % tokens.shape[1])
+
+    return cached_table("regions-massive", dict(run=run.path.name, n_sequences=n_sequences), compute,
+                        root=run.path.parent)
 
 
 def to_tables(analysis: RegionAnalysis) -> dict[str, pd.DataFrame]:
@@ -90,18 +116,31 @@ def from_tables(tables: dict[str, pd.DataFrame]) -> RegionAnalysis:
                              **{m: tables[m].set_index("layer").rename_axis(columns="tensor") for m in MAPS}})
 
 
-def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: tuple[float, ...]) -> RegionAnalysis:
+def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: tuple[float, ...],
+             score: str = "full") -> RegionAnalysis:
     """G1-G3 on a run's final weights: importance on ``n_sequences`` per selected language, every region
-    zeroed in turn and every evaluated language's loss measured on sequences the selection did not use."""
+    zeroed in turn and every evaluated language's loss measured on sequences the selection did not use.
+
+    The regions are always chosen by the full loss's importance (the paper's objective). ``score`` is the loss
+    the rises are measured on: ``"full"``, or ``"answer"`` (G1/G3-redesign), where every row also has ``share``:
+    the rise as a share of the language's gap between its unigram answer loss and the model's, so that 1 means
+    the language lost everything it knew beyond the answers' frequencies (NaN where a language has no gap; a
+    scaling row's share is the mean over languages)."""
     model, loss_fn = run.load_model(), full_loss(run.world.pad_id)
+    measure = loss_fn if score == "full" else answer_loss
     select, held = _data(run, n_sequences)
     held = {k: held[k] for k in EVALUATED}
-    before = language_losses(model, held, loss_fn)
+    before = language_losses(model, held, measure)
+    unigram = unigram_answer_loss(run.world, held) if score == "answer" else {}
+    gap = {k: unigram[k] - before[k] if unigram[k] > before[k] else float("nan") for k in unigram}
+
+    def measured(after: dict[int, float], k: int) -> dict:
+        rise = after[k] - before[k]
+        return {"loss": after[k], "rise": rise, **({"share": rise / gap[k]} if gap else {})}
 
     def rises(**labels) -> list[dict]:
-        after = language_losses(model, held, loss_fn)
-        return [{**labels, "language": k, "selected": k in SELECTED, "loss": after[k], "rise": after[k] - before[k]}
-                for k in EVALUATED]
+        after = language_losses(model, held, measure)
+        return [{**labels, "language": k, "selected": k in SELECTED, **measured(after, k)} for k in EVALUATED]
 
     scores = _scores(model, select, loss_fn)
     total, total_abs = total_scores(scores), total_scores(_scores(model, select, loss_fn, method="abs"))
@@ -131,9 +170,10 @@ def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: 
     for factor in factors:
         for kind, d in [("outlier", dim), *(("typical", t) for t in typical)]:
             with scaled(model, param, d, factor):
-                after = language_losses(model, held, loss_fn)
+                after = language_losses(model, held, measure)
+            per = pd.DataFrame([measured(after, k) for k in EVALUATED])
             scaling.append({"kind": kind, "dimension": d, "factor": factor,
-                            "rise": sum(after[k] - before[k] for k in EVALUATED) / len(EVALUATED)})
+                            **per.drop(columns="loss").mean(skipna=True).to_dict()})
     row = magnitudes.loc[param]
     return RegionAnalysis(
         ablation=pd.DataFrame(ablation), monolingual=pd.DataFrame(monolingual), overlap=overlap,

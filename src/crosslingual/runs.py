@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save
 
-from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, resolve_device
+from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, context_length, resolve_device
 from crosslingual.files import StoreError, write_atomic, write_errors
 from crosslingual.memory import check_run_fits, parameter_count, sequence_length, vocabulary_size
 from crosslingual.model import Transformer
@@ -102,7 +102,7 @@ def check_store(root: Path, need_bytes: int = 0) -> None:
 def disk_bytes(cfg: RunConfig) -> int:
     """Disk a run needs at most while it trains: its kept weight files, the resume state (weights and AdamW's
     two moments) and, during a rename, a second copy of the largest of them, plus a megabyte for its tables."""
-    n_params = parameter_count(cfg.model, vocabulary_size(cfg.world), sequence_length(cfg.world))
+    n_params = parameter_count(cfg.model, vocabulary_size(cfg.world), context_length(cfg, sequence_length(cfg.world)))
     return (cfg.train.keep_checkpoints + 3 + 3) * n_params * 4 + 2**20
 
 
@@ -395,7 +395,7 @@ class Run:
         """The model at ``step`` (default: the last), in eval mode."""
         step = self.steps[-1] if step is None else step
         weights = load_file(self.path / "checkpoints" / f"step_{step:07d}.safetensors", device=device)
-        model = Transformer(self.config.model, len(self.world.vocab), self.world.seq_len)
+        model = Transformer(self.config.model, len(self.world.vocab), context_length(self.config, self.world.seq_len))
         model.load_state_dict(weights)
         return model.to(device).eval()
 

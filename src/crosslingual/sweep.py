@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from crosslingual.config import ConfigError, RunConfig, check_count, resolve_device
+from crosslingual.config import ConfigError, RunConfig, check_count, context_length, resolve_device
 from crosslingual.memory import (PROCESS_BYTES, GiB, available_bytes, check_run_fits, estimate_run_bytes,
                                  sequence_length)
 from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_done, record_use, run_dir, runs_root
@@ -62,7 +62,8 @@ def expected_cost(cfg: RunConfig) -> float:
     sequence length comes from the config (exact for word-level worlds, a bound for BPE) rather than from
     building every world of a large grid."""
     m, t = cfg.model, cfg.train
-    return t.steps * t.batch_size * sequence_length(cfg.world) * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
+    tokens = t.steps * t.batch_size * context_length(cfg, sequence_length(cfg.world))
+    return tokens * m.n_layers * m.d_model * (4 * m.d_model + 2 * m.d_mlp)
 
 
 def shape_key(cfg: RunConfig) -> tuple:

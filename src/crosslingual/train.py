@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from crosslingual import stacked
-from crosslingual.config import RunConfig
+from crosslingual.config import RunConfig, context_length
 from crosslingual.evaluate import EvalData, answer_logits, evaluate, parallel_queries
 from crosslingual.metrics import answer_loss
 from crosslingual.model import Transformer
@@ -122,7 +122,8 @@ class Trainer:
         self.world = World(cfg.world)
         self.corpus = torch.as_tensor(self.world.train.tokens, device=self.device)
         self.eval_data = EvalData.build(self.world, cfg.train, self.device)
-        self.model = Transformer(cfg.model, len(self.world.vocab), self.world.seq_len).init_weights(cfg.seed)
+        self.model = Transformer(cfg.model, len(self.world.vocab), context_length(cfg, self.world.seq_len))
+        self.model.init_weights(cfg.seed)
         self.model.to(self.device)
         if cfg.train.aligned_pairs:  # every parallel fact in every language, [K, P, T]
             facts = np.nonzero(self.world.assignment.reshape(-1) == PARALLEL)[0]
@@ -136,12 +137,13 @@ class Trainer:
         BatchedTrainer([self])
 
     def batch(self, step: int) -> torch.Tensor:
-        """``batch_size`` training sequences; with the alignment loss the last ``2 n`` rows are ``n`` parallel
-        facts in a language ``a`` and then the same facts in another language ``b``."""
+        """``batch_size`` training sequences, each ``facts_per_sequence`` corpus sequences end to end; with the
+        alignment loss the last ``2 n`` rows are ``n`` parallel facts in a language ``a`` and then the same facts
+        in another language ``b``."""
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
-        n = self.cfg.train.aligned_pairs
-        idx = torch.randint(len(self.corpus), (self.cfg.train.batch_size - 2 * n,), generator=g)
-        tokens = self.corpus[idx.to(self.device)]
+        n, m = self.cfg.train.aligned_pairs, self.cfg.train.facts_per_sequence
+        idx = torch.randint(len(self.corpus), ((self.cfg.train.batch_size - 2 * n) * m,), generator=g)
+        tokens = self.corpus[idx.to(self.device)].reshape(-1, m * self.corpus.shape[1])
         if n:
             K, P = self.parallel.shape[:2]
             fact = torch.randint(P, (n,), generator=g).to(self.device)

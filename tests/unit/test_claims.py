@@ -597,6 +597,44 @@ def test_g3_without_an_outlier_dimension_is_untestable():
     assert v.verdict == UNTESTABLE and "4.0x" in v.evidence
 
 
+@pytest.mark.parametrize("core, control, expected", [(0.8, 0.05, REPRODUCED), (0.8, 0.3, NOT_REPRODUCED),
+                                                     (0.4, 0.0, NOT_REPRODUCED)])
+def test_g1_redesign_judges_the_share_of_the_gap_not_the_nats(core, control, expected):
+    from crosslingual.claims import g1_redesign
+
+    table = _ablation(core, control).rename(columns={"rise": "share"}).assign(rise=5.0)  # 5 nats would pass G1
+    v = g1_redesign(table)
+    assert (v.claim, v.verdict) == ("G1-redesign", expected) and "core share of the gap (p vs 0.5)" in v.evidence
+
+
+def test_g1_and_g3_redesign_leave_out_seeds_without_a_gap_and_say_so():
+    from crosslingual.claims import g1_redesign, g3_redesign, g13_redesign_not_run
+
+    table = _ablation(0.8, 0.05).rename(columns={"rise": "share"})
+    no_gap = table.assign(share=table.share.where(table.seed != 0))
+    v = g1_redesign(no_gap)
+    assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence and "1 seed left out" in v.evidence
+    one_language = table.assign(share=table.share.where((table.seed != 0) | (table.language != 1)))
+    # seed 0 still counts, but language 1 is left with 4 seeds: a sign-flip test over 4 cannot reach p < 0.05
+    assert g1_redesign(one_language).verdict == PARTIAL
+    scaling = _scaling(0.8, 0.01).rename(columns={"rise": "share"})
+    assert g3_redesign(scaling.assign(share=float("nan")), pd.Series([12.0] * SEEDS)).verdict == INSUFFICIENT
+    assert [v.verdict for v in g13_redesign_not_run("not run")] == [UNTESTABLE, UNTESTABLE]
+    assert [v.claim for v in g13_redesign_not_run("not run")] == ["G1-redesign", "G3-redesign"]
+
+
+@pytest.mark.parametrize("outlier, typical, ratio, expected", [(0.8, 0.01, 12.0, REPRODUCED),
+                                                               (0.3, 0.01, 12.0, PARTIAL),
+                                                               (0.8, 0.5, 12.0, NOT_REPRODUCED),
+                                                               (0.8, 0.01, 6.0, UNTESTABLE)])
+def test_g3_redesign_judges_the_share_of_the_gap(outlier, typical, ratio, expected):
+    from crosslingual.claims import g3_redesign
+
+    scaling = _scaling(outlier, typical).rename(columns={"rise": "share"}).assign(rise=0.0)
+    v = g3_redesign(scaling, pd.Series([ratio] * SEEDS))
+    assert (v.claim, v.verdict) == ("G3-redesign", expected), v.evidence
+
+
 def test_g1_to_g3_on_a_pretrained_model_use_windows_as_units_and_that_models_rules():
     from crosslingual.claims.linguistic_regions import REAL_RULES
     from crosslingual.regions_pretrained import MODEL
@@ -691,7 +729,7 @@ def test_every_claim_has_a_rule_with_a_rationale():
                                    + ["H1", "H1-redesign", "H2", "H2-redesign", "H3", "H1 (multilingual-e5-small)",
                                       "H1 (gemma-3-270m)", "H2 (multilingual-e5-small vs gemma-3-270m)",
                                       "H3 (multilingual-e5-small vs gemma-3-270m)"]
-                          + [f"G{i}" for i in range(1, 5)] + ["G4-redesign"]
+                          + [f"G{i}" for i in range(1, 5)] + ["G1-redesign", "G3-redesign", "G4-redesign"]
                           + [f"G{i} ({m})" for i in range(1, 4) for m in ("smollm2-135m", "gemma-3-270m")])
     assert all(r.text and r.rationale for r in RULES.values())
     assert all(rule_commit(c) for c in RULES)  # a commit hash, or "uncommitted" in a working copy

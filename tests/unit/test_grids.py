@@ -204,7 +204,7 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 def test_the_book_studies_ship_with_the_package():
     assert studies() == ["cue_isolation", "exposure", "extractability", "information", "information_low_parallel",
-                         "interventions", "learning_phase", "neighbourhoods", "real_strings", "regions",
+                         "interventions", "learning_phase", "neighbourhoods", "real_strings", "regions", "regions_large",
                          "script_geometry"]
 
 

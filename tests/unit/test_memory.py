@@ -78,6 +78,8 @@ MEASURED_RUNS = {  # measured on a 2-core, 24 GB machine (MB): estimate / peak g
                                         tokenizer="bpe"),  # 294 / 160
     "full loss, llama": dict(loss="full", arch="llama", d_model=256, n_heads=8, d_mlp=1024,
                              batch_size=256),  # 333 / 183
+    "8 facts per sequence": dict(loss="full", arch="llama", facts_per_sequence=8, d_model=128, n_heads=4,
+                                 d_mlp=512, batch_size=128),
 }
 
 

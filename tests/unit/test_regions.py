@@ -295,6 +295,19 @@ def test_study_grid_holds_out_the_new_language_and_selects_on_four():
     assert cfgs[0].model.arch == "llama" and cfgs[0].train.loss == "full"
 
 
+def test_the_large_study_differs_from_regions_only_in_model_training_and_packing():
+    from crosslingual.grids import Grid
+
+    (*_, small), = Grid.load("regions").expand("default", seeds=1)
+    (*_, large), = Grid.load("regions_large").expand("default", seeds=1)
+    assert large.world == small.world and large.seed == small.seed
+    assert (large.model.d_model, large.model.n_layers, large.model.d_mlp) == (128, 4, 512)
+    assert (large.train.steps, large.train.batch_size, large.train.facts_per_sequence) == (4500, 32, 4)
+    assert large.train.weight_decay == 0.1 and small.train.weight_decay == 1.0
+    # the same facts per step as the study regions, in packed sequences
+    assert large.train.batch_size * large.train.facts_per_sequence == small.train.batch_size
+
+
 def test_forgetting_summary_hand_computed():
     from crosslingual.regions_study import NEW_LANGUAGE, forgetting_summary
 
@@ -526,3 +539,46 @@ def test_unigram_answer_loss_is_the_cross_entropy_of_the_answer_frequencies():
     bad[0, -1] = 0  # BOS is no answer
     with pytest.raises(ValueError, match="not a value"):
         unigram_answer_loss(world, {0: bad})
+
+
+def test_massive_activations_find_a_planted_entry_and_divide_by_the_median():
+    from crosslingual.regions import massive_activations
+
+    model, seqs = tiny(), tokens()
+    with torch.no_grad():
+        model.embed.weight[3, 5] = 1000.0
+    table = massive_activations(model, seqs)
+    assert list(table.hook) == model.hook_names and list(table.layer) == list(range(3))
+    first = table.iloc[0]
+    assert first.dimension == 5 and (seqs[:, int(first.position)] == 3).any() and first.top > 999
+    h = model.residual_stream(seqs).abs().detach()
+    for layer, row in table.iterrows():
+        assert row.top == pytest.approx(float(h[layer].max()))
+        assert row["median"] == pytest.approx(float(h[layer].flatten().median()))
+        assert row.ratio == pytest.approx(row.top / row["median"])
+    assert model.training  # restored
+
+
+def test_answer_scored_analysis_gives_shares_of_the_unigram_gap(tmp_path):
+    import crosslingual.regions_study as study
+    from crosslingual.grids import Grid
+    from crosslingual.runs import get_or_train
+
+    cfg = next(c for *_, c in Grid.load("regions_large").expand("smoke", seeds=1, seed=0))
+    assert (cfg.train.facts_per_sequence, cfg.train.weight_decay, cfg.model.arch) == (4, 0.1, "llama")
+    run = get_or_train(cfg, progress=False, root=tmp_path)
+    assert run.load_model().pos_embed.num_embeddings == 4 * run.world.seq_len
+    answer = study.analyse(run, 8, fractions=(0.01,), factors=(4.0,), score="answer")
+    full = study.analyse(run, 8, fractions=(0.01,), factors=(4.0,))
+    assert "share" in answer.ablation and "share" not in full.ablation and "share" in answer.scaling
+    assert not np.allclose(answer.ablation.rise, full.ablation.rise)  # another loss, not a relabelled one
+    _, held = study._data(run, 8)
+    unigram = study.unigram_answer_loss(run.world, {k: held[k] for k in study.EVALUATED})
+    rows = answer.ablation
+    gap = rows.language.map(unigram) - (rows.loss - rows.rise)
+    pd.testing.assert_series_equal(rows.share, (rows.rise / gap).where(gap > 0), check_names=False)
+    with pytest.raises(ValueError, match="score='perplexity'"):
+        study.analyse(run, 8, score="perplexity")
+    massive = study.massive(run, 16)
+    assert list(massive.layer) == list(range(cfg.model.n_layers + 1)) and (massive.ratio >= 1).all()
+    assert massive.position.max() < 4 * run.world.seq_len and (massive.slot == massive.position % run.world.seq_len).all()

@@ -121,3 +121,38 @@ def test_full_loss_ignores_padding_targets():
     expected = torch.stack([-torch.log_softmax(logits[r, t], -1)[y] for r, t, y in kept]).mean()
     torch.testing.assert_close(lm_loss(model, tokens, "full", pad_id=4), expected)
     assert not torch.isclose(lm_loss(model, tokens, "full"), expected)
+
+
+def test_packed_batches_hold_whole_corpus_sequences_end_to_end():
+    cfg = make_config("smoke", loss="full", facts_per_sequence=3)
+    tr = Trainer(cfg)
+    T = tr.world.seq_len
+    batch = tr.batch(5)
+    assert batch.shape == (cfg.train.batch_size, 3 * T) and tr.model.pos_embed.num_embeddings == 3 * T
+    rows = {tuple(r) for r in tr.corpus.tolist()}
+    assert all(tuple(block) in rows for block in batch.reshape(-1, T).tolist())  # each fact whole, BOS first
+    # the same random stream as one fact per sequence: its first B facts
+    single = Trainer(make_config("smoke", loss="full"))
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 5)
+    idx = torch.randint(len(tr.corpus), (3 * cfg.train.batch_size,), generator=g)
+    assert torch.equal(batch.reshape(-1, T), tr.corpus[idx])
+    assert torch.equal(single.batch(5), single.corpus[idx[:cfg.train.batch_size]])
+    assert torch.isfinite(tr.loss(batch)) and tr.train_step() > 0
+    # evaluation still reads one fact per sequence, in the first positions of the packed context
+    rows = tr.checkpoint_rows(0.0)
+    assert {r["metric"] for r in rows} >= {"acc_in", "unification"}
+
+
+def test_packing_needs_the_full_loss_and_no_alignment():
+    from crosslingual.config import ConfigError
+
+    with pytest.raises(ConfigError, match="facts_per_sequence=2 needs loss='full'"):
+        make_config("smoke", facts_per_sequence=2)
+    with pytest.raises(ConfigError, match="facts_per_sequence=2 needs loss='full' and align_weight=0"):
+        make_config("smoke", loss="full", facts_per_sequence=2, align_weight=1.0)
+    for bad in (0, 65, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="facts_per_sequence"):
+            make_config("smoke", loss="full", facts_per_sequence=bad)
+    # one fact per sequence stays out of the hash: every run stored before the knob keeps its name
+    assert make_config("smoke").hash() == make_config("smoke", facts_per_sequence=1).hash()
+    assert make_config("smoke", loss="full").hash() != make_config("smoke", loss="full", facts_per_sequence=2).hash()

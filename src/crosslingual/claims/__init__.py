@@ -11,8 +11,9 @@ from crosslingual.claims.hyperpolyglot import (H1_GEMMA_CLAIM, H1_GEMMA_MODEL, H
                                                h3_real_not_run,
                                                h1_script_separability, h2_neighbourhoods_follow_unification,
                                                h3_geometry_agrees_across_seeds)
-from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g2_monolingual_regions,
-                                                    g3_outlier_dimension, g4_core_freezing, g4_redesign,
+from crosslingual.claims.linguistic_regions import (OUTLIER_MIN_RATIO, g1_core_region, g1_redesign,
+                                                    g2_monolingual_regions, g3_outlier_dimension, g3_redesign,
+                                                    g13_redesign_not_run, g4_core_freezing, g4_redesign,
                                                     g4_redesign_not_run, regions_real_model, regions_real_not_run)
 from crosslingual.claims.rosetta import (R3_STATISTICS, R4_REDESIGN, R5_CUE_SIGNS, R5_REDESIGN,
                                          R5_REDESIGN_CUE_SIGNS, R7_CLAIMED,
@@ -35,7 +36,8 @@ __all__ = [
     "CLAIMS_LOG", "H1_GEMMA_CLAIM", "H1_GEMMA_MODEL", "H1_REAL_CLAIM", "H1_REAL_MODEL", "INSUFFICIENT", "KINDS", "NOT_REPRODUCED", "OUTLIER_MIN_RATIO", "PAPERS", "PAPER_FIGURES",
     "PARTIAL", "POSITIVE_CONTROL", "R3_STATISTICS", "R4_REDESIGN", "R5_CUE_SIGNS", "R5_REDESIGN",
     "R5_REDESIGN_CUE_SIGNS", "R7_CLAIMED", "R7_REDESIGN", "R7_REDESIGN_CLAIMED", "R7_REDESIGN_COMPARISONS", "REPRODUCED", "RULES", "UNTESTABLE", "Rule",
-    "Verdict", "correlation_statistics", "g1_core_region", "g2_monolingual_regions", "g3_outlier_dimension",
+    "Verdict", "correlation_statistics", "g1_core_region", "g1_redesign", "g2_monolingual_regions", "g3_outlier_dimension",
+    "g3_redesign", "g13_redesign_not_run",
     "g4_core_freezing", "g4_redesign", "g4_redesign_not_run", "h1_real_model", "h1_real_not_run", "h1_redesign", "h1_redesign_not_run", "h1_script_separability", "h2_neighbourhoods_follow_unification", "h2_redesign", "h2_redesign_not_run",
     "H2_REAL_CLAIM", "h2_real_languages", "h2_real_models", "h2_real_not_run", "H3_REAL_CLAIM", "h3_geometry_agrees_across_seeds", "h3_real_models", "h3_real_not_run", "layer_correlations", "learning_phases", "not_run", "overall", "paired_by_seed", "phase_counts",
     "r1_cross_lingual_gap",
