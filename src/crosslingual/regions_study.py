@@ -103,6 +103,17 @@ def massive(run: Run, n_sequences: int = 256) -> pd.DataFrame:
                         root=run.path.parent)
 
 
+def massive_summary(massive_rows: pd.DataFrame, outliers: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed from ``massive`` tables (with a ``seed`` column): the hook point whose largest entry is
+    the most massive relative to its median (``layer``, ``top``, ``ratio``, ``dimension``, ``slot``: 0 is a
+    fact's BOS), and whether that dimension is the seed's outlier dimension of G3 (``outliers``: seed,
+    dimension), i.e. whether the mean-magnitude outlier and the massive activation are one phenomenon."""
+    rows = massive_rows.reset_index(drop=True)
+    top = rows.loc[rows.groupby("seed").ratio.idxmax(), ["seed", "layer", "top", "ratio", "dimension", "slot"]]
+    out = top.merge(outliers[["seed", "dimension"]].rename(columns={"dimension": "outlier_dimension"}), on="seed")
+    return out.assign(same_dimension=out.dimension == out.outlier_dimension).reset_index(drop=True)
+
+
 def to_tables(analysis: RegionAnalysis) -> dict[str, pd.DataFrame]:
     """The analysis as tables the store holds (it drops the index): the maps' layers as a column, the outlier
     as one row."""

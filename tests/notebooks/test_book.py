@@ -74,6 +74,8 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
     ("09_embedding_geometry", {"pretrained": "xlm-r"}, r"pretrained='xlm-r' is not allowed"),
     ("10_linguistic_regions", {"profile": "smoke", "g4_redesign": "maybe"},
      r"g4_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
+    ("10_linguistic_regions", {"profile": "smoke", "g13_redesign": "on"},
+     r"g13_redesign='on' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("10_linguistic_regions", {"pretrained": "smollm2-135m llama-2-7b"}, r"pretrained=.smollm2-135m llama-2-7b. is not allowed"),
 ])
 def test_a_bad_parameter_fails_at_once_with_its_allowed_range(notebook, bad, message, tmp_path):
@@ -131,7 +133,7 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
                                                | {"verdicts-03-redesign", "verdicts-05-redesign", "verdicts-06-redesign",
                                                   "verdicts-07-redesign", "verdicts-08-model", "verdicts-09-model",
                                                   "verdicts-09-redesign", "verdicts-09-h2-redesign",
-                                                  "verdicts-10-model", "verdicts-10-redesign"})
+                                                  "verdicts-10-model", "verdicts-10-redesign", "verdicts-10-g13-redesign"})
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 

@@ -582,3 +582,14 @@ def test_answer_scored_analysis_gives_shares_of_the_unigram_gap(tmp_path):
     massive = study.massive(run, 16)
     assert list(massive.layer) == list(range(cfg.model.n_layers + 1)) and (massive.ratio >= 1).all()
     assert massive.position.max() < 4 * run.world.seq_len and (massive.slot == massive.position % run.world.seq_len).all()
+
+
+def test_massive_summary_picks_each_seeds_most_massive_layer_and_compares_dimensions():
+    from crosslingual.regions_study import massive_summary
+
+    rows = pd.DataFrame({"seed": [0, 0, 1, 1], "layer": [0, 1, 0, 1], "top": [5.0, 900.0, 300.0, 4.0],
+                         "ratio": [2.0, 300.0, 90.0, 1.5], "dimension": [3, 7, 2, 9], "slot": [1, 0, 0, 2]})
+    table = massive_summary(rows, pd.DataFrame({"seed": [0, 1], "dimension": [7, 5], "ratio": [40.0, 12.0]}))
+    assert table.to_dict("list") == {"seed": [0, 1], "layer": [1, 0], "top": [900.0, 300.0], "ratio": [300.0, 90.0],
+                                     "dimension": [7, 2], "slot": [0, 0], "outlier_dimension": [7, 5],
+                                     "same_dimension": [True, False]}
