@@ -3,7 +3,8 @@ Jupyter Book.
 
 Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
 run side by side (one per core and one more), each in its own worker and kernel process (papermill is
-process-safe, not thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store.
+process-safe, not thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store;
+a chapter whose inputs are those of its last execution is reused as it is (``crosslingual.executed_cache``).
 The book is built with ``execute_notebooks: "off"`` from the executed copies, with
 warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
@@ -24,12 +25,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from crosslingual import executed_cache
 from crosslingual.chapters import CHAPTERS, Chapter, book_configs, chapter, toc_yaml
 from crosslingual.claims import CLAIMS_LOG
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
-from crosslingual.runs import USAGE_LOG, Run
+from crosslingual.runs import USAGE_LOG, Run, runs_root
 from crosslingual.provenance import annotate, book_profile, check_chapter_parameters
 from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
@@ -96,10 +98,19 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         log.unlink(missing_ok=True)
     seconds: dict[Path, float] = {}
     args = {"profile": profile, **(parameters or {})}
-    with ProcessPoolExecutor(max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(books))),
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device) for nb in books}
+    reused = {nb: hit for nb in books if (hit := executed_cache.lookup(dest / nb.name, keys[nb])) is not None}
+    for nb in reused:
+        print(f"reused {nb.name}: its notebook, parameters, code, packages and runs are those it was executed with",
+              flush=True)
+    todo = [nb for nb in books if nb not in reused]
+    for nb in todo:
+        executed_cache.forget(dest / nb.name)
+    with ProcessPoolExecutor(max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(todo) or 1)),
                              mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
-                               str(logs[nb][1])): nb for nb in sorted(books, key=expected_seconds, reverse=True)}
+                               str(logs[nb][1])): nb for nb in sorted(todo, key=expected_seconds, reverse=True)}
         try:
             for fut in as_completed(futures):
                 nb = futures[fut]
@@ -112,12 +123,20 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     claims = [line for line in _read_lines(dest / ".claims.jsonl")
               if json.loads(line)["chapter"] not in {nb.stem for nb in books}]
     for nb in books:
+        if nb in reused:
+            hit = reused[nb]
+            claims += hit["claims"]
+            usage.append({"notebook": nb.stem, "seconds": hit["seconds"], "runs": [Run(Path(r)) for r in hit["runs"]],
+                          "reused": True})
+            continue
         runs_log, claims_log = logs[nb]
         runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
         differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds[nb], root, built_at or profile)
-        claims += [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
+        chapter_claims = [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
+        claims += chapter_claims
         runs_log.unlink(missing_ok=True)
         claims_log.unlink(missing_ok=True)
+        executed_cache.record(dest / nb.name, keys[nb], [r.path for r in runs], seconds[nb], chapter_claims)
         usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": runs})
     write_atomic(dest / ".claims.jsonl", "".join(f"{line}\n" for line in claims).encode())
     return usage
@@ -168,7 +187,9 @@ batch (the batch's wall time, which each of its runs records, divided by the num
 of the training column is the worker time of a build from an empty run store. Chapters share runs (a sweep's
 base point is chapter 2's world), so a shared run counts in every chapter that uses it but once in the total.
 A rebuild with the store in place trains nothing and costs only the notebooks, which run side by side, one
-per core and one more (so the wall time is less than the notebook column's total).
+per core and one more (so the wall time is less than the notebook column's total); a chapter whose inputs
+(notebook, parameters, code, packages, device kind, store and runs) are unchanged is not executed again
+(`crosslingual.executed_cache`), and its notebook time here is that of its last execution.
 
 This build first trained the studies' runs in one pool ({_count(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
@@ -337,13 +358,15 @@ SETUP_SECONDS_ENV = "CROSSLINGUAL_SETUP_SECONDS"  # set by `make book`: the set-
 
 def timing_summary(report: SweepReport, usage: list[dict], notebooks_seconds: float, html_seconds: float) -> str:
     """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, the notebooks
-    (each chapter's own time; several run at once, so they add up to more than the phase), the HTML."""
+    (each chapter's own time; several run at once, so they add up to more than the phase; a reused chapter
+    costs nothing here, and its line says what its execution took), the HTML."""
     setup = os.environ.get(SETUP_SECONDS_ENV)
     phases = [("set-up (make setup)", float(setup))] if setup else []
     phases.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
                    f"{_count(report.workers, 'worker')})", report.seconds))
     phases.append(("executing the notebooks, side by side", notebooks_seconds))
-    chapters = [(f"  chapter {u['notebook']}", u["seconds"]) for u in usage]
+    chapters = [(f"  chapter {u['notebook']} (reused; executed earlier in {u['seconds']:.0f} s)", 0.0)
+                if u.get("reused") else (f"  chapter {u['notebook']}", u["seconds"]) for u in usage]
     phases.append(("HTML (jupyter-book)", html_seconds))
     width = max(len(label) for label, _ in phases + chapters)
     lines = []
