@@ -147,7 +147,7 @@ def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: 
 
     def measured(after: dict[int, float], k: int) -> dict:
         rise = after[k] - before[k]
-        return {"loss": after[k], "rise": rise, **({"share": rise / gap[k]} if gap else {})}
+        return {"loss": after[k], "rise": rise, **({"share": rise / gap[k]} if score == "answer" else {})}
 
     def rises(**labels) -> list[dict]:
         after = language_losses(model, held, measure)
