@@ -17,10 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -35,6 +37,9 @@ from crosslingual.runs import USAGE_LOG, Run, runs_root
 from crosslingual.provenance import annotate, book_profile, check_chapter_parameters
 from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "book")
 
@@ -53,15 +58,37 @@ def notebooks(root: Path, chapters: tuple[Chapter, ...] = CHAPTERS) -> list[Path
     return paths
 
 
+# A Unix socket's path must fit in sun_path (108 bytes on Linux, 104 on macOS), counting its "-N" suffix.
+_SOCKET_PATH_MAX = 100
+
+
+def kernel_config(sockets: str) -> Config | None:
+    """The kernel manager's configuration for a kernel started beside others: its channels are Unix sockets under
+    ``sockets`` (a directory of its own) instead of TCP ports. Why: jupyter_client picks a TCP port by binding
+    port 0 and releasing it for the kernel to bind, so kernels started at once in several processes (the book's
+    notebooks) can be handed the same port, and one dies with "Address already in use" (seen in CI); and left to
+    itself, ipc names its sockets ``kernel-ipc-N`` in the working directory, first free N, which races the same
+    way. ``None`` (TCP) where Unix sockets are unavailable or the path would be too long for one."""
+    from traitlets.config import Config  # with papermill, which the render tier needs and the core does not
+
+    prefix = os.path.join(sockets, "kernel")
+    if os.name != "posix" or len(prefix) + 3 > _SOCKET_PATH_MAX:
+        return None
+    return Config({"KernelManager": {"transport": "ipc", "ip": prefix}})
+
+
 def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log: str, claims_log: str) -> float:
     """Execute one notebook in this worker process (papermill is process-safe, not thread-safe); its kernel
-    inherits the two logs and one torch thread. Returns its wall time."""
+    inherits the two logs and one torch thread, and talks to papermill over sockets no other kernel can be
+    given (``kernel_config``). Returns its wall time."""
     import papermill
 
     os.environ.update({USAGE_LOG: usage_log, CLAIMS_LOG: claims_log, **ONE_THREAD})
     start = time.perf_counter()
-    papermill.execute_notebook(notebook, out, progress_bar=False, cwd=root, parameters=parameters,
-                               kernel_name="python3")
+    with tempfile.TemporaryDirectory(prefix="crosslingual-kernel-") as sockets:
+        config = kernel_config(sockets)
+        papermill.execute_notebook(notebook, out, progress_bar=False, cwd=root, parameters=parameters,
+                                   kernel_name="python3", **({"config": config} if config else {}))
     return time.perf_counter() - start
 
 
