@@ -32,8 +32,10 @@ $(MODELS): requirements-models.txt $(STAMP)
 models: $(MODELS)
 
 # Every notebook at profile=default into book/experiments/, then the HTML book (warnings are errors).
+# EVERY_STUDY=1 adds the chapters' GPU studies on a CPU too (crosslingual.chapters.EVERY_STUDY_ENV).
 book:
 	@start=$$(date +%s); $(MAKE) --no-print-directory setup models && \
+	$(if $(EVERY_STUDY),CROSSLINGUAL_EVERY_STUDY=$(EVERY_STUDY)) \
 	CROSSLINGUAL_SETUP_SECONDS=$$(( $$(date +%s) - start )) $(BIN)/crosslingual book --profile default && \
 	echo "make book took $$(( $$(date +%s) - start )) s; open $(CURDIR)/_build/html/index.html"
 

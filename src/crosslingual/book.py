@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 
 from crosslingual import executed_cache
-from crosslingual.chapters import CHAPTERS, Chapter, book_configs, chapter, toc_yaml
+from crosslingual.chapters import (CHAPTERS, Chapter, book_configs, chapter, cpu_budget_skips, every_study,
+                                  toc_yaml)
 from crosslingual.claims import CLAIMS_LOG
 from crosslingual.config import PROFILES, ConfigError
 from crosslingual.cost import chapter_costs
@@ -126,7 +127,9 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     seconds: dict[Path, float] = {}
     args = {"profile": profile, **(parameters or {})}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device) for nb in books}
+    gpu_studies = not cpu_budget_skips(profile)
+    keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device, gpu_studies)
+            for nb in books}
     reused = {nb: hit for nb in books if (hit := executed_cache.lookup(dest / nb.name, keys[nb])) is not None}
     for nb in reused:
         print(f"reused {nb.name}: its notebook, parameters, code, packages and runs are those it was executed with",
@@ -203,11 +206,16 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     chapters' unknown times out.
 """ if footnote else ""
     workers = default_workers()
+    studies = ("The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are left "
+               "out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them."
+               if cpu_budget_skips(profile) else
+               "The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are in this "
+               f"build{', asked for on a CPU (EVERY_STUDY=1)' if every_study() and not torch.cuda.is_available() else ''}.")
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
 with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes
-(torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. *Training time* is the wall time each run took
+(torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. {studies} *Training time* is the wall time each run took
 when it was trained (recorded in its `DONE` file): runs trained side by side in separate workers each count
 their own time, and a run trained together with others in one batched computation counts its share of the
 batch (the batch's wall time, which each of its runs records, divided by the number of runs in it), so the total
@@ -337,6 +345,7 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None, on
     and the claims page marks its verdicts. Parameters need ``only``: each chapter declares its own."""
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
+    every_study()  # a bad CROSSLINGUAL_EVERY_STUDY fails here, before any work
     root = _check_root(root)
     notebooks(root)  # the registry and the notebooks agree
     selected = (chapter(only),) if only is not None else CHAPTERS

@@ -10,6 +10,7 @@ claim checks in the package, and one :class:`Chapter` entry here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,12 +93,28 @@ def chapter(name: str) -> Chapter:
     raise ConfigError(f"chapter {name!r} does not exist: choose one of {', '.join(c.name for c in CHAPTERS)}")
 
 
+# "1": the book trains and judges every chapter's gpu_studies on a CPU too (`make book EVERY_STUDY=1`, or
+# `crosslingual book --every-study`): for a machine with more cores, or a user with more time, than the budget's
+EVERY_STUDY_ENV = "CROSSLINGUAL_EVERY_STUDY"
+
+
+def every_study() -> bool:
+    """Whether this build was asked for every study on any device (``EVERY_STUDY_ENV``); a value other than
+    "1", "0" or unset is an error, not a silent default."""
+    value = os.environ.get(EVERY_STUDY_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(f"{EVERY_STUDY_ENV}={value!r} is not allowed: choose '1' (every study, the chapters' GPU "
+                          f"studies on a CPU too) or '0' (the default: them only on a GPU or off the default profile)")
+    return value == "1"
+
+
 def cpu_budget_skips(profile: str) -> bool:
     """Whether the book leaves the chapters' ``gpu_studies`` out here: at the default profile without a GPU,
-    where the 5-seed book already takes most of its 30 minutes on 2 cores (measured: README)."""
+    where the 5-seed book already takes most of its 30 minutes on 2 cores (measured: README), unless the build
+    asked for every study (``every_study``)."""
     import torch
 
-    return profile == "default" and not torch.cuda.is_available()
+    return profile == "default" and not torch.cuda.is_available() and not every_study()
 
 
 GPU_SECTION = ("auto", "yes", "no")  # the values of a notebook parameter that runs a section on a gpu_study
@@ -118,7 +135,8 @@ def not_run_reason(parameter: str, value: str, configs: list["RunConfig"], work:
         return f"not run in this build: -p {parameter} no"
     work = work or f"{len({cfg.hash() for cfg in configs})} runs"
     return (f"not run in this build: at the default profile on a CPU its {work} do not fit the book's "
-            f"30-minute budget on 2 cores (-p {parameter} yes runs it; a GPU build runs it by default)")
+            f"30-minute budget on 2 cores (-p {parameter} yes runs it, as does make book EVERY_STUDY=1; a GPU "
+            f"build runs it by default)")
 
 
 def book_configs(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> list["RunConfig"]:

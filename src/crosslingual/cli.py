@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from crosslingual.chapters import CHAPTERS
+from crosslingual.chapters import CHAPTERS, EVERY_STUDY_ENV
 from crosslingual.config import ConfigError, check_count, make_config
 from crosslingual.files import StoreError
 from crosslingual.grids import studies
@@ -136,6 +137,8 @@ def _cldr(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from crosslingual.book import build_book
 
+    if args.every_study:  # in the environment, so that the training workers and the kernels see it too
+        os.environ[EVERY_STUDY_ENV] = "1"
     index = build_book(args.root, profile=args.profile, out=args.out, only=args.chapter,
                        parameters=_parse_overrides(args.parameter + args.overrides))
     print(f"book: {index}")
@@ -195,6 +198,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     book.add_argument("--chapter", default=None, metavar="NAME",
                       help="re-execute only this chapter (its name or number: " + ", ".join(c.name for c in CHAPTERS)
                            + ") with the name=value parameters, into the existing book, and rebuild the HTML")
+    book.add_argument("--every-study", action="store_true",
+                      help="also train and judge the chapters' GPU studies (the redesigns that do not fit the "
+                           "30-minute CPU budget) on a CPU; about 3x the default book's time on 2 cores")
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from crosslingual.chapters import every_study
 from crosslingual.config import ConfigError
 from crosslingual.cost import run_seconds
 from crosslingual.files import write_atomic
@@ -133,7 +134,8 @@ def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any]
         f"- **Runs**: {len(runs)} from the run store{': ' + listed if runs else ''}"
         f"{f'; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} distinct)' if seeds else ''}.",
         f"- **Code**: commit {commit(root)}, torch {torch.__version__}.",
-        f"- **Device**: {device_text(runs)}.",
+        f"- **Device**: {device_text(runs)}"
+        f"{'; every study asked for (EVERY_STUDY=1): the GPU studies run here too' if every_study() else ''}.",
         f"- **Built** {when}; **compute**: this notebook {notebook_seconds:.0f} s, and its runs' training "
         f"{training:.0f} s of worker time when they were trained.",
         ":::",

@@ -84,6 +84,25 @@ def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(mo
                                                                      work="35 continued trainings")
 
 
+def test_a_build_asked_for_every_study_runs_the_gpu_studies_on_a_cpu(monkeypatch):
+    import torch
+
+    from crosslingual.chapters import EVERY_STUDY_ENV, cpu_budget_skips, runs_gpu_section
+    from crosslingual.grids import Grid
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    large = {cfg.hash() for *_, cfg in Grid.load("regions_large").expand("default")}
+    for value, skips in (("", True), ("0", True), ("1", False)):
+        monkeypatch.setenv(EVERY_STUDY_ENV, value)
+        assert cpu_budget_skips("default") == skips and runs_gpu_section("g13_redesign", "auto", "default") != skips
+        assert (large <= {cfg.hash() for cfg in book_configs("default")}) != skips
+        assert not runs_gpu_section("g13_redesign", "no", "default")  # an explicit "no" still wins
+    for bad in ("yes", "true", " 1", "2"):
+        monkeypatch.setenv(EVERY_STUDY_ENV, bad)
+        with pytest.raises(ConfigError, match=f"{EVERY_STUDY_ENV}={bad!r} is not allowed: choose '1'"):
+            cpu_budget_skips("default")
+
+
 @pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)
 def test_a_chapter_s_notebook_agrees_with_its_entry(c):
     path = ROOT / "notebooks" / f"{c.name}.ipynb"

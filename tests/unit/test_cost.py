@@ -184,3 +184,20 @@ def test_the_cost_page_renders_one_table_per_profile():
     assert "pool (2 workers," in page
     one = SweepReport(requested=3, found=3, trained=[], seconds=1.0, backend="processes", workers=1)
     assert "pool (1 worker," in cost_page(USAGE, "default", one)
+
+
+@pytest.mark.parametrize("gpu, every, expected", [
+    (False, "", "are left out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them"),
+    (False, "1", "are in this build, asked for on a CPU (EVERY_STUDY=1)."),
+    (True, "", "are in this build."),
+])
+def test_the_cost_page_says_whether_the_gpu_studies_are_in_the_build(gpu, every, expected, monkeypatch):
+    import torch
+
+    from crosslingual.book import cost_page
+    from crosslingual.chapters import EVERY_STUDY_ENV
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.setenv(EVERY_STUDY_ENV, every)
+    report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
+    assert expected in " ".join(cost_page(USAGE, "default", report).split())

@@ -21,7 +21,8 @@ def _run(tmp_path: Path, name: str = "r1") -> Path:
 
 
 def _key(notebook: Path, **changes) -> str:
-    args = dict(profile="smoke", parameters={"seeds": 5}, built_at="smoke", runs_root=Path("/store"), device="cpu")
+    args = dict(profile="smoke", parameters={"seeds": 5}, built_at="smoke", runs_root=Path("/store"), device="cpu",
+                gpu_studies=True)
     return executed_cache.key(notebook, **{**args, **changes})
 
 
@@ -31,8 +32,9 @@ def test_the_key_changes_with_every_input(tmp_path, monkeypatch):
     base = _key(notebook)
     assert base == _key(notebook)
     others = [_key(notebook, profile="default"), _key(notebook, parameters={"seeds": 6}),
-              _key(notebook, built_at="default"), _key(notebook, runs_root=Path("/other")), _key(notebook, device="cuda")]
-    assert len({base, *others}) == 6
+              _key(notebook, built_at="default"), _key(notebook, runs_root=Path("/other")), _key(notebook, device="cuda"),
+              _key(notebook, gpu_studies=False)]
+    assert len({base, *others}) == 7
     notebook.write_text('{"cells": [1]}')
     assert _key(notebook) != base
     notebook.write_text('{"cells": []}')
