@@ -206,11 +206,10 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     chapters' unknown times out.
 """ if footnote else ""
     workers = default_workers()
-    studies = ("The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are left "
-               "out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them."
-               if cpu_budget_skips(profile) else
-               "The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are in this "
-               f"build{', asked for on a CPU (EVERY_STUDY=1)' if every_study() and not torch.cuda.is_available() else ''}.")
+    asked = ", asked for on a CPU (EVERY_STUDY=1)" if every_study() and not torch.cuda.is_available() else ""
+    studies = ("The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are "
+               + ("left out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them."
+                  if cpu_budget_skips(profile) else f"in this build{asked}."))
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
