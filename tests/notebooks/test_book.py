@@ -92,6 +92,24 @@ def test_smoke_book_builds(smoke_book):
     assert smoke_book.is_file()
 
 
+def test_stray_markdown_in_hidden_folders_is_no_page(smoke_book, tmp_path):
+    """A checkout holds hidden folders the book does not own (pytest's ``.pytest_cache/README.md`` after ``make
+    test``, an editor's notes): they are not pages, so the strict build (-W) must not warn about them."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "book"
+    shutil.copytree(SMOKE / "book", copy, ignore=shutil.ignore_patterns("_build"))
+    for stray in (".pytest_cache/README.md", "book/.notes/todo.md", ".hidden.md"):
+        (copy / stray).parent.mkdir(parents=True, exist_ok=True)
+        (copy / stray).write_text("# not a page\n")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run([str(jb), "build", "-W", "--builder", "html", str(copy)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert not list((copy / "_build" / "html").rglob("todo.html"))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_executed_notebooks_have_no_errors(smoke_book, path):
     executed = nbformat.read(SMOKE / "book" / "book" / "experiments" / path.name, as_version=4)
