@@ -205,7 +205,9 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     real CLDR territories than exist). A chapter's figures cover its other runs only, and the totals leave these
     chapters' unknown times out.
 """ if footnote else ""
-    workers = default_workers()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    workers = default_workers(device)
+    sharing = f" sharing its GPU ({torch.cuda.get_device_name()})" if device == "cuda" else ""
     asked = ", asked for on a CPU (EVERY_STUDY=1)" if every_study() and not torch.cuda.is_available() else ""
     studies = ("The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are "
                + ("left out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them."
@@ -213,7 +215,7 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
-with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes
+with {os.cpu_count()} CPU cores, training up to {workers} runs at a time in single-threaded worker processes{sharing}
 (torch {torch.__version__}), on {time.strftime("%Y-%m-%d")}. {studies} *Training time* is the wall time each run took
 when it was trained (recorded in its `DONE` file): runs trained side by side in separate workers each count
 their own time, and a run trained together with others in one batched computation counts its share of the

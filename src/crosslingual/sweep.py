@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from crosslingual.config import ConfigError, RunConfig, check_count, context_length, resolve_device
 from crosslingual.memory import (PROCESS_BYTES, GiB, available_bytes, check_run_fits, estimate_run_bytes,
-                                 sequence_length)
+                                 placed_bytes, sequence_length)
 from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_done, record_use, run_dir, runs_root
 
 SCHEDULER_ENV = "CROSSLINGUAL_SCHEDULER"
@@ -50,11 +50,21 @@ LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
 BACKENDS = ("processes", "dask")
 # Runs per batched computation when the caller does not choose (bench/README.md, bench/train_speed.py)
 TOGETHER = {"cpu": 8, "cuda": 16}
+# Worker processes sharing one GPU when the caller does not choose: a default-profile run is launch-bound there
+# (one process keeps the GPU idle between its small kernels), so several processes, each launching from its own
+# core, train side by side (bench/gpu_processes.py, bench/README.md).
+GPU_WORKERS = 8
+# What a worker process holds on the GPU besides its runs: the CUDA context and the caching allocator's slack
+CUDA_PROCESS_BYTES = 1 * GiB
 
 
-def default_workers() -> int:
-    """One worker per core, overridable with ``$CROSSLINGUAL_WORKERS``."""
-    return max(1, int(os.environ.get("CROSSLINGUAL_WORKERS", os.cpu_count() or 1)))
+def default_workers(device: str = "cpu") -> int:
+    """One worker per core (on a GPU at most ``GPU_WORKERS`` processes sharing it), overridable with
+    ``$CROSSLINGUAL_WORKERS``."""
+    if os.environ.get("CROSSLINGUAL_WORKERS"):
+        return max(1, int(os.environ["CROSSLINGUAL_WORKERS"]))
+    cores = os.cpu_count() or 1
+    return min(cores, GPU_WORKERS) if device == "cuda" else cores
 
 
 def expected_cost(cfg: RunConfig) -> float:
@@ -100,19 +110,23 @@ def batch_chunks(missing: list[RunConfig], together: int, workers: int) -> list[
     return sorted(chunks, key=lambda chunk: -sum(map(expected_cost, chunk)))
 
 
-def memory_workers(chunks: list[list[RunConfig]], workers: int) -> int:
-    """The most local CPU workers, at most ``workers``, such that the chunks with the ``workers`` largest memory
+def memory_workers(chunks: list[list[RunConfig]], workers: int, device: str = "cpu") -> int:
+    """The most local workers, at most ``workers``, such that the chunks with the ``workers`` largest memory
     estimates fit in the free memory side by side, each in its own process (at least one: each run alone was
-    checked to fit)."""
+    checked to fit). On a GPU both memories are checked: the GPU's (each process with its CUDA context) and the
+    host's (worlds, saved states)."""
     if workers <= 1:
         return workers
-    need = sorted((PROCESS_BYTES + sum(estimate_run_bytes(c)["total"] for c in chunk) for chunk in chunks),
-                  reverse=True)
-    free = available_bytes("cpu")
-    fitting = next((k for k in range(workers, 1, -1) if sum(need[:k]) <= free), 1)
+    base = {"cpu": PROCESS_BYTES, "cuda": CUDA_PROCESS_BYTES}
+    need = {where: sorted((base[where] + sum(placed_bytes(estimate_run_bytes(c), device)[where] for c in chunk)
+                           for chunk in chunks), reverse=True)
+            for where in placed_bytes(estimate_run_bytes(chunks[0][0]), device)}
+    free = {where: available_bytes(where) for where in need}
+    fitting = next((k for k in range(workers, 1, -1) if all(sum(need[w][:k]) <= free[w] for w in need)), 1)
     if fitting < workers:
+        short = next(w for w in need if sum(need[w][:workers]) > free[w])
         print(f"sweep: {fitting} worker(s) instead of {workers}: the {workers} largest runs need about "
-              f"{sum(need[:workers]) / GiB:.1f} GiB together, {free / GiB:.1f} GiB is free")
+              f"{sum(need[short][:workers]) / GiB:.1f} GiB together on {short}, {free[short] / GiB:.1f} GiB is free")
     return fitting
 
 
@@ -232,23 +246,22 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
     missing = sorted((c for c in distinct.values() if not is_done(c, root)), key=expected_cost,
                      reverse=True)  # longest first: the pool's last busy worker finishes soonest
     report = SweepReport(requested=len(distinct), found=len(distinct) - len(missing), backend=backend)
-    # a remote cluster picks its own devices; locally CUDA runs go one at a time on the one GPU
+    # a remote cluster picks its own devices; locally the workers share the one GPU
     local_device = device if backend == "dask" and scheduler else resolve_device(device)
     if together is None:
         together = TOGETHER["cuda" if local_device == "cuda" else "cpu"]
     together = check_count("together", together, 1, 1024)
-    workers = workers or default_workers()
+    workers = workers or default_workers(local_device)
     chunks = batch_chunks(missing, together, workers)
     workers = min(workers, max(1, len(chunks)))
     if not scheduler:  # a run that cannot fit fails the sweep here, before any training (not as a failed run)
         for cfg in missing:
             check_run_fits(cfg, local_device)
-        if local_device != "cuda":
-            workers = memory_workers(chunks, workers)
+        workers = memory_workers(chunks, workers, local_device)
     report.workers = workers
     if missing:
         check_store(root, max(map(disk_bytes, missing)))
-    in_process = (workers == 1 or local_device == "cuda") and not scheduler
+    in_process = workers == 1 and not scheduler
     with ExitStack() as stack:
         # the pool first: an unreachable scheduler fails before a progress bar is drawn
         pool = stack.enter_context(_pool(backend, workers, scheduler)) if chunks and not in_process else None

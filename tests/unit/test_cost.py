@@ -198,6 +198,9 @@ def test_the_cost_page_says_whether_the_gpu_studies_are_in_the_build(gpu, every,
     from crosslingual.chapters import EVERY_STUDY_ENV
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *device: "NVIDIA H200")
     monkeypatch.setenv(EVERY_STUDY_ENV, every)
     report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
-    assert expected in " ".join(cost_page(USAGE, "default", report).split())
+    page = " ".join(cost_page(USAGE, "default", report).split())
+    assert expected in page
+    assert ("worker processes sharing its GPU (NVIDIA H200)" in page) == gpu

@@ -179,8 +179,35 @@ def test_the_sweep_lowers_its_workers_to_what_fits_side_by_side(store, trained, 
     report = sweep_module.sweep(runs, workers=4, device="cpu", progress=False, root=store)
     assert report.workers == 2 and sorted(s for chunk in trained for s in chunk) == [0, 1, 2, 3]
     assert capsys.readouterr().out.strip().splitlines() == [
-        f"sweep: 2 worker(s) instead of 4: the 4 largest runs need about {4 * one / 2**30:.1f} GiB together, "
-        f"{2.5 * one / 2**30:.1f} GiB is free"]
+        f"sweep: 2 worker(s) instead of 4: the 4 largest runs need about {4 * one / 2**30:.1f} GiB together on "
+        f"cpu, {2.5 * one / 2**30:.1f} GiB is free"]
+
+
+def test_on_a_gpu_the_workers_share_it_as_far_as_its_memory_allows(store, trained, monkeypatch, capsys):
+    """On CUDA the chunks go to a pool of processes sharing the GPU (not one after another in the caller), and the
+    worker count is lowered until the largest chunks fit side by side there, each process with its CUDA context."""
+    runs = [make_config("smoke", seed=s) for s in range(4)]
+    one = sweep_module.CUDA_PROCESS_BYTES + placed_bytes(estimate_run_bytes(runs[0]), "cuda")["cuda"]
+    monkeypatch.setattr(sweep_module, "resolve_device", lambda device: "cuda")
+    monkeypatch.setattr(sweep_module, "check_run_fits", lambda cfg, device: None)
+    monkeypatch.setattr(sweep_module, "available_bytes",
+                        lambda device: int(2.5 * one) if device == "cuda" else 2**40)
+    report = sweep_module.sweep(runs, workers=4, together=1, progress=False, root=store)
+    assert report.workers == 2 and sorted(s for chunk in trained for s in chunk) == [0, 1, 2, 3]
+    assert "together on cuda" in capsys.readouterr().out
+    monkeypatch.setattr(sweep_module, "available_bytes", lambda device: 2**40)
+    assert sweep_module.sweep([make_config("smoke", seed=9)], workers=1, progress=False, root=store).workers == 1
+
+
+def test_default_workers_one_per_core_and_at_most_gpu_workers_on_a_gpu(monkeypatch):
+    monkeypatch.delenv("CROSSLINGUAL_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert sweep_module.default_workers() == 64
+    assert sweep_module.default_workers("cuda") == sweep_module.GPU_WORKERS < 64
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert sweep_module.default_workers("cuda") == 2
+    monkeypatch.setenv("CROSSLINGUAL_WORKERS", "3")
+    assert sweep_module.default_workers() == sweep_module.default_workers("cuda") == 3
 
 
 def test_a_remote_scheduler_skips_the_local_memory_check(store, trained):
