@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,13 +118,14 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     (``crosslingual.provenance``, against the book's build at ``built_at``, by default ``profile``); returns, in
     chapter order, each one's time and the runs it used, and merges their verdicts into ``dest/.claims.jsonl``
     (replacing those of the same chapters from an earlier build). The first failing notebook stops the build (the
-    ones already running finish)."""
+    ones already running finish). Each chapter is annotated and recorded (``executed_cache``) as soon as it
+    finishes, so a build stopped later (a failing chapter, a time limit, Ctrl-C) loses none that finished: the next
+    build reuses them."""
     dest.mkdir(parents=True, exist_ok=True)
     books = notebooks(root, chapters)
     logs = {nb: (dest / f".{nb.stem}.runs", dest / f".{nb.stem}.claims.jsonl") for nb in books}
     for log in (f for pair in logs.values() for f in pair):
         log.unlink(missing_ok=True)
-    seconds: dict[Path, float] = {}
     args = {"profile": profile, **(parameters or {})}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gpu_studies = not cpu_budget_skips(profile)
@@ -137,18 +138,45 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     todo = [nb for nb in books if nb not in reused]
     for nb in todo:
         executed_cache.forget(dest / nb.name)
+    done: dict[Path, dict] = {}
+
+    def finish(nb: Path, seconds: float) -> None:
+        """Annotate a finished chapter's page and record it for reuse, with its runs and verdicts."""
+        runs_log, claims_log = logs[nb]
+        runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
+        differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds, root, built_at or profile)
+        claims = [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
+        runs_log.unlink(missing_ok=True)
+        claims_log.unlink(missing_ok=True)
+        executed_cache.record(dest / nb.name, keys[nb], [r.path for r in runs], seconds, claims)
+        done[nb] = {"notebook": nb.stem, "seconds": seconds, "runs": runs, "claims": claims}
+
     with ProcessPoolExecutor(max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(todo) or 1)),
                              mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
                                str(logs[nb][1])): nb for nb in sorted(todo, key=expected_seconds, reverse=True)}
+        failure: Exception | None = None
+        pending = set(futures)
         try:
-            for fut in as_completed(futures):
-                nb = futures[fut]
-                seconds[nb] = fut.result()
-                print(f"executed {nb.name} at profile={profile} in {seconds[nb]:.0f} s", flush=True)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    nb = futures[fut]
+                    try:
+                        seconds = fut.result()
+                    except Exception as err:  # the chapters still running finish and are kept; none starts
+                        failure = failure or err
+                        # cancel() is False for a running one; a cancelled one is dropped here because
+                        # waiting on it would never return (a pending future's cancel() wakes no waiter)
+                        pending = {f for f in pending if not f.cancel()}
+                        continue
+                    finish(nb, seconds)
+                    print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s", flush=True)
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
+    if failure is not None:
+        raise failure
     usage = []
     claims = [line for line in _read_lines(dest / ".claims.jsonl")
               if json.loads(line)["chapter"] not in {nb.stem for nb in books}]
@@ -158,16 +186,9 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
             claims += hit["claims"]
             usage.append({"notebook": nb.stem, "seconds": hit["seconds"], "runs": [Run(Path(r)) for r in hit["runs"]],
                           "reused": True})
-            continue
-        runs_log, claims_log = logs[nb]
-        runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
-        differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds[nb], root, built_at or profile)
-        chapter_claims = [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
-        claims += chapter_claims
-        runs_log.unlink(missing_ok=True)
-        claims_log.unlink(missing_ok=True)
-        executed_cache.record(dest / nb.name, keys[nb], [r.path for r in runs], seconds[nb], chapter_claims)
-        usage.append({"notebook": nb.stem, "seconds": seconds[nb], "runs": runs})
+        else:
+            claims += done[nb].pop("claims")
+            usage.append(done[nb])
     write_atomic(dest / ".claims.jsonl", "".join(f"{line}\n" for line in claims).encode())
     return usage
 

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -116,6 +117,36 @@ def test_the_book_reexecutes_a_chapter_only_when_an_input_changed(tmp_path, monk
     assert executed[-1] == ("10_linguistic_regions", {"profile": "smoke", "seeds": 6}) and len(executed) == 2
     book.execute_notebooks(ROOT, dest, "default", chapters=chapters)
     assert len(executed) == 3
+
+
+def test_a_failing_chapter_loses_none_that_finished(tmp_path, monkeypatch):
+    """A build stopped by a failing chapter keeps every chapter that finished, also one still running when the
+    failure came: the next build executes only the failed one."""
+    executed, started, failed = [], threading.Event(), threading.Event()
+
+    def fake(notebook, out, root, parameters, usage_log, claims_log):
+        stem = Path(notebook).stem
+        executed.append(stem)
+        if stem.startswith("10") and not failed.is_set():
+            started.wait(5)  # chapter 9 is running when chapter 10 fails
+            failed.set()
+            raise RuntimeError("chapter 10 failed")
+        if stem.startswith("09"):
+            started.set()
+            failed.wait(5)
+        shutil.copy(notebook, out)
+        return 1.0
+
+    monkeypatch.setattr(book, "_execute_one", fake)
+    monkeypatch.setattr(book, "ProcessPoolExecutor", _Threads)
+    monkeypatch.setenv("CROSSLINGUAL_RUNS", str(tmp_path / "store"))
+    dest, chapters = tmp_path / "experiments", (chapter("09"), chapter("10"))
+    with pytest.raises(RuntimeError, match="chapter 10 failed"):
+        book.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
+    assert sorted(executed) == ["09_embedding_geometry", "10_linguistic_regions"]
+    usage = book.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
+    assert executed[2:] == ["10_linguistic_regions"]
+    assert [u.get("reused", False) for u in usage] == [True, False]
 
 
 @pytest.mark.parametrize("reused", [True, False])
