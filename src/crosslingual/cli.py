@@ -200,7 +200,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
                            + ") with the name=value parameters, into the existing book, and rebuild the HTML")
     book.add_argument("--every-study", action="store_true",
                       help="also train and judge the chapters' GPU studies (the redesigns that do not fit the "
-                           "30-minute CPU budget) on a CPU; 2.5x the default book's time on 2 cores (README)")
+                           "30-minute CPU budget) on a CPU; 2.7x the default book's time on 2 cores (README)")
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")

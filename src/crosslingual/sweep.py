@@ -51,10 +51,12 @@ BACKENDS = ("processes", "dask")
 # Runs per batched computation when the caller does not choose (bench/README.md, bench/train_speed.py)
 TOGETHER = {"cpu": 8, "cuda": 16}
 # Worker processes sharing one GPU when the caller does not choose: a default-profile run is launch-bound there
-# (one process keeps the GPU idle between its small kernels), so several processes, each launching from its own
-# core, train side by side (bench/gpu_processes.py, bench/README.md).
+# (one process leaves the GPU idle between its small kernels), so several processes, each launching from its own
+# core, train side by side: on an H200 the book's 250 runs took 362 s in 8 processes against 683 s extrapolated for
+# one (bench/README.md; 4 or 16 against 8 not yet measured, bench/gpu_processes.py).
 GPU_WORKERS = 8
 # What a worker process holds on the GPU besides its runs: the CUDA context and the caching allocator's slack
+# (8 processes with their default runs held 8.6-10.4 GiB on the H200)
 CUDA_PROCESS_BYTES = 1 * GiB
 
 
