@@ -367,7 +367,8 @@ def build_book(root: Path, profile: str = "default", out: Path | None = None, on
     and the claims page marks its verdicts. Parameters need ``only``: each chapter declares its own."""
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
-    every_study()  # a bad CROSSLINGUAL_EVERY_STUDY fails here, before any work
+    every_study()  # a bad CROSSLINGUAL_EVERY_STUDY or CROSSLINGUAL_WORKERS fails here, before any work
+    default_workers()
     root = _check_root(root)
     notebooks(root)  # the registry and the notebooks agree
     selected = (chapter(only),) if only is not None else CHAPTERS

@@ -60,11 +60,20 @@ GPU_WORKERS = 8
 CUDA_PROCESS_BYTES = 1 * GiB
 
 
+WORKERS_ENV = "CROSSLINGUAL_WORKERS"
+MAX_WORKERS = 1024
+
+
 def default_workers(device: str = "cpu") -> int:
     """One worker per core (on a GPU at most ``GPU_WORKERS`` processes sharing it), overridable with
-    ``$CROSSLINGUAL_WORKERS``."""
-    if os.environ.get("CROSSLINGUAL_WORKERS"):
-        return max(1, int(os.environ["CROSSLINGUAL_WORKERS"]))
+    ``$CROSSLINGUAL_WORKERS`` (a whole number from 1 to ``MAX_WORKERS``; anything else is a ConfigError, not a
+    silent default)."""
+    raw = os.environ.get(WORKERS_ENV, "")
+    if raw:
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+            raise ConfigError(f"{WORKERS_ENV}={raw!r} is not allowed: a whole number from 1 to {MAX_WORKERS} "
+                              "(training processes; unset: one per core)")
+        return int(raw)
     cores = os.cpu_count() or 1
     return min(cores, GPU_WORKERS) if device == "cuda" else cores
 

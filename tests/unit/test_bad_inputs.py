@@ -128,6 +128,17 @@ def test_a_bad_every_study_setting_stops_the_book_before_any_work(value, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "100000"])
+def test_a_bad_worker_count_stops_the_book_before_any_work(value, tmp_path, capsys, store, monkeypatch):
+    from crosslingual.sweep import WORKERS_ENV
+
+    monkeypatch.setenv(WORKERS_ENV, value)
+    assert cli(["book", "--root", str(ROOT), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{WORKERS_ENV}={value!r} is not allowed: a whole number from 1 to 1024" in err, err
+    assert "Traceback" not in err and not (tmp_path / "out").exists(), err
+
+
 def test_the_table_grew_by_forty_cases():
     assert len(CASES) >= 40
 
