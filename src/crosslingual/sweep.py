@@ -141,7 +141,8 @@ def memory_workers(chunks: list[list[RunConfig]], workers: int, device: str = "c
     return fitting
 
 
-def _single_thread() -> None:
+def one_torch_thread() -> None:
+    """A worker process's initializer: one torch thread, as every training and analysis worker runs."""
     torch.set_num_threads(1)
 
 
@@ -153,7 +154,7 @@ def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: b
     process (they differ between 1 and 2 threads)."""
     threads = torch.get_num_threads()
     if single_thread:
-        _single_thread()
+        one_torch_thread()
     try:
         cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
         if len(cfgs) > 1:
@@ -207,7 +208,7 @@ class SweepReport:
 def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[Callable, Callable, bool]]:
     """``(submit, as_completed, single_thread)`` for the backend; the pool is shut down on exit."""
     if backend == "processes":
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_single_thread) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=one_torch_thread) as pool:
             yield pool.submit, futures_completed, False
         return
     import logging
