@@ -31,7 +31,7 @@ from crosslingual import executed_cache
 from crosslingual.chapters import (CHAPTERS, Chapter, book_configs, chapter, cpu_budget_skips, every_study,
                                   toc_yaml)
 from crosslingual.claims import CLAIMS_LOG
-from crosslingual.config import PROFILES, ConfigError
+from crosslingual.config import PROFILES, ConfigError, resolve_device
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run, runs_root
@@ -127,7 +127,7 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
     for log in (f for pair in logs.values() for f in pair):
         log.unlink(missing_ok=True)
     args = {"profile": profile, **(parameters or {})}
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device("auto")
     gpu_studies = not cpu_budget_skips(profile)
     keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device, gpu_studies)
             for nb in books}
@@ -226,7 +226,7 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     real CLDR territories than exist). A chapter's figures cover its other runs only, and the totals leave these
     chapters' unknown times out.
 """ if footnote else ""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device("auto")
     workers = default_workers(device)
     sharing = f" sharing its GPU ({torch.cuda.get_device_name()})" if device == "cuda" else ""
     asked = ", asked for on a CPU (EVERY_STUDY=1)" if every_study() and not torch.cuda.is_available() else ""

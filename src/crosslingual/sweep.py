@@ -129,9 +129,9 @@ def memory_workers(chunks: list[list[RunConfig]], workers: int, device: str = "c
     if workers <= 1:
         return workers
     base = {"cpu": PROCESS_BYTES, "cuda": CUDA_PROCESS_BYTES}
-    need = {where: sorted((base[where] + sum(placed_bytes(estimate_run_bytes(c), device)[where] for c in chunk)
-                           for chunk in chunks), reverse=True)
-            for where in placed_bytes(estimate_run_bytes(chunks[0][0]), device)}
+    placed = [[placed_bytes(estimate_run_bytes(c), device) for c in chunk] for chunk in chunks]  # estimated once
+    need = {where: sorted((base[where] + sum(p[where] for p in chunk) for chunk in placed), reverse=True)
+            for where in placed[0][0]}
     free = {where: available_bytes(where) for where in need}
     fitting = next((k for k in range(workers, 1, -1) if all(sum(need[w][:k]) <= free[w] for w in need)), 1)
     if fitting < workers:
