@@ -4,7 +4,9 @@ and greedy-answer accuracy with exact and normalised matching (claim R8; no LLM 
 Models are loaded by path with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``; nothing is ever downloaded.
 Before loading, the config's shapes give the memory the model needs at the requested dtype (its skeleton is built
 on the meta device, which allocates nothing); a model that does not fit the device's free memory is refused with
-a message saying so, instead of swapping or crashing half-way.
+a message saying so, instead of swapping or crashing half-way. After loading, weight files that do not fill the
+model (missing, unexpected or mis-shaped tensors, which ``transformers`` would only report while initialising them
+at random) are refused in one line, so that no chapter analyses noise.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ BATCH_SIZE = 64  # prompts per generation batch of greedy_answers (64: 1.7x the 
 FACTS = {"smoke": 8, "default": 80, "paper": 120}
 PROMPT_TOKENS = 64  # tokens of a padded batch row (prompt and generated answer) assumed by required_bytes
 OVERHEAD = 1.2  # buffers, temporaries of one layer and the allocator's slack on top of weights and activations
+SHOWN = 3  # weights a refusal names (then "and N more")
 
 
 def _offline() -> None:
@@ -44,15 +47,59 @@ def _model_class(kind: str):
     return AutoModelForCausalLM if kind == "causal" else AutoModel
 
 
+def check_model_dir(path: str | Path) -> Path:
+    """``path`` (``~`` expanded) if it can be a local model directory: a directory with a ``config.json`` and
+    weight files. Run by :func:`load` and by the chapters' parameter checks, so that a mistyped ``hf_model`` fails
+    at once rather than in the chapter's last cell."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"hf_model={str(path)!r} is not a local directory (models are never downloaded)")
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"hf_model={str(path)!r} has no config.json: is it a model directory?")
+    if not [*path.glob("*.safetensors"), *path.glob("*.bin")]:
+        raise ConfigError(f"hf_model={str(path)!r} has no weight files (*.safetensors or *.bin): is it a model "
+                          "directory?")
+    return path
+
+
+def _few(names: list[str]) -> str:
+    """The first ``SHOWN`` names and how many more: a report that stays one line for any model."""
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
+
+
+def _check_weights(path: Path, model, kind: str, report: dict) -> None:
+    """Refuse a model whose weight files do not fill it, with one line: ``transformers`` initialises every missing
+    or mis-shaped weight at random and only prints a report, so a config beside unrelated weights would be
+    analysed as noise. ``report`` is ``from_pretrained(..., output_loading_info=True)``'s; it already leaves out
+    tied weights and buffers that are never saved. A bare stack (``kind="base"``) may come from a checkpoint with
+    a head (unexpected weights outside its own modules, which the checkpoint names with or without the stack's
+    ``base_model_prefix``) and without a pooler (masked-LM checkpoints such as XLM-R's ship none): neither is
+    part of the hidden states or embeddings analysed here."""
+    missing, unexpected = sorted(report["missing_keys"]), sorted(report["unexpected_keys"])
+    if kind == "base":
+        own = {name.split(".", 1)[0] for name in model.state_dict()} | {model.base_model_prefix}
+        missing = [k for k in missing if not k.startswith("pooler.")]
+        unexpected = [k for k in unexpected if k.split(".", 1)[0] in own]
+    problems = [f"{what} {_few(names)}" for what, names in (("missing", missing), ("unexpected", unexpected)) if names]
+    shapes = sorted(report["mismatched_keys"])
+    if shapes:
+        problems.append("mis-shaped " + _few([f"{k} ({list(ckpt)} in the file, {list(want)} in the model)"
+                                                 for k, ckpt, want in shapes]))
+    if report["error_msgs"]:
+        problems.append("load errors " + _few([str(e).split("\n", 1)[0] for e in report["error_msgs"]]))
+    if problems:
+        raise ConfigError(f"hf_model={str(path)!r}: its weight files do not match its config.json ("
+                          f"{'; '.join(problems)}); point it at the directory of the model its config describes")
+
+
 def required_bytes(path: str | Path, dtype: str, kind: str = "causal") -> int:
     """Memory the model needs at ``dtype``, from its config's shapes rather than its weight files (which may be
     sharded, quantised, stored in another dtype, or not match the config): the parameters of its skeleton, built
     on the meta device, plus the activations of one batch of ``BATCH_SIZE`` x ``PROMPT_TOKENS`` (the hidden
     states of every layer that ``output_hidden_states`` keeps, the keys and values of generation, the logits of
     a causal LM), times ``OVERHEAD``."""
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"hf_model={str(path)!r} has no config.json: is it a model directory?")
+    path = check_model_dir(path)
     _offline()
     from transformers import AutoConfig
 
@@ -74,12 +121,7 @@ def load(path: str | Path, *, kind: str = "causal", dtype: str = "fp32", device:
         raise ConfigError(f"kind={kind!r} is not allowed: choose 'causal' or 'base'")
     if dtype not in DTYPES:
         raise ConfigError(f"dtype={dtype!r} is not allowed: choose one of {', '.join(map(repr, DTYPES))}")
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        raise ConfigError(f"hf_model={str(path)!r} is not a local directory (models are never downloaded)")
-    if not [*path.glob("*.safetensors"), *path.glob("*.bin")]:
-        raise ConfigError(f"hf_model={str(path)!r} has no weight files (*.safetensors or *.bin): is it a model "
-                          "directory?")
+    path = check_model_dir(path)
     device = resolve_device(device)
     need, free = required_bytes(path, dtype, kind), available_bytes(device)
     if need > free:
@@ -87,7 +129,11 @@ def load(path: str | Path, *, kind: str = "causal", dtype: str = "fp32", device:
                           f"{free / 2**30:.1f} GiB is free on {device}; try dtype='bf16', a GPU, or a smaller model")
     from transformers import AutoTokenizer
 
-    model = _model_class(kind).from_pretrained(path, local_files_only=True, dtype=DTYPES[dtype]).to(device).eval()
+    # mis-shaped weights are reported with the others rather than raised on their own
+    model, report = _model_class(kind).from_pretrained(path, local_files_only=True, dtype=DTYPES[dtype],
+                                                       output_loading_info=True, ignore_mismatched_sizes=True)
+    _check_weights(path, model, kind, report)
+    model = model.to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     tokenizer.padding_side = "left"  # the last prompt token is then the last position of every row
     if tokenizer.pad_token is None:
