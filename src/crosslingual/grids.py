@@ -17,7 +17,13 @@ A grid file::
         control: baseline   # the sweep this one is compared with (optional; read by the chapters)
 
 Points are expanded sweep by sweep, then seed by seed, in file order. ``scale`` rounds an integer knob (kept
->= 1) and multiplies a real one as a real; other knobs cannot be scaled.
+>= 1) and multiplies a real one as a real; other knobs cannot be scaled. Entries may share a name as parts of one
+sweep (a word-level point and a BPE product), but every point of a name has a level of its own: the chapters pool
+runs by sweep name and level. Numbers in exponent form (``3e-3``, ``1.0e12``) are numbers, as in YAML 1.2.
+
+``crosslingual sweep NAME`` reads the shipped study ``NAME``; a grid file is named by a path with a separator or
+a ``.yaml`` / ``.yml`` suffix (``./mine``, ``grids/a.yaml``, ``a.yaml``), so that nothing in the current
+directory can shadow a study.
 
 Validation happens in two stages, and every error is a one-line :class:`ConfigError` that names the file, the
 sweep (``sweeps[i] (name)``) and the key, so a bad grid fails at once rather than after hours of runs:
@@ -36,6 +42,8 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -60,6 +68,18 @@ _SEEDED = ("seed", "world_seed")  # set by the grid's seed and seeds, never by a
 _KNOBS = sorted(set(_DEFAULTS) - set(_SEEDED))
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1, as PyYAML reads it, but with YAML 1.2's numbers in exponent form: PyYAML reads ``1.0e12`` and
+    ``3e-3`` as text (its floats need a dot and a signed exponent), so ``scale: {steps: 1.0e12}`` was refused as
+    "a string"."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+                              list("-+0123456789."))
+GRID_SUFFIXES = (".yaml", ".yml")
+
+
 def studies() -> list[str]:
     """Names of the grids that ship with the package (the book's studies)."""
     return sorted(p.name.removesuffix(".yaml") for p in resources.files("crosslingual").joinpath("studies").iterdir()
@@ -80,11 +100,15 @@ class Grid:
 
     @classmethod
     def load(cls, grid: str | Path) -> "Grid":
-        """A grid from a YAML file, or a shipped study by name (``information``, ``regions``, ...)."""
+        """A shipped study by name (``information``, ``regions``, ...), or a grid file by its path. The two are
+        told apart by the name alone, never by what the current directory holds (a file or folder there named like
+        a study shadowed it): a path has a separator or a ``.yaml`` / ``.yml`` suffix; a bare name is a study."""
         path, source = Path(grid), str(grid)
-        if not path.suffix and not path.exists():
+        if not _is_path(source):
             if source not in studies():
-                raise ConfigError(f"grid {source!r} is neither a file nor a study; studies: {', '.join(studies())}")
+                there = f"; for the file {source} here, write ./{source}" if path.exists() else ""
+                raise ConfigError(f"grid {source!r} is neither a file nor a study; studies: {', '.join(studies())}"
+                                  f" (a grid file is named by a path with a separator or a .yaml suffix{there})")
             text = resources.files("crosslingual").joinpath("studies", f"{grid}.yaml").read_text(encoding="utf-8")
         else:
             try:
@@ -93,7 +117,7 @@ class Grid:
                 reason = getattr(err, "strerror", None) or err
                 raise ConfigError(f"{source}: cannot read the grid file: {reason}") from err
         try:
-            spec = yaml.safe_load(text)
+            spec = yaml.load(text, Loader=_Loader)  # noqa: S506 -- a SafeLoader with YAML 1.2 floats
         except yaml.YAMLError as err:
             raise ConfigError(f"{source}: invalid YAML: {_yaml_problem(err)}") from err
         return cls.parse(spec, source=source)
@@ -117,6 +141,7 @@ class Grid:
         names = [_sweep_name(sweep, f"{source}: sweeps[{i}]") for i, sweep in enumerate(sweeps)]
         for i, sweep in enumerate(sweeps):
             _check_sweep(sweep, f"{source}: sweeps[{i}] ({names[i]})", names)
+        _check_levels(sweeps, source)
         return cls(source=source, sweeps=sweeps, **{k: spec[k] for k in _TOP - {"sweeps"} if k in spec})
 
     @property
@@ -164,6 +189,12 @@ def _located(where: str) -> Iterator[None]:
         yield
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from err
+
+
+def _is_path(grid: str) -> bool:
+    """Whether ``grid`` names a file (it has a separator or a grid suffix) rather than a shipped study."""
+    separators = {os.sep, "/", *([os.altsep] if os.altsep else [])}
+    return any(sep in grid for sep in separators) or grid.lower().endswith(GRID_SUFFIXES)
 
 
 def _kind(value: Any) -> str:
@@ -231,7 +262,7 @@ def _sweep_name(sweep: Any, where: str) -> str:
 
 
 def _check_sweep(sweep: dict, where: str, names: list[str]) -> None:
-    """One sweep's keys and shapes; ``names`` are all the grid's sweeps (duplicates allowed), for ``control``."""
+    """One sweep's keys and shapes; ``names`` are all the grid's sweeps, for ``control``."""
     _check_keys(sweep, _SWEEP, where)
     _check_knobs(sweep.get("fixed", {}), f"{where}: fixed")
     for key in ("product", "zip"):
@@ -251,6 +282,25 @@ def _check_sweep(sweep: dict, where: str, names: list[str]) -> None:
     control = sweep.get("control")
     if "control" in sweep and (not isinstance(control, str) or control not in names or control == sweep["name"]):
         raise ConfigError(f"{where}: control={control!r} must name another sweep of the grid")
+
+
+def _check_levels(sweeps: list[dict], source: str) -> None:
+    """Every point of a sweep name has a level of its own. The chapters pool the runs of one sweep name and level
+    as one arm, so two points at one level (two entries of one name, or a fixed ``level`` over several points)
+    would be pooled silently as one. Entries may share a name as parts of one sweep (a word-level point and a BPE
+    product, say) when their levels differ. A grid too large to expand is left to ``expand``'s cap."""
+    if sum(map(_n_points, sweeps)) > MAX_RUNS:
+        return
+    seen: dict[tuple[str, float], int] = {}
+    for j, sweep in enumerate(sweeps):
+        for i, knobs in enumerate(_points(sweep)):
+            key = (sweep["name"], float(sweep.get("level", _level(sweep, knobs, i))))
+            if key in seen:
+                where = "another point of this entry" if seen[key] == j else f"sweeps[{seen[key]}], of the same name"
+                raise ConfigError(f"{source}: sweeps[{j}] ({key[0]}): level {key[1]:g} is also the level of {where}; "
+                                  "the chapters pool one sweep's runs by level, so give every point its own level "
+                                  "(or the entry its own name)")
+            seen[key] = j
 
 
 def _scaled(profile: str, knob: str, factor: float) -> int | float:

@@ -1,10 +1,13 @@
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
 from crosslingual.config import ConfigError, make_config, profile_value
 from crosslingual.grids import MAX_RUNS, Grid, studies
+
+ROOT_STUDIES = Path(__file__).resolve().parents[2] / "src" / "crosslingual" / "studies"
 
 
 def _flat(cfg) -> dict:
@@ -266,3 +269,63 @@ def test_every_intervention_has_its_control_in_the_grid():
     assert grid.controls["alignment loss"] == "baseline"
     for arm, control in grid.controls.items():
         assert not control or control in arms, (arm, control)
+
+
+# ------------------------------------------------------------------ what a hostile tester found (names, levels)
+@pytest.mark.parametrize("planted", ["file", "folder"])
+def test_a_file_or_folder_named_like_a_study_does_not_shadow_it(tmp_path, monkeypatch, planted):
+    monkeypatch.chdir(tmp_path)
+    if planted == "file":
+        (tmp_path / "information").write_text("sweeps: [{name: mine, level: 1}]\n")
+    else:
+        (tmp_path / "information").mkdir()
+    assert Grid.load("information").sweeps == Grid.load(f"{ROOT_STUDIES}/information.yaml").sweeps
+    if planted == "file":  # a path is a path: a separator (or a .yaml suffix) says so
+        assert [s["name"] for s in Grid.load("./information").sweeps] == ["mine"]
+    else:
+        with pytest.raises(ConfigError, match=r"\./information: cannot read the grid file"):
+            Grid.load("./information")
+
+
+def test_a_bare_name_that_is_no_study_says_how_to_name_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mygrid").write_text("sweeps: [{name: x}]\n")
+    with pytest.raises(ConfigError, match=r"'mygrid' is neither a file nor a study; .* for the file mygrid here, "
+                                          r"write \./mygrid"):
+        Grid.load("mygrid")
+    (tmp_path / "mine.yml").write_text("sweeps: [{name: x}]\n")
+    assert Grid.load("mine.yml").sweeps == [{"name": "x"}]
+
+
+@pytest.mark.parametrize("sweeps, message", [
+    ([{"name": "a", "level": 1}, {"name": "a", "level": 1, "fixed": {"language_marker": True}}],
+     r"sweeps\[1\] \(a\): level 1 is also the level of sweeps\[0\], of the same name"),
+    ([{"name": "a", "product": {"parallel_fraction": [0.2, 0.4]}}, {"name": "a", "product": {"parallel_fraction": [0.4]}}],
+     r"sweeps\[1\] \(a\): level 0\.4 is also the level of sweeps\[0\]"),
+    ([{"name": "a", "level": 2, "product": {"parallel_fraction": [0.2, 0.4]}}],
+     r"sweeps\[0\] \(a\): level 2 is also the level of another point of this entry"),
+])
+def test_two_points_of_one_sweep_at_one_level_are_refused(sweeps, message):
+    with pytest.raises(ConfigError, match=message):
+        Grid.parse({"sweeps": sweeps})
+
+
+def test_entries_of_one_name_at_distinct_levels_are_parts_of_one_sweep():
+    grid = Grid.parse({"sweeps": [{"name": "vocabulary", "level": 0},
+                                  {"name": "vocabulary", "fixed": {"tokenizer": "bpe"},
+                                   "product": {"bpe_vocab_size": [96, 192]}}]})
+    assert [(s, lvl) for s, lvl, _ in grid.expand("smoke")] == [("vocabulary", 0.0), ("vocabulary", 96.0),
+                                                                ("vocabulary", 192.0)]
+
+
+def test_numbers_in_exponent_form_are_numbers(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text("fixed: {lr: 3e-3, weight_decay: 1.0e-1}\nsweeps: [{name: x}]\n")
+    cfg = Grid.load(str(path)).expand("smoke")[0][2]
+    assert (cfg.train.lr, cfg.train.weight_decay) == (0.003, 0.1)
+    path.write_text("scale: {steps: 1.0e12}\nsweeps: [{name: x}]\n")
+    with pytest.raises(ConfigError, match=r"steps=\d+ is out of range"):  # said exactly, not "a string"
+        Grid.load(str(path)).expand("smoke")
+    path.write_text("fixed: {language_marker: 1e}\nsweeps: [{name: x}]\n")  # not a number: still text
+    with pytest.raises(ConfigError, match=r"language_marker='1e' must be a boolean"):
+        Grid.load(str(path)).expand("smoke")
