@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
 
 
 class StoreError(RuntimeError):
@@ -37,6 +39,32 @@ def write_errors(path: Path, what: str, remedy: str, *, output: bool = False) ->
         if err.errno not in _USER_ERRNOS and not (output and err.errno == errno.ENOENT):
             raise
         raise StoreError(f"{what} {path}: {err.strerror} ({err.filename or path}); {remedy}") from err
+
+
+class NotRegularFile(OSError):
+    """A path that should hold a file's bytes is a FIFO, a socket, a device or a directory."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, only if it is a regular file (symbolic links followed). Opening a FIFO to read
+    blocks until a writer appears, so a FIFO planted where a run's file belongs hung ``runs verify`` and ``runs ls``
+    for ever: the file is opened without blocking and refused with :class:`NotRegularFile` unless it is a regular
+    file, so nothing that reads the store can hang on what it finds there."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file (:func:`open_regular`)."""
+    with open_regular(path) as f:
+        return f.read()
 
 
 def temporary_name(path: Path) -> Path:

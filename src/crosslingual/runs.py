@@ -9,8 +9,9 @@
 
 Every file is written to a temporary name and renamed, so a reader never sees a partial file, a failed write
 leaves nothing behind, and a killed run resumes from its last checkpoint with exactly the metrics of an
-uninterrupted one. A lock file (host and pid, with a heartbeat) keeps two processes from training the same run;
-a lock whose owner is gone, or that cannot be read, is reported and taken over, and every wait says what it
+uninterrupted one. A lock file (host, pid and the process's start time, with a heartbeat) keeps two processes
+from training the same run; a lock whose owner is gone (dead, or its pid now another process's), or that cannot be
+read, is reported and taken over, and every wait says what it
 waits for. A finished run is trusted only when its directory's name is the hash of its ``config.json`` and its
 files are exactly those of its manifest, with their checksums; anything else is moved to ``.quarantine/`` and
 recomputed (or reported by ``runs verify``), never loaded. Nothing is ever unpickled: weights are safetensors,
@@ -28,6 +29,7 @@ import platform
 import re
 import shutil
 import socket
+import stat
 import sys
 import threading
 import time
@@ -44,7 +46,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from crosslingual.config import RESULT_FORMAT_VERSION, RunConfig, config_digest, context_length, resolve_device
-from crosslingual.files import StoreError, write_atomic, write_errors
+from crosslingual.files import StoreError, open_regular, read_regular, write_atomic, write_errors
 from crosslingual.memory import check_run_fits, parameter_count, sequence_length, vocabulary_size
 from crosslingual.model import Transformer
 from crosslingual.world import World
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
 LOCK, TAKEOVER = "lock", "lock.takeover"
 DERIVED, QUARANTINE = ".derived", ".quarantine"  # hidden: not run directories
+PRETRAINED = ".pretrained"  # real models' verified conversions (crosslingual.pretrained)
 RUN_NAME = re.compile(r"[0-9a-f]{12}")  # what RunConfig.hash() returns
 TMP_NAME = re.compile(r"\..+\.(?P<pid>[0-9]+)\.tmp")  # crosslingual.files.temporary_name
 # Resume files a finished run still holds when its process died between writing DONE and tidying up: not data
@@ -114,7 +117,7 @@ def _parquet(table: pd.DataFrame, index: bool = True) -> bytes:
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -126,18 +129,27 @@ def manifest(directory: Path) -> dict[str, dict]:
     return {str(f.relative_to(directory)): {"sha256": _sha256(f), "bytes": f.stat().st_size} for f in files}
 
 
-def _present_files(directory: Path) -> dict[str, bool]:
-    """Every entry of a run directory that is not a directory, relative path -> whether it is a symbolic link;
-    DONE, the lock files, resume leftovers and temporary files are not data and are left out."""
+def _entry_kind(path: Path) -> str:
+    """``file``, ``link``, ``directory`` or ``other`` (a FIFO, a socket, a device), without following links."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "file" if stat.S_ISREG(mode) else "directory" if stat.S_ISDIR(mode) else "other"
+
+
+def _present_files(directory: Path) -> dict[str, str]:
+    """Every entry of a run directory but its ``checkpoints`` folder, relative path -> :func:`_entry_kind`.
+    Directories are listed too: an empty folder named like a checkpoint is no checkpoint, and must not pass for
+    an intact run. DONE, the lock files, resume leftovers and temporary files are not data and are left out."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(directory):  # never follows symbolic links
         here = Path(dirpath)
-        links = [d for d in dirnames if (here / d).is_symlink()]
-        for name in [*filenames, *links]:
+        for name in [*filenames, *dirnames]:
             rel = str((here / name).relative_to(directory))
-            if rel in (DONE, LOCK, TAKEOVER, *LEFTOVERS) or TMP_NAME.fullmatch(name):
+            if rel in (DONE, LOCK, TAKEOVER, *LEFTOVERS, "checkpoints") or TMP_NAME.fullmatch(name):
                 continue
-            out[rel] = (here / name).is_symlink()
+            with suppress(FileNotFoundError):  # removed while we looked: it is then simply not there
+                out[rel] = _entry_kind(here / name)
     return out
 
 
@@ -145,7 +157,7 @@ def _name_problem(directory: Path) -> str | None:
     """Why the directory's name is not the hash of the config it holds (None when it is). ``config.json`` records
     its result format; one written before it did is checked against every format up to today's."""
     try:
-        stored = json.loads((directory / "config.json").read_text())
+        stored = json.loads(read_regular(directory / "config.json"))
         config = stored["config"]
         formats = [int(stored["format"])] if "format" in stored else range(RESULT_FORMAT_VERSION, 0, -1)
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -159,7 +171,7 @@ def verify_run(directory: Path) -> list[str]:
     """Problems that make a finished run untrustworthy (empty when intact): its name must be the hash of its
     ``config.json``, and its files exactly those of DONE's manifest, with their recorded sizes and checksums."""
     try:
-        recorded = json.loads((directory / DONE).read_text())["manifest"]
+        recorded = json.loads(read_regular(directory / DONE))["manifest"]
         wanted = {str(name): (int(want["bytes"]), str(want["sha256"])) for name, want in recorded.items()}
     except (KeyError, TypeError, AttributeError):
         return ["DONE has no valid manifest (made by an older version of crosslingual, or edited by hand)"]
@@ -167,18 +179,23 @@ def verify_run(directory: Path) -> list[str]:
         return [f"DONE is unreadable ({err.__class__.__name__})"]
     problems = [p for p in [_name_problem(directory)] if p]
     present = _present_files(directory)
-    problems += [f"{name} is not in the manifest" for name in sorted(set(present) - set(wanted))]
+    problems += [f"{name} is not in the manifest ({_KIND_WORDS[present[name]]})"
+                 for name in sorted(set(present) - set(wanted))]
     for name, (size, sha) in wanted.items():
         f = directory / name
         if Path(name).is_absolute() or ".." in Path(name).parts:
             problems.append(f"the manifest names {name}, outside the run")
-        elif present.get(name):
-            problems.append(f"{name} is a symbolic link")
-        elif name not in present or not f.is_file():
+        elif name not in present:
             problems.append(f"{name} is missing")
+        elif present[name] != "file":
+            problems.append(f"{name} is {_KIND_WORDS[present[name]]}, not a regular file")
         elif f.stat().st_size != size or _sha256(f) != sha:
             problems.append(f"{name} does not match its checksum")
     return problems
+
+
+_KIND_WORDS = {"file": "a file", "link": "a symbolic link", "directory": "a directory",
+               "other": "a FIFO, socket or device"}
 
 
 def _quarantine_target(root: Path, name: str) -> Path:
@@ -188,9 +205,14 @@ def _quarantine_target(root: Path, name: str) -> Path:
 
 
 def quarantine(directory: Path, reason: str) -> Path:
-    """Move a damaged run aside (never delete what a user ran) and warn; the caller may then recompute it."""
-    target = _quarantine_target(directory.parent, directory.name)
-    os.replace(directory, target)
+    """Move a damaged run aside (never delete what a user ran) and warn; the caller may then recompute it. A store
+    that cannot take the move (read-only, say) is a :class:`StoreError` that names the damage: the run is then
+    neither served nor moved."""
+    with write_errors(directory.parent, "run store", f"run {directory.name} is damaged ({reason}) and cannot be "
+                      "moved aside: make the store writable (it is then quarantined and recomputed), or point "
+                      "$CROSSLINGUAL_RUNS at another directory"):
+        target = _quarantine_target(directory.parent, directory.name)
+        os.replace(directory, target)
     warnings.warn(f"run {directory.name} is damaged ({reason}); moved to {target} and recomputing it",
                   stacklevel=3)
     return target
@@ -203,9 +225,11 @@ def write_json(path: Path, obj: dict) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
-# A held lock's mtime is refreshed every LOCK_HEARTBEAT_S; a lock of another host (a cluster node) that has not
-# been refreshed for LOCK_STALE_S belongs to a dead process, since its pid cannot be checked from here. A lock
-# is written in the microseconds after its creation, so one still unreadable after LOCK_GRACE_S is garbage.
+# A held lock's mtime is refreshed every LOCK_HEARTBEAT_S; a lock that has not been refreshed for LOCK_STALE_S
+# belongs to a dead process when its owner cannot be identified otherwise: one of another host (a cluster node),
+# whose pid cannot be checked from here, or one without the owner's start time (written by an older version, or on
+# a system without /proc), whose pid may since have been given to another process. A lock is written in the
+# microseconds after its creation, so one still unreadable after LOCK_GRACE_S is garbage.
 LOCK_HEARTBEAT_S, LOCK_STALE_S, LOCK_GRACE_S = 30.0, 300.0, 10.0
 LOCK_REPORT_S = 30.0  # how often a waiting process says again what it waits for
 _HEARTBEATS: dict[Path, threading.Event] = {}
@@ -229,10 +253,26 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def _lock_owner(lock: Path) -> tuple[str, int] | None:
+def process_start(pid: int) -> str | None:
+    """What tells a process from a later one given the same pid: the boot's id and the process's start time in
+    clock ticks since boot (``/proc``; None where it cannot be read). A pid alone is no proof of ownership: pids
+    are recycled, so a lock naming a live pid may name a shell, or pid 1, hours after its owner died."""
     try:
-        host, pid = lock.read_text().split()
-        return host, int(pid)
+        ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except (OSError, IndexError):
+        return None
+    return f"{boot}/{ticks}"
+
+
+def _lock_owner(lock: Path) -> tuple[str, int, str | None] | None:
+    """``(host, pid, start)`` of a lock file, ``start`` None in a lock without it (an older version's, or written
+    where ``/proc`` is absent); None when the file is unreadable or not a regular file."""
+    try:
+        host, pid, *start = read_regular(lock).decode().split()
+        if len(start) > 1:
+            return None
+        return host, int(pid), start[0] if start else None
     except (OSError, ValueError):
         return None
 
@@ -248,12 +288,21 @@ def _describe_lock(lock: Path) -> tuple[str, str | None, os.stat_result | None]:
     if owner is None:
         who = f"an unreadable lock file written {age:.0f} s ago"
         return who, (f"{who}, taken over after {LOCK_GRACE_S:.0f} s" if age > LOCK_GRACE_S else None), seen
-    host, pid = owner
+    host, pid, start = owner
+    stale = age > LOCK_STALE_S
     if host != socket.gethostname():
         who = f"process {pid} on {host} (heartbeat {age:.0f} s ago)"
-        return who, (f"{who}: no heartbeat for {LOCK_STALE_S:.0f} s" if age > LOCK_STALE_S else None), seen
+        return who, (f"{who}: no heartbeat for {LOCK_STALE_S:.0f} s" if stale else None), seen
     who = f"process {pid} on this host"
-    return who, (None if _pid_alive(pid) else f"{who} is gone"), seen
+    if not _pid_alive(pid):
+        return who, f"{who} is gone", seen
+    now = process_start(pid)
+    if start is not None and now is not None:
+        return who, (None if now == start else f"{who} is gone (pid {pid} now belongs to a later process)"), seen
+    # the owner cannot be identified: only its heartbeat says that it is alive
+    who = f"process {pid} on this host (heartbeat {age:.0f} s ago)"
+    return who, (f"{who}: no heartbeat for {LOCK_STALE_S:.0f} s, and a pid alone does not prove its owner is alive"
+                 if stale else None), seen
 
 
 def _take_over(lock: Path, reason: str, seen: os.stat_result | None) -> bool:
@@ -297,7 +346,8 @@ def try_lock(directory: Path) -> bool:
                 return False
             continue
         try:
-            os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+            os.write(fd, " ".join([socket.gethostname(), str(os.getpid()), process_start(os.getpid()) or ""]
+                                  ).strip().encode())
         except BaseException:
             os.close(fd)
             lock.unlink(missing_ok=True)
@@ -373,7 +423,7 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(json.loads((self.path / "config.json").read_text())["config"])
+        return RunConfig.from_dict(json.loads(read_regular(self.path / "config.json"))["config"])
 
     @cached_property
     def metrics(self) -> pd.DataFrame:
@@ -381,7 +431,7 @@ class Run:
 
     @cached_property
     def info(self) -> dict:
-        return json.loads((self.path / DONE).read_text())
+        return json.loads(read_regular(self.path / DONE))
 
     @cached_property
     def world(self) -> World:
@@ -389,7 +439,8 @@ class Run:
 
     @property
     def steps(self) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in (self.path / "checkpoints").glob("step_*.safetensors"))
+        return sorted(int(p.stem.split("_")[1]) for p in (self.path / "checkpoints").glob("step_*.safetensors")
+                      if p.is_file())
 
     def load_model(self, step: int | None = None, device: str = "cpu") -> Transformer:
         """The model at ``step`` (default: the last), in eval mode."""
@@ -556,7 +607,7 @@ def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root
     sidecar = path.with_suffix(".json")
     if path.exists() or sidecar.exists():
         try:
-            info = json.loads(sidecar.read_text())
+            info = json.loads(read_regular(sidecar))
             intact = info["payload"] == payload and info["sha256"] == _sha256(path)
         except (OSError, ValueError, KeyError, TypeError):
             intact = False
@@ -625,14 +676,14 @@ def list_runs(root: Path | None = None) -> pd.DataFrame:
         row = {"run": d.name, "state": _state(d), "checkpoints": len(list((d / "checkpoints").glob("*"))),
                "MB": round(_size_mb(d), 1)}
         try:
-            cfg = json.loads((d / "config.json").read_text())["config"]
+            cfg = json.loads(read_regular(d / "config.json"))["config"]
             row.update(seed=cfg["seed"], parallel_fraction=cfg["world"]["parallel_fraction"],
                        n_entities=cfg["world"]["n_entities"], d_model=cfg["model"]["d_model"],
                        steps=cfg["train"]["steps"])
         except (OSError, ValueError, KeyError, TypeError):
             row["state"] += " (no config)"
         with suppress(OSError, ValueError, TypeError):
-            info = json.loads((d / DONE).read_text())
+            info = json.loads(read_regular(d / DONE))
             row.update(device=info.get("device", ""), cpu=info.get("cpu_capability", "?"),
                        threads=info.get("threads", ""), torch=info.get("torch", ""))
         rows.append(row)
@@ -646,16 +697,18 @@ def verify_store(root: Path | None = None) -> dict[str, list[str]]:
 
 
 def _stray_tmp(directory: Path) -> list[Path]:
-    """Temporary files under ``directory`` left by writers that died: their pid is gone from this host and they
-    are older than ``LOCK_STALE_S`` (a live writer on another host renames its file within seconds)."""
+    """Temporary files and folders under ``directory`` left by writers that died (a conversion of a real model
+    killed while writing leaves a folder of up to 449 MB): their pid is gone from this host and they are older
+    than ``LOCK_STALE_S`` (a live writer on another host renames its file within seconds)."""
     out = []
-    for dirpath, _, filenames in os.walk(directory):
-        for name in filenames:
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in [*filenames, *dirnames]:
             m = TMP_NAME.fullmatch(name)
             f = Path(dirpath) / name
             if m and not f.is_symlink() and not _pid_alive(int(m["pid"])) \
                     and time.time() - f.lstat().st_mtime > LOCK_STALE_S:
                 out.append(f)
+        dirnames[:] = [d for d in dirnames if not TMP_NAME.fullmatch(d)]  # a stray folder goes whole
     return out
 
 
@@ -678,14 +731,14 @@ def _remove(path: Path) -> None:
 
 def gc_store(root: Path | None = None, *, dry_run: bool = True, quarantined: bool = False) -> list[Path]:
     """What garbage collection removes, and nothing else: provably unfinished runs (see ``_provably_unfinished``),
-    temporary files of dead writers inside run directories and ``.derived``, and (``quarantined=True``) the
-    entries of the quarantine. Finished runs, symbolic links' targets and anything that is not provably a run
-    (``data/``, ``backup/``, ``2026-results/``) are never touched. A run is locked while it is removed, so a
+    temporary files and folders of dead writers inside run directories, ``.derived`` and ``.pretrained``, and
+    (``quarantined=True``) the entries of the quarantine. Finished runs, symbolic links' targets and anything
+    that is not provably a run (``data/``, ``backup/``, ``2026-results/``) are never touched. A run is locked while it is removed, so a
     process that starts training it at that moment is never pulled from under."""
     root = root or runs_root()
     entries = _run_dirs(root)
     doomed = [d for d in entries if _provably_unfinished(d)]
-    for d in [*(d for d in entries if d not in doomed and not d.is_symlink()), root / DERIVED]:
+    for d in [*(d for d in entries if d not in doomed and not d.is_symlink()), root / DERIVED, root / PRETRAINED]:
         if d.is_dir() and not d.is_symlink():
             doomed += _stray_tmp(d)
     q = root / QUARANTINE

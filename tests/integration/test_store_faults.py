@@ -125,7 +125,7 @@ def test_a_wait_for_a_live_owner_says_who_and_how_long(store, capfd, monkeypatch
     d = run_dir(CFG)
     d.mkdir(parents=True)
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
-    (d / LOCK).write_text(f"{socket.gethostname()} {owner.pid}")
+    (d / LOCK).write_text(f"{socket.gethostname()} {owner.pid} {store_module.process_start(owner.pid)}")
     try:
         with pytest.warns(UserWarning, match=f"process {owner.pid} on this host is gone"):
             get_or_train(CFG, progress=False)
