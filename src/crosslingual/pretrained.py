@@ -5,8 +5,11 @@ file's SHA-256, its licence and how its weights were quantised. ``load(name)`` r
 model in fp32 and a tokenizer. The conversion from the package's format runs once: its result is stored under
 ``<run store>/.pretrained/`` by a hash of the source file's digest and ``CONVERTER_VERSION``, written
 atomically and checked against its recorded digest when read back, like a run, so a book rebuild never
-converts again and a damaged copy is converted anew. Nothing here downloads; a source whose package is not
-installed raises :class:`NotInstalled`, which the chapters and the ``real`` tests turn into a skip with a reason.
+converts again and a damaged copy (or anything else in its place) is converted anew and replaced; a store that
+cannot take the result is refused before converting. Temporary copies are named as
+:func:`crosslingual.files.temporary_name` names them, so that ``runs gc`` finds those of killed processes.
+Nothing here downloads; a source whose package is not installed raises :class:`NotInstalled`, which the chapters
+and the ``real`` tests turn into a skip with a reason.
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from crosslingual.files import write_atomic
+from crosslingual.files import read_regular, temporary_name, write_atomic
 from crosslingual.gguf_metadata import one_reader
-from crosslingual.runs import _sha256, runs_root, store_errors
+from crosslingual.runs import PRETRAINED, _remove, _sha256, check_store, runs_root, store_errors
 
 CONVERTER_VERSION = 1  # bump when a conversion below changes what it writes
-STORE = ".pretrained"
+STORE = PRETRAINED
 
 
 class NotInstalled(LookupError):
@@ -125,7 +129,7 @@ def source_path(name: str, root: Path | None = None) -> Path:
     source_digest(name)
     with store_errors(target.parent):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # chapters may join it at the same time
+        tmp = temporary_name(target)  # chapters may join it at the same time
         with open(tmp, "wb") as out:
             for part in parts:
                 with open(part, "rb") as f:
@@ -159,43 +163,73 @@ def _unaliased(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _stored(folder: Path, key: dict) -> tuple[dict, dict[str, torch.Tensor], dict[str, str]] | None:
+    """The conversion stored in ``folder`` for ``key``, or None when there is none: absent, a file, damaged (a
+    file missing or not of its recorded SHA-256), or of another source or converter."""
+    from safetensors.torch import load_file
+
+    try:
+        info = json.loads(read_regular(folder / "meta.json"))
+        if info["key"] == key and all(_sha256(folder / f) == h for f, h in info["sha256"].items()):
+            files = {f: read_regular(folder / f).decode("utf-8") for f in info["files"]}
+            return info["config"], load_file(folder / "model.safetensors"), files
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _clear(folder: Path) -> Path:
+    """This process's temporary name for ``folder``, emptied, after moving whatever unusable entry stands at
+    ``folder`` (a damaged copy, a file) there and removing it: a rename, so that two processes repairing at once
+    never remove files of each other's copies, and a copy killed half-way is found by ``runs gc``."""
+    tmp = temporary_name(folder)
+    _remove(tmp)  # left by a killed process that had this pid
+    if os.path.lexists(folder):
+        with suppress(FileNotFoundError):  # another process moved it first
+            folder.rename(tmp)
+        _remove(tmp)
+    return tmp
+
+
+def _write(tmp: Path, key: dict, config: dict, state: dict[str, torch.Tensor], files: dict[str, str]) -> None:
+    """A conversion's files in the new folder ``tmp``, ``meta.json`` (its key, config and every file's SHA-256)
+    last."""
+    from safetensors.torch import save_file
+
+    tmp.mkdir()
+    save_file(_unaliased(state), tmp / "model.safetensors")
+    for f, text in files.items():
+        write_atomic(tmp / f, text.encode("utf-8"))
+    hashes = {f: _sha256(tmp / f) for f in ["model.safetensors", *files]}
+    write_atomic(tmp / "meta.json", json.dumps({"key": key, "config": config, "files": list(files),
+                                                "sha256": hashes}).encode())
+
+
 def cached_conversion(name: str, convert: Callable[[], tuple[dict, dict[str, torch.Tensor], dict[str, str]]],
                       root: Path | None = None) -> Conversion:
     """``convert()`` -> (config dict, fp32 state dict, text files), stored once per source digest and converter
-    version under the store's ``.pretrained/``, every file's SHA-256 recorded and checked when read back."""
-    from safetensors.torch import load_file, save_file
-
+    version under the store's ``.pretrained/``, every file's SHA-256 recorded and checked when read back. A store
+    that cannot take the conversion is refused before converting (which takes half a minute for a real model),
+    and an unusable copy is replaced, so that the next call reads it."""
     digest = source_digest(name)
     key = {"source": name, "sha256": digest, "converter": CONVERTER_VERSION}
     label = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     folder = (root or runs_root()) / STORE / f"{name}-{label}"
-    meta = folder / "meta.json"
     start = time.perf_counter()
-    if meta.exists():
-        try:
-            info = json.loads(meta.read_text())
-            if info["key"] == key and all(_sha256(folder / f) == h for f, h in info["sha256"].items()):
-                files = {f: (folder / f).read_text(encoding="utf-8") for f in info["files"]}
-                return Conversion(info["config"], load_file(folder / "model.safetensors"), files, False,
-                                  time.perf_counter() - start, folder)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        shutil.rmtree(folder, ignore_errors=True)  # damaged or foreign: convert again
+    stored = _stored(folder, key)
+    if stored is not None:
+        return Conversion(*stored, False, time.perf_counter() - start, folder)
+    check_store(folder.parent)
+    with store_errors(folder.parent):
+        tmp = _clear(folder)
     config, state, files = convert()
     with store_errors(folder.parent):
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")  # two chapters may convert at the same time
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_file(_unaliased(state), tmp / "model.safetensors")
-        for f, text in files.items():
-            write_atomic(tmp / f, text.encode("utf-8"))
-        hashes = {f: _sha256(tmp / f) for f in ["model.safetensors", *files]}
-        write_atomic(tmp / "meta.json", json.dumps({"key": key, "config": config, "files": list(files),
-                                                    "sha256": hashes}).encode())
         try:
-            tmp.rename(folder)
-        except OSError:  # another process stored the same conversion first: keep its copy
-            shutil.rmtree(tmp, ignore_errors=True)
+            _write(tmp, key, config, state, files)  # under this pid's name: two chapters may convert at once
+            with suppress(OSError):  # another process stored the same conversion first: keep its copy
+                tmp.rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # a copy not needed, or half written (a full disk)
     return Conversion(config, state, files, True, time.perf_counter() - start, folder)
 
 
