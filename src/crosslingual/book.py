@@ -37,7 +37,8 @@ from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run, runs_root
 from crosslingual.provenance import annotate, book_profile, check_chapter_parameters
 from crosslingual.scoreboard import scoreboard_page
-from crosslingual.sweep import SCHEDULER_ENV, SweepReport, default_workers, sweep
+from crosslingual.sweep import (SCHEDULER_ENV, SweepReport, default_workers, die_with_parent, stopping_workers,
+                              sweep)
 
 if TYPE_CHECKING:
     from traitlets.config import Config
@@ -81,9 +82,12 @@ def kernel_config(sockets: str) -> Config | None:
 def _execute_one(notebook: str, out: str, root: str, parameters: dict, usage_log: str, claims_log: str) -> float:
     """Execute one notebook in this worker process (papermill is process-safe, not thread-safe); its kernel
     inherits the two logs and one torch thread, and talks to papermill over sockets no other kernel can be
-    given (``kernel_config``). Returns its wall time."""
+    given (``kernel_config``). Returns its wall time. The worker dies with the book however the book ends
+    (``die_with_parent``: set here, not by the pool's initializer, so that a test can run the pool in threads),
+    and the kernel with the worker (ipykernel polls its parent, ``$JPY_PARENT_PID``, every second)."""
     import papermill
 
+    die_with_parent()
     os.environ.update({USAGE_LOG: usage_log, CLAIMS_LOG: claims_log, **ONE_THREAD})
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crosslingual-kernel-") as sockets:
@@ -151,30 +155,27 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         executed_cache.record(dest / nb.name, keys[nb], [r.path for r in runs], seconds, claims)
         done[nb] = {"notebook": nb.stem, "seconds": seconds, "runs": runs, "claims": claims}
 
-    with ProcessPoolExecutor(max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(todo) or 1)),
-                             mp_context=get_context("spawn")) as pool:
+    kernels = max(1, min(workers or default_workers() + NOTEBOOKS_BEYOND_CORES, len(todo) or 1))
+    # left by an interrupt, the pool kills the chapters still running (stopping_workers); none that finished is lost
+    with stopping_workers(ProcessPoolExecutor(kernels, mp_context=get_context("spawn"))) as pool:
         futures = {pool.submit(_execute_one, str(nb), str(dest / nb.name), str(root), args, str(logs[nb][0]),
                                str(logs[nb][1])): nb for nb in sorted(todo, key=expected_seconds, reverse=True)}
         failure: Exception | None = None
         pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    nb = futures[fut]
-                    try:
-                        seconds = fut.result()
-                    except Exception as err:  # the chapters still running finish and are kept; none starts
-                        failure = failure or err
-                        # cancel() is False for a running one; a cancelled one is dropped here because
-                        # waiting on it would never return (a pending future's cancel() wakes no waiter)
-                        pending = {f for f in pending if not f.cancel()}
-                        continue
-                    finish(nb, seconds)
-                    print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s", flush=True)
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                nb = futures[fut]
+                try:
+                    seconds = fut.result()
+                except Exception as err:  # the chapters still running finish and are kept; none starts
+                    failure = failure or err
+                    # cancel() is False for a running one; a cancelled one is dropped here because
+                    # waiting on it would never return (a pending future's cancel() wakes no waiter)
+                    pending = {f for f in pending if not f.cancel()}
+                    continue
+                finish(nb, seconds)
+                print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s", flush=True)
     if failure is not None:
         raise failure
     usage = []

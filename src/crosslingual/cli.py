@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -223,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         args.command = argv[0]
     else:
         args = parser.parse_args(argv)  # --help, --version, or argparse's message for an unknown command
+    # `kill PID` (or a batch system's time limit) stops a command as Ctrl-C does: its workers end at once. Only
+    # the main thread may set a handler; called in another (a test's), SIGTERM keeps its own.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main_thread else None
     try:
         return COMMANDS[args.command](args)
     except (ConfigError, StoreError) as err:
@@ -231,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"crosslingual {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

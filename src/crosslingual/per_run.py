@@ -12,15 +12,14 @@ from the worker as it would from the kernel.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from crosslingual.runs import Run
-from crosslingual.sweep import default_workers, one_torch_thread
+from crosslingual.sweep import default_workers, worker_pool
 
 
 def _call(fn: Callable[..., Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -32,7 +31,8 @@ def map_runs(fn: Callable[..., Any], runs: Sequence[Run], *, workers: int | None
     """``[fn(run, **kwargs) for run in runs]``, in up to ``workers`` single-threaded spawn processes (default:
     one per core, ``$CROSSLINGUAL_WORKERS``), the results in the order of ``runs``. ``fn`` must be importable
     (a module-level function) and its keyword arguments and result picklable; a run is sent by its path. With
-    one worker or one run it is the plain loop in this process. The first failing call raises its error."""
+    one worker or one run it is the plain loop in this process. The first failing call raises its error and stops
+    the calls still running; the workers end with this process however it ends (``sweep.worker_pool``)."""
     workers = min(len(runs), workers or default_workers())
     bar = tqdm(total=len(runs), desc=desc, disable=not progress)
     try:
@@ -42,16 +42,12 @@ def map_runs(fn: Callable[..., Any], runs: Sequence[Run], *, workers: int | None
                 results.append(fn(run, **kwargs))
                 bar.update()
             return results
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=one_torch_thread) as pool:
+        with worker_pool(workers) as pool:
             futures = {pool.submit(_call, fn, str(run.path), kwargs): i for i, run in enumerate(runs)}
             out: dict[int, Any] = {}
-            try:
-                for fut in as_completed(futures):
-                    out[futures[fut]] = fut.result()
-                    bar.update()
-            except BaseException:  # the calls not yet started are dropped; the error is the caller's
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                bar.update()
             return [out[i] for i in range(len(runs))]
     finally:
         bar.close()

@@ -12,22 +12,32 @@ Backends (``sweep(..., backend=...)``):
 With ``$CROSSLINGUAL_SCHEDULER`` set, ``run_many`` (and so every notebook) sends its runs to that cluster.
 Every worker trains through ``get_or_train``: the store's lock keeps concurrent requests for one config safe,
 and a run whose worker died is resumed from its last checkpoint by the worker that takes the task over. A
-failing run is reported with its config hash and error and never stops the others.
+failing run is reported with its config hash and error and never stops the others. Local workers end with the
+process that started them however it ends (SIGKILL included), and an interrupt (Ctrl-C; SIGTERM through the CLI)
+ends them at once (``worker_pool``); the next sweep resumes their runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import dataclasses
+import functools
 import math
 import os
+import re
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import as_completed as futures_completed
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_context, parent_process
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import torch
@@ -39,7 +49,8 @@ from crosslingual.memory import (PROCESS_BYTES, GiB, available_bytes, check_run_
 from crosslingual.runs import Run, check_store, disk_bytes, get_or_train, is_done, record_use, run_dir, runs_root
 
 SCHEDULER_ENV = "CROSSLINGUAL_SCHEDULER"
-CONNECT_TIMEOUT_S = 5  # a scheduler that refuses or ignores the connection fails the sweep this fast
+CONNECT_TIMEOUT_S = 5  # a scheduler that refuses, ignores or does not answer the connection fails the sweep this fast
+SCHEDULER_SCHEMES = ("tcp", "tls")
 # Two Dask defaults made a run train 2.7x slower in a local worker than in the process pool (35.6 s vs 13.0 s for a
 # 600-step default run; 20.7 s with the profiler off): the statistical profiler samples every thread's stack every
 # 10 ms, which costs a training loop dominated by Python dispatch, and the nanny's MALLOC_TRIM_THRESHOLD_=65536
@@ -70,7 +81,8 @@ def default_workers(device: str = "cpu") -> int:
     silent default)."""
     raw = os.environ.get(WORKERS_ENV, "")
     if raw:
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        # ASCII digits only: str.isdigit also takes "²" (which int() refuses) and "٣" (which it reads as 3)
+        if not re.fullmatch(r"[0-9]+", raw.strip()) or not 1 <= int(raw) <= MAX_WORKERS:
             raise ConfigError(f"{WORKERS_ENV}={raw!r} is not allowed: a whole number from 1 to {MAX_WORKERS} "
                               "(training processes; unset: one per core)")
         return int(raw)
@@ -142,8 +154,79 @@ def memory_workers(chunks: list[list[RunConfig]], workers: int, device: str = "c
 
 
 def one_torch_thread() -> None:
-    """A worker process's initializer: one torch thread, as every training and analysis worker runs."""
+    """One torch thread, as every training and analysis worker runs."""
     torch.set_num_threads(1)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_S = 0.5  # how soon a worker without PR_SET_PDEATHSIG notices that its parent is gone
+
+
+def _killed_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends (PR_SET_PDEATHSIG); whether that is in place.
+    The signal comes at once, however the parent ended and whatever this process is doing. Linux sends it when the
+    *thread* that started this process ends: a pool's workers are started by the thread that submits to it (its
+    manager thread starts one only to replace a worker ended by ``max_tasks_per_child``, which no pool here sets),
+    and that thread holds the pool until it is shut down."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Poll until this process's parent is no longer ``parent`` (an orphan is adopted by another), then end it:
+    the portable way to die with the parent where PR_SET_PDEATHSIG is not available."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+@functools.cache  # once per process: a chapter's worker calls it for every notebook it executes
+def die_with_parent() -> None:
+    """End this multiprocessing child when the process that started it ends, whatever ends that, SIGKILL
+    included (a no-op in any other process). Why: a worker holds hundreds of MB and trains on for minutes; one
+    left behind by a killed sweep, notebook kernel or book competes with everything started after it until
+    someone kills it by hand. The run store resumes a run from its last checkpoint, so ending it loses at most
+    that."""
+    parent = parent_process()
+    if parent is None:
+        return
+    if not _killed_with_parent():
+        threading.Thread(target=_exit_when_orphaned, args=(parent.pid,), daemon=True).start()
+    if os.getppid() != parent.pid:  # the parent ended while this process was starting
+        os._exit(1)
+
+
+def pool_worker() -> None:
+    """The initializer of every pool of training and analysis workers: one torch thread, dying with its parent.
+    Its progress bars lock a thread lock instead of tqdm's default, a multiprocessing semaphore: a killed worker
+    leaves its semaphore to the resource tracker, which warns about it on the user's terminal."""
+    one_torch_thread()
+    die_with_parent()
+    tqdm.set_lock(threading.RLock())
+
+
+@contextmanager
+def stopping_workers(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """``pool``, shut down on exit; left by an exception (Ctrl-C, SIGTERM through the CLI, a failed call) it
+    kills the workers at once instead of waiting for their running calls, which can take minutes: an interrupt
+    means stop now, and the calls' results would be dropped anyway."""
+    try:
+        yield pool
+    except BaseException:
+        # the executor has no public way to end a running call; its workers are the values of its private
+        # _processes (pid -> Process; None once shut down), kept by CPython since 3.2
+        for process in list((pool._processes or {}).values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def worker_pool(workers: int) -> AbstractContextManager[ProcessPoolExecutor]:
+    """A pool of ``workers`` single-threaded spawn processes that die with this one (``pool_worker``) and are
+    killed when the pool is left by an exception (``stopping_workers``)."""
+    return stopping_workers(ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=pool_worker))
 
 
 def _train_chunk(cfg_dicts: list[dict], device: str, root: str, single_thread: bool = False) -> dict[str, str | None]:
@@ -204,11 +287,54 @@ class SweepReport:
             raise SweepError(f"{len(self.failed)} of {self.requested} runs failed (the others finished):\n{lines}")
 
 
+def check_scheduler(address: str) -> None:
+    """A ConfigError unless ``address`` has the form of a Dask scheduler's address, ``tcp://HOST:PORT`` or
+    ``tls://HOST:PORT``; checked before anything else, so that a typo fails in one line naming the form, not in
+    Dask's traceback (a bare ``host:port``, which Dask reads as TCP, is refused too: the scheme says what is meant)."""
+    try:
+        parts = urlsplit(address)
+        valid = (parts.scheme in SCHEDULER_SCHEMES and bool(parts.hostname) and bool(parts.port)
+                 and "@" not in parts.netloc and not (parts.path or parts.query or parts.fragment))
+    except ValueError:  # an unclosed [IPv6] bracket, a port that is not a number from 0 to 65535
+        valid = False
+    if not valid:
+        raise ConfigError(f"scheduler={address!r} (--scheduler or ${SCHEDULER_ENV}) is not allowed: a Dask "
+                          f"scheduler's address, {' or '.join(f'{s}://HOST:PORT' for s in SCHEDULER_SCHEMES)}")
+
+
+def _handshake(address: str) -> None:
+    """Connect to the scheduler and complete Dask's handshake within ``CONNECT_TIMEOUT_S``, or a ConfigError. Why:
+    the Client bounds only the TCP connect, then waits for the handshake's answer as long as the server keeps the
+    connection open (a web server, or one that never answers: minutes, silently). It runs in a thread of its own
+    because a notebook's kernel already runs an event loop in this one."""
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=CONNECT_TIMEOUT_S), CONNECT_TIMEOUT_S)
+        await comm.close()
+
+    try:
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, probe()).result()
+    except (OSError, TimeoutError) as err:
+        raise _unreachable(address, err) from err
+    except Exception as err:  # an answer that is not Dask's fails to decode (MemoryError: a frame "length" of EiB)
+        raise ConfigError(f"scheduler={address!r}: the server there is not a Dask scheduler (its answer does not "
+                          f"decode as Dask's: {type(err).__name__})") from err
+
+
+def _unreachable(address: str | None, err: OSError) -> ConfigError:
+    """The one-line error for a scheduler that refused, could not be resolved or stayed silent."""
+    detail = " ".join(str(err).split())[:200]
+    return ConfigError(f"scheduler={address!r}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
+                       f"({type(err).__name__}{': ' if detail else ''}{detail})")
+
+
 @contextmanager
 def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[Callable, Callable, bool]]:
     """``(submit, as_completed, single_thread)`` for the backend; the pool is shut down on exit."""
     if backend == "processes":
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=one_torch_thread) as pool:
+        with worker_pool(workers) as pool:
             yield pool.submit, futures_completed, False
         return
     import logging
@@ -217,15 +343,16 @@ def _pool(backend: str, workers: int, scheduler: str | None) -> Iterator[tuple[C
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
-    if not scheduler:
+    if scheduler:
+        _handshake(scheduler)
+    else:
         with dask.config.set(LOCAL_WORKER_CONFIG):  # read by the workers as they start
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR)
     try:
         client = Client(scheduler or cluster, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError) as err:  # refused, unresolvable, or silent: the user's address, not a bug
-        raise ConfigError(f"scheduler={scheduler!r}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
-                          f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from err
+        raise _unreachable(scheduler, err) from err
     try:
         yield (lambda fn, *args: client.submit(fn, *args, pure=False)), as_completed, True
     finally:
@@ -249,6 +376,7 @@ def sweep(configs: list[RunConfig], *, workers: int | None = None, device: str =
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r} is not allowed: choose one of {', '.join(map(repr, BACKENDS))}")
     if scheduler:
+        check_scheduler(scheduler)
         backend = "dask"
     start = time.perf_counter()
     root = root or runs_root()

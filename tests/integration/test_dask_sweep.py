@@ -43,7 +43,7 @@ def _training_past_step_0(store: Path) -> tuple[Path, int] | None:
     """A run being trained that has saved resumable state beyond step 0, and the pid of its trainer."""
     for lock in store.glob("*/lock"):
         try:
-            _, pid = lock.read_text().split()
+            _, pid, *_ = lock.read_text().split()  # host, pid and its start time
             resumable = (lock.parent / "state.safetensors").exists() and \
                 pd.read_parquet(lock.parent / "metrics.partial.parquet").step.max() > 0
         except (OSError, ValueError):
