@@ -4,7 +4,8 @@ Jupyter Book.
 Every run of the studies (``crosslingual/studies/*.yaml``) is trained first, in one pool; then the notebooks
 run side by side (one per core and one more), each in its own worker and kernel process (papermill is
 process-safe, not thread-safe) on one torch thread, and find their runs (and their cached analyses) in the store;
-a chapter whose inputs are those of its last execution is reused as it is (``crosslingual.executed_cache``).
+a chapter whose inputs are those of its last execution is reused (``crosslingual.executed_cache``), its page
+naming the commit it was executed at and this build's (``crosslingual.provenance.mark_reused``).
 The book is built with ``execute_notebooks: "off"`` from the executed copies, with
 warnings as errors. ``out`` builds a copy (the test suite's smoke book) without touching the checkout's own book.
 """
@@ -35,7 +36,7 @@ from crosslingual.config import PROFILES, ConfigError, resolve_device
 from crosslingual.cost import chapter_costs
 from crosslingual.files import write_atomic, write_errors
 from crosslingual.runs import USAGE_LOG, Run, runs_root
-from crosslingual.provenance import annotate, book_profile, check_chapter_parameters
+from crosslingual.provenance import annotate, book_profile, check_chapter_parameters, mark_reused
 from crosslingual.scoreboard import scoreboard_page
 from crosslingual.sweep import (SCHEDULER_ENV, SweepReport, default_workers, die_with_parent, stopping_workers,
                               sweep)
@@ -137,6 +138,8 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
             for nb in books}
     reused = {nb: hit for nb in books if (hit := executed_cache.lookup(dest / nb.name, keys[nb])) is not None}
     for nb in reused:
+        if mark_reused(dest / nb.name, root):  # its page names this build's commit beside its own
+            executed_cache.repage(dest / nb.name)
         print(f"reused {nb.name}: its notebook, parameters, code, packages and runs are those it was executed with",
               flush=True)
     todo = [nb for nb in books if nb not in reused]

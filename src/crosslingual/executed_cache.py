@@ -5,9 +5,12 @@ installed distributions (torch, the model wheels of ``make models``), the device
 and the runs in it. ``key`` hashes all but the runs; ``record`` writes that key beside the executed copy with
 the runs the notebook used (each with a digest of its ``DONE`` record, which a retrained run changes), its time
 and its verdicts. ``lookup`` gives that record back only if the key is the same, the executed copy is the one
-recorded (same digest) and every run is still in the store, finished and unchanged; anything else, including a
-missing or damaged record, means the chapter is executed again. Like Jupyter Book's own execution cache, but
-keyed on the inputs that decide our pages rather than on the notebook's cells alone.
+recorded (same digest) and every run is still in the store, finished, unchanged and intact (its files those of
+DONE's manifest, as ``crosslingual runs verify`` checks); anything else, including a missing or damaged record,
+means the chapter is executed again (and its notebook has the store quarantine and retrain a damaged run). A
+reused page is re-stamped with the build's commit (``provenance.mark_reused``) and ``repage`` records its new
+digest. Like Jupyter Book's own execution cache, but keyed on the inputs that decide our pages rather than on the
+notebook's cells alone.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crosslingual.files import write_atomic
-from crosslingual.runs import DONE
+from crosslingual.runs import _VERIFIED, DONE, verify_run
 
 RECORD_VERSION = 1
 
@@ -62,6 +65,15 @@ def _run_digest(run: Path) -> str | None:
     return _digest(done.read_bytes()) if done.is_file() else None
 
 
+def _intact(run: Path, digest: str | None) -> bool:
+    """Whether ``run`` is the one recorded (same DONE) and its files still match DONE's manifest. A run the store
+    verified in this process at this DONE (``runs._VERIFIED``: the build's sweep did, moments before) is trusted
+    as the store itself trusts it when it loads the run, without hashing its files again (some 8 ms a default
+    run, seconds a book): a file damaged since is missed, as one damaged a moment after this check would be."""
+    return (digest is not None and _run_digest(run) == digest
+            and (_VERIFIED.get(run) == (run / DONE).stat().st_mtime_ns or not verify_run(run)))
+
+
 def record(executed: Path, key_: str, runs: list[Path], seconds: float, claims: list[str]) -> None:
     """Write the record of a chapter just executed into ``executed`` (after its annotation: the digest is of the
     final page)."""
@@ -72,16 +84,21 @@ def record(executed: Path, key_: str, runs: list[Path], seconds: float, claims: 
 
 def lookup(executed: Path, key_: str) -> dict[str, Any] | None:
     """The record of ``executed`` if the chapter can be reused as it is (see the module docstring), else None."""
-    path = _record_path(executed)
     try:
-        body = json.loads(path.read_text())
-        page_ok = executed.is_file() and _digest(executed.read_bytes()) == body["page"]
-        runs_ok = all(digest is not None and _run_digest(Path(run)) == digest for run, digest in body["runs"].items())
-        usable = body["key"] == key_ and page_ok and runs_ok and isinstance(body["seconds"], (int, float)) \
-            and isinstance(body["claims"], list)
+        body = json.loads(_record_path(executed).read_text())
+        usable = (body["key"] == key_ and isinstance(body["seconds"], (int, float)) and isinstance(body["claims"], list)
+                  and executed.is_file() and _digest(executed.read_bytes()) == body["page"]
+                  and all(_intact(Path(run), digest) for run, digest in body["runs"].items()))  # the costly check last
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return body if usable else None
+
+
+def repage(executed: Path) -> None:
+    """Record the new digest of a reused page that this build re-stamped, so that the next build reuses it too."""
+    path = _record_path(executed)
+    body = json.loads(path.read_text())
+    write_atomic(path, json.dumps({**body, "page": _digest(executed.read_bytes())}, indent=1).encode())
 
 
 def forget(executed: Path) -> None:

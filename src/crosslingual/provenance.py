@@ -5,12 +5,15 @@ After papermill executes a chapter, :func:`annotate` rewrites the executed copy 
 seeds, the runs used by hash, commit, device, date, compute time), a visible banner when the page was
 re-executed (``crosslingual book --chapter``) with parameters that differ from the rest of the book's build, the
 parameter cells removed from the page (their facts are in the box), and every code cell's source collapsed
-behind a toggle (``hide-input``), so that a chapter reads like a paper. The source notebook is not touched.
+behind a toggle (``hide-input``), so that a chapter reads like a paper. The source notebook is not touched. A
+chapter reused by a later build (``crosslingual.executed_cache``) keeps its page, whose box then names both the
+commit it was executed at and the build's (:func:`mark_reused`).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import subprocess
 import time
@@ -23,12 +26,15 @@ from crosslingual.chapters import every_study
 from crosslingual.config import ConfigError
 from crosslingual.cost import run_seconds
 from crosslingual.files import write_atomic
+from crosslingual.hf import check_model_dir
 from crosslingual.notebook import check_value
 from crosslingual.runs import Run, machine_info
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it inserts
 PROVENANCE_TAG = "crosslingual-provenance"
+BOX_ID = "crosslingual-provenance"  # the box's cell id (the banner has the same tag)
+CODE_ITEM = "- **Code**: "  # the box's line that names the commit
 DEFAULT_PROFILE = "default"  # the profile of the book `make book` builds
 SHOWN_RUNS = 12  # run hashes listed in full in the box; the rest are counted
 
@@ -48,14 +54,18 @@ def declared_parameters(notebook: Path) -> dict[str, tuple[type, Any]]:
 
 
 def check_chapter_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
-    """``parameters`` checked against the notebook's declared names and types before any work (the kernel checks
-    them again, with the ranges); returns them with ints given to float parameters made floats."""
+    """``parameters`` checked against the notebook's declared names and types, and a model directory
+    (``hf_model``) for being one, before any work (the kernel checks them again, with the ranges); returns them
+    with ints given to float parameters made floats."""
     declared = declared_parameters(notebook)
     unknown = [name for name in parameters if name not in declared]
     if unknown:
         raise ConfigError(f"{notebook.stem} has no parameter {', '.join(map(repr, unknown))}; its parameters are: "
                           f"{', '.join(declared)}")
-    return {name: check_value(name, value, declared[name][0]) for name, value in parameters.items()}
+    checked = {name: check_value(name, value, declared[name][0]) for name, value in parameters.items()}
+    if checked.get("hf_model"):  # a path: a missing model would fail only in the chapter's last cells
+        check_model_dir(checked["hf_model"])
+    return checked
 
 
 def differences(notebook: Path, profile: str, parameters: dict[str, Any],
@@ -81,18 +91,19 @@ def book_profile(experiments: Path, default: str) -> str:
 
 
 def commit(root: Path) -> str:
-    """The checkout's short commit, with "+ uncommitted changes" when tracked files differ from it; "unknown"
-    outside git."""
+    """The checkout's short commit, with "+ uncommitted changes (diff <digest>)" when tracked files differ from
+    it: the digest of the difference tells two working trees on the same commit apart, so that a page executed
+    in one never names the other (:func:`mark_reused` compares them); "unknown" outside git."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30,
                               check=True).stdout.strip()
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        diff = git("diff", "HEAD", "--binary", "--no-ext-diff", "--no-textconv")
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
-    return f"{head} + uncommitted changes" if dirty else head
+    return f"{head} + uncommitted changes (diff {hashlib.sha256(diff.encode()).hexdigest()[:8]})" if diff else head
 
 
 def device_text(runs: list[Run]) -> str:
@@ -108,10 +119,19 @@ def _value(value: Any) -> str:
     return f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
 
 
+def code_item(executed_at: str, build: str) -> str:
+    """The box's line on the code: the commit the page was executed at, and the build's when a later build
+    reused it (its cache key proved everything that decides the page unchanged, the package's code included)."""
+    where = f"commit {executed_at}" if executed_at == build else (
+        f"executed at commit {executed_at}; reused unchanged by the build at commit {build} (same package code, "
+        "packages, notebook, parameters and runs)")
+    return f"{CODE_ITEM}{where}, torch {torch.__version__}."
+
+
 def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any], runs: list[Run],
-                        notebook_seconds: float, root: Path, built_at: str = DEFAULT_PROFILE) -> str:
+                        notebook_seconds: float, executed_at: str, built_at: str = DEFAULT_PROFILE) -> str:
     """The box: every parameter as executed (those that differ from the book's build in bold, with its value),
-    the runs and their seeds, commit, device, date and compute time."""
+    the runs and their seeds, commit (``executed_at``), device, date and compute time."""
     declared = declared_parameters(notebook)
     diff = differences(notebook, profile, parameters, built_at)
     values = {name: parameters.get(name, default) for name, (_, default) in declared.items()}
@@ -133,7 +153,7 @@ def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any]
         f"- **Parameters** (papermill): {'; '.join(shown)}.",
         f"- **Runs**: {len(runs)} from the run store{': ' + listed if runs else ''}"
         f"{f'; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} distinct)' if seeds else ''}.",
-        f"- **Code**: commit {commit(root)}, torch {torch.__version__}.",
+        code_item(executed_at, executed_at),
         f"- **Device**: {device_text(runs)}"
         f"{'; every study asked for (EVERY_STUDY=1): the GPU studies run here too' if every_study() else ''}.",
         f"- **Built** {when}; **compute**: this notebook {notebook_seconds:.0f} s, and its runs' training "
@@ -169,14 +189,36 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
         wanted = "remove-cell" if {PARAMETERS_TAG, INJECTED_TAG} & set(tags) else "hide-input"
         if wanted not in tags:
             tags.append(wanted)
-    added = [_markdown_cell(provenance_markdown(notebook, profile, parameters, runs, notebook_seconds, root,
-                                                built_at), "crosslingual-provenance")]
+    executed_at = commit(root)
+    added = [_markdown_cell(provenance_markdown(notebook, profile, parameters, runs, notebook_seconds, executed_at,
+                                                built_at), BOX_ID)]
     diff = differences(notebook, profile, parameters, built_at)
     if diff:
         added.insert(0, _markdown_cell(banner_markdown(diff), "crosslingual-banner"))
     nb["cells"] = cells[:1] + added + cells[1:]  # the first cell is the chapter's title
     differs = {k: v[0] for k, v in diff.items()}
     nb.setdefault("metadata", {}).setdefault("crosslingual", {}).update(
-        profile=profile, book_profile=built_at, parameters=parameters, differs=differs)
-    write_atomic(executed, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+        profile=profile, book_profile=built_at, parameters=parameters, differs=differs, commit=executed_at)
+    _write(executed, nb)
     return differs
+
+
+def mark_reused(executed: Path, root: Path) -> bool:
+    """Re-stamp the box of a page that this build reuses (executed by an earlier one) with the build's commit
+    beside the one it was executed at (recorded by :func:`annotate`, so a page reused by many builds names the
+    latest only); returns whether the page changed, when the caller must record its new digest."""
+    nb = json.loads(executed.read_text())
+    box = next(c for c in nb["cells"] if c.get("id") == BOX_ID)
+    item = code_item(nb["metadata"]["crosslingual"]["commit"], commit(root))
+    lines = "".join(box["source"]).splitlines()
+    stamped = [item if line.startswith(CODE_ITEM) else line for line in lines]
+    if stamped == lines:
+        return False
+    box["source"] = "\n".join(stamped).splitlines(keepends=True)
+    _write(executed, nb)
+    return True
+
+
+def _write(executed: Path, nb: dict) -> None:
+    """Write a page as one file replaced at once: a build stopped mid-write leaves the old page, never half."""
+    write_atomic(executed, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())

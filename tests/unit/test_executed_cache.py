@@ -2,22 +2,30 @@
 
 import json
 import shutil
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from crosslingual import book, executed_cache
+from crosslingual import book, executed_cache, runs
 from crosslingual.chapters import chapter
+from crosslingual.config import RESULT_FORMAT_VERSION, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(tmp_path: Path, name: str = "r1") -> Path:
-    run = tmp_path / "store" / name
-    run.mkdir(parents=True)
-    (run / "DONE").write_text('{"seconds": 12.0}')
+def _run(tmp_path: Path, seconds: float = 12.0) -> Path:
+    """A finished run that ``runs verify`` finds intact: named by its config's hash, its files in DONE's
+    manifest (``seconds`` stands for the rest of DONE, which a retrained run changes)."""
+    cfg = make_config("smoke", seed=0)
+    run = tmp_path / "store" / cfg.hash()
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    runs.write_json(run / "config.json", {"hash": cfg.hash(), "format": RESULT_FORMAT_VERSION, "config": cfg.to_dict()})
+    (run / runs.METRICS).write_bytes(b"metrics")
+    (run / "checkpoints" / "step_0000000.safetensors").write_bytes(b"weights")
+    runs.write_json(run / runs.DONE, {"seconds": seconds, "manifest": runs.manifest(run)})
     return run
 
 
@@ -69,9 +77,9 @@ def test_a_record_is_reused_only_while_its_page_and_runs_are_unchanged(tmp_path)
     hit = executed_cache.lookup(page, "k")
     assert hit["seconds"] == 3.5 and hit["claims"] == ['{"claim": "R1"}'] and list(hit["runs"]) == [str(run)]
     assert executed_cache.lookup(page, "other key") is None
-    (run / "DONE").write_text('{"seconds": 13.0}')  # the run was trained again
+    _run(tmp_path, seconds=13.0)  # the run was trained again
     assert executed_cache.lookup(page, "k") is None
-    (run / "DONE").write_text('{"seconds": 12.0}')
+    _run(tmp_path)
     assert executed_cache.lookup(page, "k") is not None
     shutil.rmtree(run)  # deleted from the store
     assert executed_cache.lookup(page, "k") is None
@@ -88,6 +96,41 @@ def test_a_record_is_reused_only_while_its_page_and_runs_are_unchanged(tmp_path)
         record.write_text(saved)
     executed_cache.forget(page)
     assert executed_cache.lookup(page, "k") is None and not record.exists()
+
+
+@pytest.mark.parametrize("damage", ["metrics", "checkpoint", "extra file"])
+def test_a_run_damaged_behind_an_intact_done_is_not_reused(tmp_path, damage):
+    """Reuse checks what the page was computed from as ``runs verify`` does: a run whose files no longer match
+    DONE's manifest means the chapter is executed again (and its notebook has the store quarantine the run)."""
+    page, run = tmp_path / "01_x.ipynb", _run(tmp_path)
+    page.write_text('{"cells": ["executed"]}')
+    executed_cache.record(page, "k", [run], 3.5, [])
+    assert executed_cache.lookup(page, "k") is not None
+    done = (run / runs.DONE).read_bytes()
+    if damage == "metrics":
+        (run / runs.METRICS).write_bytes(b"metricz")  # same size, other bytes
+    elif damage == "checkpoint":
+        (run / "checkpoints" / "step_0000000.safetensors").unlink()
+    else:
+        (run / "notes.txt").write_text("a user's note")
+    assert (run / runs.DONE).read_bytes() == done and runs.verify_run(run)
+    assert executed_cache.lookup(page, "k") is None
+    assert run.is_dir()  # left to the store, which quarantines it when the notebook asks for it
+
+
+def test_a_run_the_store_verified_in_this_process_is_not_hashed_again(tmp_path, monkeypatch):
+    """The build's sweep has just verified its runs (``runs.is_done``): lookup trusts that, as the store does,
+    until DONE changes."""
+    page, run = tmp_path / "01_x.ipynb", _run(tmp_path)
+    page.write_text('{"cells": ["executed"]}')
+    executed_cache.record(page, "k", [run], 3.5, [])
+    monkeypatch.setitem(runs._VERIFIED, run, (run / runs.DONE).stat().st_mtime_ns)
+    hashed = []
+    monkeypatch.setattr(executed_cache, "verify_run", lambda d: hashed.append(d) or [])
+    assert executed_cache.lookup(page, "k") is not None and hashed == []
+    monkeypatch.setitem(runs._VERIFIED, run, 0)  # verified at another DONE
+    assert executed_cache.lookup(page, "k") is not None and hashed == [run]
+    assert executed_cache.lookup(page, "other key") is None and hashed == [run]  # a changed key hashes nothing
 
 
 class _Threads(ThreadPoolExecutor):
@@ -117,6 +160,48 @@ def test_the_book_reexecutes_a_chapter_only_when_an_input_changed(tmp_path, monk
     assert executed[-1] == ("10_linguistic_regions", {"profile": "smoke", "seeds": 6}) and len(executed) == 2
     book.execute_notebooks(ROOT, dest, "default", chapters=chapters)
     assert len(executed) == 3
+
+
+def _commit(root: Path, message: str) -> str:
+    """Commit everything in ``root`` (a throw-away repository); returns the short hash."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    (root / "log.txt").write_text(message)
+    git("add", "-A")
+    git("commit", "-qm", message)
+    return git("rev-parse", "--short", "HEAD")
+
+
+def test_a_chapter_reused_at_a_later_commit_says_both_commits_and_stays_reusable(tmp_path, monkeypatch):
+    """The page of a reused chapter names the commit it was executed at and the build's, the record follows the
+    re-stamped page (the next rebuild still reuses it), and a rebuild at the same commit changes nothing."""
+    executed = []
+
+    def fake(notebook, out, root, parameters, usage_log, claims_log):
+        executed.append(Path(notebook).stem)
+        shutil.copy(notebook, out)
+        return 2.0
+
+    monkeypatch.setattr(book, "_execute_one", fake)
+    monkeypatch.setattr(book, "ProcessPoolExecutor", _Threads)
+    monkeypatch.setenv("CROSSLINGUAL_RUNS", str(tmp_path / "store"))
+    root, chapters = tmp_path / "checkout", (chapter("10"),)
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "10_linguistic_regions.ipynb", root / "notebooks")
+    first = _commit(root, "first")
+    dest = tmp_path / "experiments"
+    page = dest / "10_linguistic_regions.ipynb"
+    book.execute_notebooks(root, dest, "smoke", chapters=chapters)
+    second = _commit(root, "second")
+    assert book.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
+    stamped = page.read_bytes()
+    assert (f"executed at commit {first}; reused unchanged by the build at commit {second} (same package code"
+            in stamped.decode())
+    assert book.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
+    assert page.read_bytes() == stamped and executed == ["10_linguistic_regions"]
 
 
 def test_a_failing_chapter_loses_none_that_finished(tmp_path, monkeypatch):

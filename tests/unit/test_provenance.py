@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from crosslingual import provenance
 from crosslingual.config import ConfigError, RunConfig, make_config
-from crosslingual.provenance import (PROVENANCE_TAG, annotate, check_chapter_parameters, declared_parameters,
-                                     differences)
+from crosslingual.provenance import (PROVENANCE_TAG, annotate, check_chapter_parameters, commit,
+                                     declared_parameters, differences)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +103,71 @@ def test_a_default_execution_has_no_banner(notebook, tmp_path):
     nb = json.loads(executed.read_text())
     assert sum(PROVENANCE_TAG in c["metadata"]["tags"] for c in nb["cells"]) == 1
     assert "warning" not in "".join(nb["cells"][1]["source"]) and "Runs**: 0" in "".join(nb["cells"][1]["source"])
+
+
+def _git(root: Path, *args: str) -> str:
+    """Run git in a throw-away repository (its own identity: the machine may have none)."""
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=root,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout with one commit of one tracked file."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "code.py").write_text("x = 1\n")
+    _git(root, "add", "code.py")
+    _git(root, "commit", "-qm", "first")
+    return root
+
+
+def test_the_commit_tells_uncommitted_changes_apart(repo, tmp_path):
+    head = _git(repo, "rev-parse", "--short", "HEAD")
+    assert commit(repo) == head
+    (repo / "notes.txt").write_text("untracked\n")  # not in the checkout's code
+    assert commit(repo) == head
+    (repo / "code.py").write_text("x = 2\n")
+    first = commit(repo)
+    (repo / "code.py").write_text("x = 3\n")
+    second = commit(repo)
+    assert first.startswith(f"{head} + uncommitted changes (diff ") and second.startswith(f"{head} + uncommitted")
+    assert first != second  # another working tree: a page executed in one does not claim the other
+    (repo / "code.py").write_text("x = 2\n")
+    assert commit(repo) == first
+    assert commit(tmp_path / "elsewhere") == "unknown (not a git checkout)"
+
+
+def _code_line(executed: Path) -> str:
+    box = next(c for c in json.loads(executed.read_text())["cells"] if c.get("id") == "crosslingual-provenance")
+    return next(line for line in "".join(box["source"]).splitlines() if line.startswith("- **Code**"))
+
+
+def test_a_reused_page_names_the_commit_it_was_executed_at_and_the_build_s(notebook, tmp_path, repo):
+    executed = _executed(notebook, tmp_path, "seeds = 3\n")
+    annotate(executed, notebook, "default", {"seeds": 3}, [], 1.0, repo)
+    first = _git(repo, "rev-parse", "--short", "HEAD")
+    page = executed.read_bytes()
+    assert not provenance.mark_reused(executed, repo) and executed.read_bytes() == page  # the same commit
+    assert _code_line(executed).startswith(f"- **Code**: commit {first}, torch ")
+    (repo / "code.py").write_text("x = 2\n")
+    _git(repo, "commit", "-qam", "second")
+    second = _git(repo, "rev-parse", "--short", "HEAD")
+    assert provenance.mark_reused(executed, repo)
+    line = _code_line(executed)
+    assert line.startswith(f"- **Code**: executed at commit {first}; reused unchanged by the build at commit "
+                           f"{second} (same package code, packages, notebook, parameters and runs), torch ")
+    page = executed.read_bytes()
+    assert not provenance.mark_reused(executed, repo) and executed.read_bytes() == page  # not stamped twice
+    (repo / "code.py").write_text("x = 3\n")
+    _git(repo, "commit", "-qam", "third")
+    assert provenance.mark_reused(executed, repo)
+    third = _code_line(executed)
+    assert third == line.replace(second, _git(repo, "rev-parse", "--short", "HEAD"))  # the newest build only
+    (repo / "code.py").write_text("x = 4\n")  # a rebuild with uncommitted changes names them
+    assert provenance.mark_reused(executed, repo) and "+ uncommitted changes (diff " in _code_line(executed)
+    (repo / "code.py").write_text("x = 3\n")
+    assert provenance.mark_reused(executed, repo) and _code_line(executed) == third
+    nb = json.loads(executed.read_text())
+    assert sum(PROVENANCE_TAG in c["metadata"]["tags"] for c in nb["cells"]) == 2  # banner and box, no more
