@@ -62,6 +62,9 @@ def _output(path: Path, suffixes: tuple[str, ...], option: str = "--out") -> Pat
         raise ConfigError(f"{option} {path}: the extension decides the format; use {' or '.join(suffixes)}")
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a directory; give a file name ending in {' or '.join(suffixes)}")
+    in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if in_the_way is not None:  # mkdir would say "File exists", which names no culprit a reader can see
+        raise ConfigError(f"{option} {path}: {in_the_way} is a file, not a directory; choose another path")
     return path
 
 
@@ -166,10 +169,12 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     run = sub.add_parser("run", help="train one config (or fetch it from the run store)")
     run.add_argument("--profile", default="default")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    run.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    # default=[]: without it argparse counts an empty name=value list as a missing required argument
+    run.add_argument("overrides", nargs="*", default=[], help=OVERRIDES_HELP)
     sw = sub.add_parser("sweep", help=f"train every run of a grid (a YAML file, or a study: {', '.join(studies())}) "
                                       "on local workers or a Dask cluster")
-    sw.add_argument("grid")
+    sw.add_argument("grid", help="a shipped study by name, or a grid file by its path (with a separator or a "
+                                 ".yaml suffix: ./mine, grids/a.yaml, a.yaml)")
     sw.add_argument("--profile", default=None, help="scale (default: the grid's own)")
     sw.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the grid's own)")
     sw.add_argument("--seed", type=int, default=None, help="first seed (default: the grid's own)")
@@ -184,7 +189,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     sw.add_argument("--allow-large-grid", action="store_true",
                     help="run a grid of more than 10,000 runs (refused by default: usually a mistake)")
     sw.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    sw.add_argument("overrides", nargs="*", help=OVERRIDES_HELP + "; applied to every run, e.g. steps=500")
+    sw.add_argument("overrides", nargs="*", default=[], help=OVERRIDES_HELP + "; applied to every run, e.g. steps=500")
     cldr = sub.add_parser("cldr", help="build the real-strings fact set from the CLDR data in babel (offline)")
     cldr.add_argument("--out", type=Path, default=Path("cldr_facts.parquet"),
                       help="the table: .parquet or .json (the extension decides); statistics go beside it")
@@ -206,7 +211,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")
-    book.add_argument("overrides", nargs="*", help="with --chapter: the notebook's parameters as name=value (JSON "
+    book.add_argument("overrides", nargs="*", default=[], help="with --chapter: the notebook's parameters as name=value (JSON "
                                                    "values, as for run), e.g. seeds=3 parallel_fraction=0.8")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
     cal.add_argument("--out", type=Path, default=Path("book/calibration.md"), help="a .md file")
@@ -237,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"crosslingual {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `crosslingual run ... | head -1`: the reader has what it wanted (the run is stored)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 128 + signal.SIGPIPE
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -124,6 +124,10 @@ class WorldConfig(_Normalised):
         _check_range("n_relations", self.n_relations, 1, 1_000, integer=True)
         _check_range("n_values", self.n_values, 2, 10_000, integer=True)
         _check_range("n_languages", self.n_languages, 2, len(SCRIPTS), integer=True)
+        for name, example in (("scripts", "scripts=latin,greek"), ("word_orders", "word_orders=[0,1]")):
+            if not isinstance(getattr(self, name), tuple):  # a single value (scripts=5) is no list of them
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be a list with one entry per language, "
+                                  f"e.g. {example}")
         if self.scripts:
             if len(self.scripts) != self.n_languages:
                 raise ConfigError(f"scripts={self.scripts!r} must list one script per language "

@@ -51,7 +51,7 @@ CASES = [
     (["run", "--frobnicate"], r"unrecognized arguments: --frobnicate"),
     (["frobnicate"], r"invalid choice: 'frobnicate'"),
     ([], r"the following arguments are required: COMMAND"),
-    (["sweep"], r"the following arguments are required: grid"),
+    (["sweep"], r"the following arguments are required: grid \(see"),  # not "grid, overrides"
     (["sweep", "informaton"], r"neither a file nor a study; studies: cue_isolation, exposure"),
     (["sweep", "{tmp}/missing.yaml"], r"missing\.yaml: cannot read the grid file"),
     (["sweep", "{tmp}"], r"cannot read the grid file"),
@@ -92,19 +92,40 @@ CASES = [
     (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "-p", "seeds=3", "seeds=4"],
      r"override 'seeds' is given twice"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "4", "-p", "sedes=3"], r"no parameter 'sedes'"),
+    # the hostile tester's second round: each was a traceback, a misleading message or a wait
+    (["run", "--profile", "smoke", "scripts=5"], r"scripts=5 must be a list with one entry per language"),
+    (["run", "--profile", "smoke", "word_orders=3"], r"word_orders=3 must be a list with one entry per language"),
+    (["cldr", "--out", "{tmp}/afile/facts.parquet"], r"--out .*afile/facts\.parquet: .*afile is a file, not a direc"),
+    (["calibrate", "--out", "{tmp}/afile/table.md"], r"afile is a file, not a directory"),
+    (["sweep", "{tmp}/twice.yaml", "--profile", "smoke"], r"twice\.yaml: sweeps\[1\] \(a\): level 1 is also the level "
+                                                          r"of sweeps\[0\], of the same name"),
+    (["sweep", "{tmp}/huge.yaml", "--profile", "smoke"], r"huge\.yaml: sweeps\[0\] \(x\): steps=\d+ is out of range"),
+    (["sweep", "mygrid"], r"'mygrid' is neither a file nor a study; .*for the file mygrid here, write \./mygrid"),
+    (["sweep", "information", "--profile", "smoke", "--scheduler", "not-a-url"], r"scheduler='not-a-url' .*is not "
+                                                                                  r"allowed: a Dask scheduler's address"),
+    (["sweep", "information", "--profile", "smoke", "--scheduler", "127.0.0.1:8786"], r"tcp://HOST:PORT"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "8", "hf_model={tmp}/nonexistent"],
+     r"hf_model='.*nonexistent' is not a local directory"),
+    (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "9", "-p", "hf_model={tmp}/dir.json"],
+     r"hf_model='.*dir\.json' has no config\.json"),
 ]
 
 
 def _prepare(tmp_path: Path) -> None:
     (tmp_path / "dir.json").mkdir()
+    (tmp_path / "twice.yaml").write_text("sweeps:\n  - {name: a, level: 1}\n  - {name: a, level: 1, fixed: {lr: 1.0e-3}}\n")
+    (tmp_path / "huge.yaml").write_text("scale: {steps: 1.0e12}\nsweeps: [{name: x}]\n")
     (tmp_path / "nonempty").mkdir()
     (tmp_path / "nonempty" / "thesis.tex").write_text("a user's work")
     (tmp_path / "afile").write_text("x")
 
 
 @pytest.mark.parametrize("argv, message", CASES, ids=[" ".join(a) or "(nothing)" for a, _ in CASES])
-def test_a_user_error_is_one_line_exit_2_and_no_traceback(argv, message, tmp_path, capsys, store):
+def test_a_user_error_is_one_line_exit_2_and_no_traceback(argv, message, tmp_path, capsys, store, monkeypatch):
     _prepare(tmp_path)
+    monkeypatch.chdir(tmp_path)  # where a file may shadow a study's name
+    (tmp_path / "information").mkdir()
+    (tmp_path / "mygrid").write_text("sweeps: [{name: x}]\n")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     try:
         code = cli(argv)
@@ -128,7 +149,7 @@ def test_a_bad_every_study_setting_stops_the_book_before_any_work(value, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "100000"])
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "100000", "\u00b2", "\u0663"])
 def test_a_bad_worker_count_stops_the_book_before_any_work(value, tmp_path, capsys, store, monkeypatch):
     from crosslingual.sweep import WORKERS_ENV
 
@@ -139,8 +160,8 @@ def test_a_bad_worker_count_stops_the_book_before_any_work(value, tmp_path, caps
     assert "Traceback" not in err and not (tmp_path / "out").exists(), err
 
 
-def test_the_table_grew_by_forty_cases():
-    assert len(CASES) >= 40
+def test_the_table_grew_by_forty_cases_and_then_by_the_second_round():
+    assert len(CASES) >= 71
 
 
 def test_options_and_overrides_come_in_any_order(store, capsys):
@@ -295,3 +316,16 @@ def test_every_run_records_where_it_was_made_and_runs_ls_shows_it(store, capsys)
     assert cli(["runs", "ls"]) == 0
     out = capsys.readouterr().out
     assert "cpu" in out.splitlines()[0] and info["cpu_capability"] in out and torch.__version__ in out
+
+
+def test_a_reader_that_stops_early_gets_no_traceback_and_the_run_is_stored(store):
+    """``crosslingual run ... | head -1``: a BrokenPipeError traceback before (the run was stored all the same).
+    The reader here exits at once, so the pipe is closed before anything is written, whatever the timing."""
+    cli_path = Path(sys.executable).with_name("crosslingual")
+    out = subprocess.run(["bash", "-c", f"'{cli_path}' run --profile smoke steps=3 n_checkpoints=2 keep_checkpoints=2 "
+                                        "warmup_steps=0 | head -c 0; echo \"${PIPESTATUS[0]}\""],
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout == "141\n" and "Traceback" not in out.stderr and "Error" not in out.stderr, out
+    from crosslingual.runs import verify_store
+
+    assert len(list(store.iterdir())) == 1 and verify_store() == {}
