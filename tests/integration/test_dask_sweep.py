@@ -44,8 +44,10 @@ def _training_past_step_0(store: Path) -> tuple[Path, int] | None:
     for lock in store.glob("*/lock"):
         try:
             _, pid, *_ = lock.read_text().split()  # host, pid and its start time
+            # the metrics may run one checkpoint ahead of the saved state: two checkpoints past step 0 mean the
+            # state is past it too
             resumable = (lock.parent / "state.safetensors").exists() and \
-                pd.read_parquet(lock.parent / "metrics.partial.parquet").step.max() > 0
+                (pd.read_parquet(lock.parent / "metrics.partial.parquet").step.unique() > 0).sum() >= 2
         except (OSError, ValueError):
             continue
         if resumable:

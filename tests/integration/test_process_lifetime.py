@@ -92,8 +92,11 @@ def started():
 
 
 def _past_step_0(run: Path) -> bool:
+    """Resumable beyond step 0: the metrics may run one checkpoint ahead of the saved state, so two checkpoints
+    past step 0 in the metrics mean the state is past it too."""
     try:
-        return (run / "state.safetensors").exists() and pd.read_parquet(run / "metrics.partial.parquet").step.max() > 0
+        return (run / "state.safetensors").exists() and \
+            (pd.read_parquet(run / "metrics.partial.parquet").step.unique() > 0).sum() >= 2
     except (OSError, ValueError):  # not written yet
         return False
 
