@@ -111,7 +111,7 @@ def main() -> None:
     table = pd.DataFrame([rows[i] for i in range(len(chunks))])
     summary = table.groupby("group", sort=False).agg(chunks=("runs", "size"), runs=("runs", "sum"),
                                                      measured=("measured", "sum"), seconds=("seconds", "sum"))
-    print(f"\n| chunks of | chunks | runs | timed | one-process seconds |\n|---|---|---|---|---|")
+    print("\n| chunks of | chunks | runs | timed | one-process seconds |\n|---|---|---|---|---|")
     for row in summary.itertuples():
         print(f"| {row.Index} | {row.chunks} | {row.runs} | {row.measured} | {row.seconds:,.0f} |")
     total = table.seconds.sum()

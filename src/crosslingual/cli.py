@@ -211,7 +211,8 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")
-    book.add_argument("overrides", nargs="*", default=[], help="with --chapter: the notebook's parameters as name=value (JSON "
+    book.add_argument("overrides", nargs="*", default=[],
+                      help="with --chapter: the notebook's parameters as name=value (JSON "
                                                    "values, as for run), e.g. seeds=3 parallel_fraction=0.8")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
     cal.add_argument("--out", type=Path, default=Path("book/calibration.md"), help="a .md file")

@@ -733,8 +733,8 @@ def gc_store(root: Path | None = None, *, dry_run: bool = True, quarantined: boo
     """What garbage collection removes, and nothing else: provably unfinished runs (see ``_provably_unfinished``),
     temporary files and folders of dead writers inside run directories, ``.derived`` and ``.pretrained``, and
     (``quarantined=True``) the entries of the quarantine. Finished runs, symbolic links' targets and anything
-    that is not provably a run (``data/``, ``backup/``, ``2026-results/``) are never touched. A run is locked while it is removed, so a
-    process that starts training it at that moment is never pulled from under."""
+    that is not provably a run (``data/``, ``backup/``, ``2026-results/``) are never touched. A run is locked
+    while it is removed, so a process that starts training it at that moment is never pulled from under."""
     root = root or runs_root()
     entries = _run_dirs(root)
     doomed = [d for d in entries if _provably_unfinished(d)]

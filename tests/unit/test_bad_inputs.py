@@ -101,8 +101,8 @@ CASES = [
                                                           r"of sweeps\[0\], of the same name"),
     (["sweep", "{tmp}/huge.yaml", "--profile", "smoke"], r"huge\.yaml: sweeps\[0\] \(x\): steps=\d+ is out of range"),
     (["sweep", "mygrid"], r"'mygrid' is neither a file nor a study; .*for the file mygrid here, write \./mygrid"),
-    (["sweep", "information", "--profile", "smoke", "--scheduler", "not-a-url"], r"scheduler='not-a-url' .*is not "
-                                                                                  r"allowed: a Dask scheduler's address"),
+    (["sweep", "information", "--profile", "smoke", "--scheduler", "not-a-url"],
+     r"scheduler='not-a-url' .*is not allowed: a Dask scheduler's address"),
     (["sweep", "information", "--profile", "smoke", "--scheduler", "127.0.0.1:8786"], r"tcp://HOST:PORT"),
     (["book", "--root", str(ROOT), "--out", "{tmp}/ch", "--chapter", "8", "hf_model={tmp}/nonexistent"],
      r"hf_model='.*nonexistent' is not a local directory"),
@@ -113,7 +113,8 @@ CASES = [
 
 def _prepare(tmp_path: Path) -> None:
     (tmp_path / "dir.json").mkdir()
-    (tmp_path / "twice.yaml").write_text("sweeps:\n  - {name: a, level: 1}\n  - {name: a, level: 1, fixed: {lr: 1.0e-3}}\n")
+    (tmp_path / "twice.yaml").write_text("sweeps:\n  - {name: a, level: 1}\n"
+                                         "  - {name: a, level: 1, fixed: {lr: 1.0e-3}}\n")
     (tmp_path / "huge.yaml").write_text("scale: {steps: 1.0e12}\nsweeps: [{name: x}]\n")
     (tmp_path / "nonempty").mkdir()
     (tmp_path / "nonempty" / "thesis.tex").write_text("a user's work")

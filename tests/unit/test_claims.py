@@ -820,8 +820,11 @@ def test_a_run_that_ends_inside_its_transfer_phase_is_counted_unfinished():
 
     steps = np.array(checkpoint_steps(1000, 24))
     x = np.log10(steps + 1)
-    rows = lambda mid: pd.DataFrame({"seed": 0, "run": "a", "step": steps, "unification": _sigmoid(1.7)(x),
-                                     "acc_xling": _sigmoid(mid, low=0.05)(x)})
+
+    def rows(mid: float) -> pd.DataFrame:
+        return pd.DataFrame({"seed": 0, "run": "a", "step": steps, "unification": _sigmoid(1.7)(x),
+                             "acc_xling": _sigmoid(mid, low=0.05)(x)})
+
     late, early = learning_phases(rows(2.9)).iloc[0], learning_phases(rows(2.3)).iloc[0]
     assert late.transfer_after < 2 and not late.transfer_phase
     assert early.transfer_after >= 2 and early.transfer_phase

@@ -300,7 +300,8 @@ def test_a_bare_name_that_is_no_study_says_how_to_name_a_file(tmp_path, monkeypa
 @pytest.mark.parametrize("sweeps, message", [
     ([{"name": "a", "level": 1}, {"name": "a", "level": 1, "fixed": {"language_marker": True}}],
      r"sweeps\[1\] \(a\): level 1 is also the level of sweeps\[0\], of the same name"),
-    ([{"name": "a", "product": {"parallel_fraction": [0.2, 0.4]}}, {"name": "a", "product": {"parallel_fraction": [0.4]}}],
+    ([{"name": "a", "product": {"parallel_fraction": [0.2, 0.4]}},
+      {"name": "a", "product": {"parallel_fraction": [0.4]}}],
      r"sweeps\[1\] \(a\): level 0\.4 is also the level of sweeps\[0\]"),
     ([{"name": "a", "level": 2, "product": {"parallel_fraction": [0.2, 0.4]}}],
      r"sweeps\[0\] \(a\): level 2 is also the level of another point of this entry"),

@@ -146,7 +146,7 @@ def _brute_force_exact(cfg):
     """Enumerate the generating process: home h, fact type (parallel or written in l), value v."""
     K, p, b, lam, V = (cfg.n_languages, cfg.parallel_fraction, cfg.language_association,
                        cfg.attribute_association, cfg.n_values)
-    q = lambda l, h: b if l == h else (1 - b) / (K - 1)  # noqa: E731
+    q = lambda lang, h: b if lang == h else (1 - b) / (K - 1)  # noqa: E731
     fact, entity, value = Counter(), Counter(), Counter()
     for h in range(K):
         group = [v for v in range(V) if v % K == h]
@@ -154,16 +154,16 @@ def _brute_force_exact(cfg):
         if cfg.parallel_mode == "parallel":
             types = [("parallel", p, list(range(K)))]
         else:  # the control: the chosen facts are written K times in one language
-            types = [(f"rep{l}", p * q(l, h), [l] * K) for l in range(K)]
-        types += [(f"in{l}", (1 - p) * q(l, h), [l]) for l in range(K)]
+            types = [(f"rep{lang}", p * q(lang, h), [lang] * K) for lang in range(K)]
+        types += [(f"in{lang}", (1 - p) * q(lang, h), [lang]) for lang in range(K)]
         for name, w, languages in types:
-            for l in languages:  # one sequence per language the fact is written in (or per repeat)
-                if l >= K - cfg.held_out_languages:
+            for lang in languages:  # one sequence per language the fact is written in (or per repeat)
+                if lang >= K - cfg.held_out_languages:
                     continue  # a held-out language has no training sequences
-                fact[((h, name), l)] += w / K
-                entity[(h, l)] += w / K
+                fact[((h, name), lang)] += w / K
+                entity[(h, lang)] += w / K
                 for v in range(V):
-                    value[(v, l)] += w / K * p_value[v]
+                    value[(v, lang)] += w / K * p_value[v]
     return {"I(fact;L)": _mi_by_definition(fact), "I(entity;L)": _mi_by_definition(entity),
             "I(value;L)": _mi_by_definition(value)}
 
