@@ -10,9 +10,8 @@
 Every file is written to a temporary name and renamed, so a reader never sees a partial file, a failed write
 leaves nothing behind, and a killed run resumes from its last checkpoint with exactly the metrics of an
 uninterrupted one. A lock file (host, pid and the process's start time, with a heartbeat) keeps two processes
-from training the same run; a lock whose owner is gone (dead, or its pid now another process's), or that cannot be
-read, is reported and taken over, and every wait says what it
-waits for. A finished run is trusted only when its directory's name is the hash of its ``config.json`` and its
+from training the same run; a lock whose owner is gone (dead, or its pid now another process's), or that cannot
+be read, is reported and taken over, and every wait says what it waits for. A finished run is trusted only when its directory's name is the hash of its ``config.json`` and its
 files are exactly those of its manifest, with their checksums; anything else is moved to ``.quarantine/`` and
 recomputed (or reported by ``runs verify``), never loaded. Nothing is ever unpickled: weights are safetensors,
 tables are parquet, the rest JSON. File-system errors a user can fix (a full disk, a read-only store, a file in
