@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crosslingual.files import write_atomic
-from crosslingual.runs import _VERIFIED, DONE, verify_run
+from crosslingual.runs import DONE, is_intact
 
 RECORD_VERSION = 1
 
@@ -66,12 +66,10 @@ def _run_digest(run: Path) -> str | None:
 
 
 def _intact(run: Path, digest: str | None) -> bool:
-    """Whether ``run`` is the one recorded (same DONE) and its files still match DONE's manifest. A run the store
-    verified in this process at this DONE (``runs._VERIFIED``: the build's sweep did, moments before) is trusted
-    as the store itself trusts it when it loads the run, without hashing its files again (some 8 ms a default
-    run, seconds a book): a file damaged since is missed, as one damaged a moment after this check would be."""
-    return (digest is not None and _run_digest(run) == digest
-            and (_VERIFIED.get(run) == (run / DONE).stat().st_mtime_ns or not verify_run(run)))
+    """Whether ``run`` is the one recorded (same DONE) and its files still match DONE's manifest
+    (``runs.is_intact``: a run the build's sweep verified moments before is not hashed again, which saves some
+    8 ms a default run, seconds a book; a file damaged since is missed, as one damaged a moment later would be)."""
+    return digest is not None and _run_digest(run) == digest and is_intact(run)
 
 
 def record(executed: Path, key_: str, runs: list[Path], seconds: float, claims: list[str]) -> None:

@@ -456,6 +456,17 @@ class Run:
         return float(m[m.step == (m.step.max() if step is None else step)].value.iloc[0])
 
 
+def is_intact(directory: Path) -> bool:
+    """Whether a finished run's files still match its DONE manifest (:func:`verify_run`), without hashing them again
+    when this process verified the run at this very DONE (``is_done`` did): the trust the store itself gives a run
+    it loads. Nothing is moved or changed."""
+    try:
+        verified = _VERIFIED.get(directory) == (directory / DONE).stat().st_mtime_ns
+    except OSError:
+        return False
+    return verified or not verify_run(directory)
+
+
 def run_dir(cfg: RunConfig, root: Path | None = None) -> Path:
     return (root or runs_root()) / cfg.hash()
 

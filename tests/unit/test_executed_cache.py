@@ -126,7 +126,7 @@ def test_a_run_the_store_verified_in_this_process_is_not_hashed_again(tmp_path, 
     executed_cache.record(page, "k", [run], 3.5, [])
     monkeypatch.setitem(runs._VERIFIED, run, (run / runs.DONE).stat().st_mtime_ns)
     hashed = []
-    monkeypatch.setattr(executed_cache, "verify_run", lambda d: hashed.append(d) or [])
+    monkeypatch.setattr(runs, "verify_run", lambda d: hashed.append(d) or [])
     assert executed_cache.lookup(page, "k") is not None and hashed == []
     monkeypatch.setitem(runs._VERIFIED, run, 0)  # verified at another DONE
     assert executed_cache.lookup(page, "k") is not None and hashed == [run]
