@@ -32,14 +32,14 @@ $(MODELS): requirements-models.txt $(STAMP)
 models: $(MODELS)
 
 # Every notebook at profile=default into book/experiments/, then the HTML book (warnings are errors).
-# EVERY_STUDY=1 adds the chapters' GPU studies on a CPU too (crosslingual.chapters.EVERY_STUDY_ENV).
+# EVERY_STUDY=1 adds the chapters' GPU studies on a CPU too (crosslingual.render.chapters.EVERY_STUDY_ENV).
 book:
 	@start=$$(date +%s); $(MAKE) --no-print-directory setup models && \
 	$(if $(EVERY_STUDY),CROSSLINGUAL_EVERY_STUDY=$(EVERY_STUDY)) \
 	CROSSLINGUAL_SETUP_SECONDS=$$(( $$(date +%s) - start )) $(BIN)/crosslingual book --profile default && \
 	echo "make book took $$(( $$(date +%s) - start )) s; open $(CURDIR)/_build/html/index.html"
 
-# The whole suite: unit + integration + smoke notebooks + strict smoke book build + HTML checks,
+# The whole suite: ruff (pyproject.toml), then unit + integration + smoke notebooks + strict smoke book build + HTML checks,
 # then nbval re-executes the smoke notebooks and compares the cells marked for checking.
 # Ends with a timing summary (set-up, pytest with its ten slowest tests listed above it, nbval).
 test:
@@ -49,6 +49,7 @@ test:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "Chromium could not be installed (needs root and apt): the browser test will be skipped"; \
 	t2=$$(date +%s); \
+	$(BIN)/ruff check --quiet . || exit 1; \
 	CROSSLINGUAL_SMOKE_DIR=$(CURDIR)/$(SMOKE) CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \
 	  $(BIN)/python -m pytest --durations=10 tests || exit 1; t3=$$(date +%s); \
 	(cd $(SMOKE)/book/book/experiments && CROSSLINGUAL_RUNS=$(CURDIR)/$(SMOKE)/runs \

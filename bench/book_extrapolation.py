@@ -24,10 +24,11 @@ import time
 import pandas as pd
 import torch
 
-from crosslingual.chapters import EVERY_STUDY_ENV, book_configs
-from crosslingual.config import RunConfig, resolve_device
-from crosslingual.sweep import TOGETHER, batch_chunks, expected_cost
-from crosslingual.train import BatchedTrainer, Trainer, batch_key, checkpoint_steps
+from crosslingual.core.config import RunConfig
+from crosslingual.core.device import resolve_device
+from crosslingual.core.train import BatchedTrainer, Trainer, batch_key, checkpoint_steps
+from crosslingual.render.chapters import EVERY_STUDY_ENV, book_configs
+from crosslingual.store.sweep import TOGETHER, batch_chunks, expected_cost
 
 
 def _sync(device: str) -> None:
@@ -55,7 +56,7 @@ def _step_seconds(trainers: list[Trainer], device: str, steps: int) -> float:
 
 def chunk_seconds(chunk: list[RunConfig], device: str, steps: int) -> dict:
     """The measured parts of one chunk's training and its extrapolated time (seconds). As in
-    ``batched.get_or_train_together``, the runs train in batches of equal ``batch_key`` (a config's shape key
+    ``fetch.get_or_train_together``, the runs train in batches of equal ``batch_key`` (a config's shape key
     does not know a BPE world's real sequence length) and a run with the alignment loss trains alone."""
     start = time.perf_counter()
     trainers = [Trainer(cfg, device) for cfg in chunk]
@@ -98,7 +99,8 @@ def main() -> None:
         if time.perf_counter() > deadline:
             break
         rows[i] = chunk_seconds(chunks[i], device, args.steps)
-        print(f"  chunk {i:3d}: {rows[i]['group']}: {rows[i]['step_ms']:.1f} ms/step in {rows[i]['batches']} batch(es), "
+        row = rows[i]
+        print(f"  chunk {i:3d}: {row['group']}: {row['step_ms']:.1f} ms/step in {row['batches']} batch(es), "
               f"evaluation {rows[i]['eval_s']:.2f} s, {rows[i]['seconds']:.0f} s", flush=True)
     measured = pd.DataFrame(rows.values())
     rate = measured.groupby("group").apply(lambda g: g.seconds.sum() / g.cost.sum(), include_groups=False)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from crosslingual.batched import get_or_train_together
-from crosslingual.config import make_config
-from crosslingual.train import BatchedTrainer, Trainer
+from crosslingual.core.config import make_config
+from crosslingual.core.train import BatchedTrainer, Trainer
+from crosslingual.store.fetch import get_or_train_together
 
 REPORT: dict = {}
 DEVICE, PROFILE = "cuda", "default"  # set by --device / --profile (cpu + smoke: a dry run of the script)

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from crosslingual.config import make_config, resolve_device
-from crosslingual.sweep import sweep
+from crosslingual.core.config import make_config
+from crosslingual.core.device import resolve_device
+from crosslingual.store.sweep import sweep
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from crosslingual.geometry import knn
+from crosslingual.analysis.geometry import knn
 
 
 def rss_peak_bytes() -> int:

@@ -24,16 +24,16 @@ from pathlib import Path
 
 import torch
 
-from crosslingual.config import make_config
-from crosslingual.runs import get_or_train
-from crosslingual.sweep import _pool, sweep
+from crosslingual.core.config import make_config
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.sweep import _pool, sweep
 
 
 def _ready() -> str:
     """A worker's first task: import what a run needs."""
-    import crosslingual.batched
+    import crosslingual.store.fetch
 
-    return crosslingual.batched.__name__
+    return crosslingual.store.fetch.__name__
 
 
 def pool_overhead(backend: str, workers: int) -> float:
@@ -57,7 +57,8 @@ def main() -> None:
     modes = [("sequential, 1 thread", None, 1), (f"sequential, {cores} threads", None, cores),
              (f"process pool, {args.workers} workers", dict(workers=args.workers, backend="processes"), cores),
              (f"Dask LocalCluster, {args.workers} workers", dict(workers=args.workers, backend="dask"), cores)]
-    print(f"{args.runs} runs of profile {args.profile!r} at {args.steps} steps, {cores} cores, torch {torch.__version__}")
+    print(f"{args.runs} runs of profile {args.profile!r} at {args.steps} steps, {cores} cores, "
+          f"torch {torch.__version__}")
     times: dict[str, float] = {}
     for name, kwargs, threads in modes:
         torch.set_num_threads(threads)

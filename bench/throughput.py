@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from crosslingual.config import make_config
-from crosslingual.evaluate import evaluate
-from crosslingual.train import Trainer
+from crosslingual.core.config import make_config
+from crosslingual.core.evaluate import evaluate
+from crosslingual.core.train import Trainer
 
 
 def main() -> None:

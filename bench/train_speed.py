@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from crosslingual.config import make_config
-from crosslingual.runs import machine_info
-from crosslingual.train import BatchedTrainer, Trainer
+from crosslingual.core.config import make_config
+from crosslingual.core.train import BatchedTrainer, Trainer
+from crosslingual.store.runs import machine_info
 
 TARGETS = {"same work": 1.5, "defaults": 1.6, "utilisation": 0.40, "batched": 1.5}
 

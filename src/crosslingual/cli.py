@@ -17,10 +17,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from crosslingual.chapters import CHAPTERS, EVERY_STUDY_ENV
-from crosslingual.config import ConfigError, check_count, make_config
-from crosslingual.files import StoreError
-from crosslingual.grids import studies
+from crosslingual.core.checks import check_count
+from crosslingual.core.config import make_config
+from crosslingual.errors import ConfigError, StoreError
+from crosslingual.render.chapters import CHAPTERS, EVERY_STUDY_ENV
+from crosslingual.store.grids import studies
 
 OVERRIDES_HELP = ("name=value, before or after the options; the value is JSON (0.5, 3, true, \"text\", "
                   "[\"latin\", \"greek\"]), Python's True / False / None are accepted too, and anything else is a "
@@ -69,7 +70,7 @@ def _output(path: Path, suffixes: tuple[str, ...], option: str = "--out") -> Pat
 
 
 def _run(args: argparse.Namespace) -> int:
-    from crosslingual.runs import get_or_train
+    from crosslingual.store.fetch import get_or_train
 
     r = get_or_train(make_config(args.profile, **_parse_overrides(args.overrides)), device=args.device)
     last = r.metrics[(r.metrics.layer == -1) & (r.metrics.step == r.metrics.step.max())]
@@ -79,9 +80,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from crosslingual.grids import MAX_RUNS, Grid
-    from crosslingual.runs import runs_root
-    from crosslingual.sweep import sweep
+    from crosslingual.store.grids import MAX_RUNS, Grid
+    from crosslingual.store.layout import runs_root
+    from crosslingual.store.sweep import sweep
 
     workers = None if args.workers is None else check_count("--workers", args.workers, 1, 4096)
     overrides = _parse_overrides(args.overrides)
@@ -109,30 +110,31 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from crosslingual import runs as store
+    from crosslingual.store import admin
+    from crosslingual.store.layout import runs_root
 
     if args.action == "ls":
-        table = store.list_runs()
-        print(table.to_string(index=False) if len(table) else f"no runs in {store.runs_root()}")
+        table = admin.list_runs()
+        print(table.to_string(index=False) if len(table) else f"no runs in {runs_root()}")
     elif args.action == "verify":
-        damaged = store.verify_store()
+        damaged = admin.verify_store()
         for name, problems in damaged.items():
             print(f"{name}: {'; '.join(problems)}")
-        print(f"{len(damaged)} damaged run(s) in {store.runs_root()}")
+        print(f"{len(damaged)} damaged run(s) in {runs_root()}")
         return 1 if damaged else 0
     else:
-        paths = store.gc_store(dry_run=not args.yes, quarantined=args.quarantine)
+        paths = admin.gc_store(dry_run=not args.yes, quarantined=args.quarantine)
         for p in paths:
             print(("removed " if args.yes else "would remove ") + str(p))
         if not args.yes and paths:
             print("(dry run: add --yes to delete)")
         if not paths:
-            print(f"nothing to remove in {store.runs_root()}")
+            print(f"nothing to remove in {runs_root()}")
     return 0
 
 
 def _cldr(args: argparse.Namespace) -> int:
-    from crosslingual.cldr import write
+    from crosslingual.data.cldr import write
 
     table, stats = write(_output(args.out, (".parquet", ".json")))
     print(f"wrote {table} and {stats}")
@@ -140,7 +142,7 @@ def _cldr(args: argparse.Namespace) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from crosslingual.book import build_book
+    from crosslingual.render.build import build_book
 
     if args.every_study:  # in the environment, so that the training workers and the kernels see it too
         os.environ[EVERY_STUDY_ENV] = "1"
@@ -150,8 +152,15 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _toc(args: argparse.Namespace) -> int:
+    from crosslingual.render.chapters import toc_yaml
+
+    sys.stdout.write(toc_yaml())
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
-    from crosslingual.calibration import write_calibration
+    from crosslingual.render.calibration import write_calibration
 
     workers = None if args.workers is None else check_count("--workers", args.workers, 1, 4096)
     print(f"wrote {write_calibration(_output(args.out, ('.md',)), workers)}")
@@ -207,20 +216,23 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
                            + ") with the name=value parameters, into the existing book, and rebuild the HTML")
     book.add_argument("--every-study", action="store_true",
                       help="also train and judge the chapters' GPU studies (the redesigns that do not fit the "
-                           "30-minute CPU budget) on a CPU; 2.7x the default book's time on 2 cores (README)")
+                           "30-minute CPU budget) on a CPU; 2.7x the default book's time on 2 cores (bench/README.md)")
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")
     book.add_argument("overrides", nargs="*", default=[],
                       help="with --chapter: the notebook's parameters as name=value (JSON "
                                                    "values, as for run), e.g. seeds=3 parallel_fraction=0.8")
+    sub.add_parser("toc", help="print the book's _toc.yml, written from the chapter registry "
+                              "(crosslingual toc > _toc.yml after adding a chapter)")
     cal = sub.add_parser("calibrate", help="train the calibration candidates and write their table")
     cal.add_argument("--out", type=Path, default=Path("book/calibration.md"), help="a .md file")
     cal.add_argument("--workers", type=int, default=None)
     return parser, dict(sub.choices)
 
 
-COMMANDS = {"run": _run, "sweep": _sweep, "runs": _runs, "cldr": _cldr, "book": _book, "calibrate": _calibrate}
+COMMANDS = {"run": _run, "sweep": _sweep, "runs": _runs, "cldr": _cldr, "book": _book, "toc": _toc,
+            "calibrate": _calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,18 +10,16 @@ which :func:`write_errors` turns into one :class:`StoreError` naming the path.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-
-class StoreError(RuntimeError):
-    """The run store or an output path cannot be used as it is (a file where a directory should be, read-only,
-    full); the message names the path and what is wrong."""
-
+from crosslingual.errors import StoreError
 
 # errors of the file system that the user can fix, as opposed to bugs, which keep their traceback
 _USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
@@ -82,3 +80,21 @@ def write_atomic(path: Path, data: bytes) -> None:
         with suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a regular file, read in blocks (a FIFO or a folder in its place is :class:`NotRegularFile`)."""
+    h = hashlib.sha256()
+    with open_regular(path) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def remove_entry(path: Path) -> None:
+    """Remove one entry; a symbolic link is removed itself, never what it points to."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)
+

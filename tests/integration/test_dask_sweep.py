@@ -14,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crosslingual.grids import Grid
-from crosslingual.runs import DONE, is_done, verify_store
+from crosslingual.store.admin import verify_store
+from crosslingual.store.grids import Grid
+from crosslingual.store.integrity import is_done
+from crosslingual.store.layout import DONE
 
 distributed = pytest.importorskip("distributed")
 

@@ -9,11 +9,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import crosslingual.train as train_module
-from crosslingual.config import make_config
-from crosslingual.evaluate import EvalData, evaluate
-from crosslingual.runs import Run, get_or_train, run_dir
-from crosslingual.sweep import run_many
+import crosslingual.core.train as train_module
+from crosslingual.core.config import make_config
+from crosslingual.core.evaluate import EvalData, evaluate
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.layout import run_dir
+from crosslingual.store.runs import Run
+from crosslingual.store.sweep import run_many
 
 CFG = make_config("smoke", steps=50)
 
@@ -91,8 +93,8 @@ def test_checkpoints_are_safetensors_loadable_without_pickle(store):
 @pytest.mark.parametrize("together", [1, 3])
 def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypatch, together):
     """Alone, or in a batch: a batch that fails is retried run by run, so only the failing run fails."""
-    import crosslingual.batched as batched_module
-    import crosslingual.sweep as sweep_module
+    import crosslingual.store.fetch as fetch_module
+    import crosslingual.store.sweep as sweep_module
 
     cfgs = [make_config("smoke", steps=20, seed=s) for s in range(3)]
     bad = cfgs[1].hash()
@@ -109,7 +111,7 @@ def test_a_failing_run_is_reported_and_does_not_stop_the_others(store, monkeypat
         raise AssertionError("only the batch with the bad run is trained together here")
 
     monkeypatch.setattr(sweep_module, "get_or_train", flaky)
-    monkeypatch.setattr(batched_module, "get_or_train_together", flaky_batch)
+    monkeypatch.setattr(fetch_module, "get_or_train_together", flaky_batch)
     report = sweep_module.sweep(cfgs, workers=1, progress=False, together=together)
     assert sorted(report.trained) == sorted([cfgs[0].hash(), cfgs[2].hash()])
     assert report.failed == {bad: "RuntimeError: out of memory (simulated)"}

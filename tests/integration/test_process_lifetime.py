@@ -183,8 +183,8 @@ def test_map_runs_workers_die_with_their_parent(tmp_path, started):
     _run_until_killed(tmp_path, started, f"""
 from pathlib import Path
 
-from crosslingual.per_run import map_runs
-from crosslingual.runs import Run
+from crosslingual.store.per_run import map_runs
+from crosslingual.store.runs import Run
 from napping import nap
 
 if __name__ == "__main__":
@@ -200,7 +200,8 @@ def test_a_killed_book_takes_its_kernels_and_their_workers_with_it(tmp_path, sta
     for i in range(2):
         (tmp_path / "runs" / str(i)).mkdir(parents=True)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from pathlib import Path\nfrom crosslingual.per_run import map_runs\nfrom crosslingual.runs import Run\n"
+        "from pathlib import Path\nfrom crosslingual.store.per_run import map_runs\n"
+        "from crosslingual.store.runs import Run\n"
         f"from napping import nap\nmap_runs(nap, {RUNS}, workers=2, progress=False, seconds=120)")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "chapter.ipynb")
@@ -208,7 +209,7 @@ def test_a_killed_book_takes_its_kernels_and_their_workers_with_it(tmp_path, sta
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from crosslingual import book
+from crosslingual.render import build
 
 if __name__ == "__main__":
     tmp = {str(tmp_path)!r}

@@ -15,11 +15,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import crosslingual.runs as store_module
 from crosslingual.cli import main as cli
-from crosslingual.config import make_config
-from crosslingual.runs import DONE, STATE, get_or_train, list_runs, release_lock, run_dir, try_lock, verify_run
-from crosslingual.train import checkpoint_steps
+from crosslingual.core.config import make_config
+from crosslingual.core.train import checkpoint_steps
+from crosslingual.store import integrity, locks
+from crosslingual.store.admin import list_runs
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.integrity import verify_run
+from crosslingual.store.layout import DONE, STATE, run_dir
+from crosslingual.store.locks import release_lock, try_lock
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LONG = make_config("smoke", steps=1500, n_checkpoints=12, keep_checkpoints=6)
@@ -29,7 +33,7 @@ SHORT = make_config("smoke", steps=50)
 def _spawn(cfg, root: Path) -> subprocess.Popen:
     """A real training process: what a user's notebook or sweep worker does."""
     code = ("import json, os, sys, torch; torch.set_num_threads(1)\n"
-            "from crosslingual.config import RunConfig\nfrom crosslingual.runs import get_or_train\n"
+            "from crosslingual.core.config import RunConfig\nfrom crosslingual.store.fetch import get_or_train\n"
             "run = get_or_train(RunConfig.from_dict(json.loads(sys.argv[1])), progress=False)\n"
             "print('trained' if run.info['pid'] == os.getpid() else 'reused', flush=True)\n")
     env = {**os.environ, "CROSSLINGUAL_RUNS": str(root)}
@@ -83,7 +87,7 @@ def test_a_damaged_run_is_quarantined_and_recomputed_with_a_warning(store, damag
         ckpt.unlink()
     else:
         (d / DONE).write_text("{not json")
-    store_module._VERIFIED.clear()  # a new process would verify afresh
+    integrity._VERIFIED.clear()  # a new process would verify afresh
     with pytest.warns(UserWarning, match=f"run {SHORT.hash()} is damaged .*moved to .*quarantine"):
         again = get_or_train(SHORT, progress=False)
     pd.testing.assert_frame_equal(again.metrics, reference)
@@ -117,10 +121,10 @@ def test_a_lock_of_another_host_is_stale_only_when_its_heartbeat_stopped(store, 
     lock = d / "lock"
     lock.write_text("some-cluster-node 4242")
     assert not try_lock(d)  # fresh: its owner may be training on that node
-    os.utime(lock, (time.time() - store_module.LOCK_STALE_S - 5,) * 2)
+    os.utime(lock, (time.time() - locks.LOCK_STALE_S - 5,) * 2)
     assert try_lock(d)  # not refreshed for LOCK_STALE_S: the node died
     release_lock(d)
-    monkeypatch.setattr(store_module, "LOCK_HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(locks, "LOCK_HEARTBEAT_S", 0.05)
     assert try_lock(d)
     os.utime(lock, (time.time() - 1000,) * 2)
     time.sleep(0.3)

@@ -18,11 +18,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import crosslingual.runs as store_module
+from crosslingual.core.config import make_config
+from crosslingual.errors import StoreError
 from crosslingual.files import temporary_name, write_atomic
-from crosslingual.config import make_config
-from crosslingual.runs import (DONE, LOCK, PARTIAL, STATE, StoreError, cached_table, get_or_train, is_done,
-                               manifest, run_dir, verify_run, write_json)
+from crosslingual.store import fetch, integrity, layout, locks, runs
+from crosslingual.store.derived import cached_table
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.integrity import is_done, manifest, verify_run
+from crosslingual.store.layout import DONE, LOCK, PARTIAL, STATE, run_dir, write_json
 
 CFG = make_config("smoke", steps=12, n_checkpoints=4, keep_checkpoints=3)
 
@@ -31,19 +34,25 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs in the killed process (it is not an Exception)."""
 
 
+# the modules through which a training run writes: the run's files (runs) and its JSON files (layout.write_json)
+WRITERS = (runs, layout)
+
+
 def _count_writes(monkeypatch, root: Path) -> tuple[pd.DataFrame, int]:
     calls = []
-    real = store_module.write_atomic
-    monkeypatch.setattr(store_module, "write_atomic", lambda path, data: (calls.append(path), real(path, data)))
+    real = runs.write_atomic
+    for writer in WRITERS:
+        monkeypatch.setattr(writer, "write_atomic", lambda path, data: (calls.append(path), real(path, data)))
     reference = get_or_train(CFG, progress=False, root=root).metrics
-    monkeypatch.setattr(store_module, "write_atomic", real)
+    for writer in WRITERS:
+        monkeypatch.setattr(writer, "write_atomic", real)
     return reference, len(calls)
 
 
 def _kill_at(monkeypatch, n: int, mid_write: bool) -> None:
     """The n-th write of the run is killed: before it starts, or half-way through writing its temporary file
     (which a real kill leaves behind, never renamed)."""
-    real = store_module.write_atomic
+    real = runs.write_atomic
     count = [0]
 
     def atomic(path: Path, data: bytes) -> None:
@@ -54,7 +63,8 @@ def _kill_at(monkeypatch, n: int, mid_write: bool) -> None:
             raise Killed
         real(path, data)
 
-    monkeypatch.setattr(store_module, "write_atomic", atomic)
+    for writer in WRITERS:
+        monkeypatch.setattr(writer, "write_atomic", atomic)
 
 
 @pytest.mark.slow
@@ -68,7 +78,7 @@ def test_a_kill_at_any_write_resumes_to_exactly_the_uninterrupted_metrics(tmp_pa
             with pytest.raises(Killed):
                 get_or_train(CFG, progress=False, root=root)
             monkeypatch.undo()
-            store_module._VERIFIED.clear()
+            integrity._VERIFIED.clear()
             resumed = get_or_train(CFG, progress=False, root=root)
             pd.testing.assert_frame_equal(resumed.metrics, reference, obj=f"killed at write {n} (mid={mid_write})")
             assert not verify_run(resumed.path)
@@ -91,7 +101,7 @@ def test_resume_files_left_after_done_are_tidied_and_the_run_is_trusted(store):
     (run.path / STATE).write_bytes(b"left by a process killed after writing DONE")
     (run.path / PARTIAL).write_bytes(b"likewise")
     (run.path / ".metrics.parquet.4242.tmp").write_bytes(b"a temporary file of a killed writer")
-    store_module._VERIFIED.clear()
+    integrity._VERIFIED.clear()
     assert is_done(CFG) and not (run.path / STATE).exists() and not (run.path / PARTIAL).exists()
 
 
@@ -101,7 +111,7 @@ def test_an_unreadable_lock_is_reported_and_taken_over(store, content):
     d = run_dir(CFG)
     d.mkdir(parents=True)
     (d / LOCK).write_bytes(content)
-    old = time.time() - store_module.LOCK_GRACE_S - 1
+    old = time.time() - locks.LOCK_GRACE_S - 1
     os.utime(d / LOCK, (old, old))
     with pytest.warns(UserWarning, match=r"taking over its lock \(an unreadable lock file written \d+ s ago"):
         run = get_or_train(CFG, progress=False)
@@ -109,7 +119,7 @@ def test_an_unreadable_lock_is_reported_and_taken_over(store, content):
 
 
 def test_a_fresh_unreadable_lock_is_waited_for_with_a_report(store, capfd, monkeypatch):
-    monkeypatch.setattr(store_module, "LOCK_GRACE_S", 1.0)
+    monkeypatch.setattr(locks, "LOCK_GRACE_S", 1.0)
     d = run_dir(CFG)
     d.mkdir(parents=True)
     (d / LOCK).write_bytes(b"")  # being written right now, as far as anyone can tell
@@ -121,11 +131,11 @@ def test_a_fresh_unreadable_lock_is_waited_for_with_a_report(store, capfd, monke
 
 
 def test_a_wait_for_a_live_owner_says_who_and_how_long(store, capfd, monkeypatch):
-    monkeypatch.setattr(store_module, "LOCK_REPORT_S", 0.2)
+    monkeypatch.setattr(locks, "LOCK_REPORT_S", 0.2)
     d = run_dir(CFG)
     d.mkdir(parents=True)
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
-    (d / LOCK).write_text(f"{socket.gethostname()} {owner.pid} {store_module.process_start(owner.pid)}")
+    (d / LOCK).write_text(f"{socket.gethostname()} {owner.pid} {locks.process_start(owner.pid)}")
     try:
         with pytest.warns(UserWarning, match=f"process {owner.pid} on this host is gone"):
             get_or_train(CFG, progress=False)
@@ -142,13 +152,13 @@ def test_only_one_of_two_processes_takes_over_a_dead_lock(store):
     d.mkdir(parents=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (d / LOCK).write_text(f"{socket.gethostname()} {dead.stdout.strip()}")
-    _, reason, seen = store_module._describe_lock(d / LOCK)
+    _, reason, seen = locks.describe_lock(d / LOCK)
     assert reason and "is gone" in reason
     with pytest.warns(UserWarning):
-        assert store_module.try_lock(d)  # the first one takes it over
-    assert not store_module._take_over(d / LOCK, reason, seen) or (d / LOCK).exists()
-    assert not store_module.try_lock(d)  # the live lock of the first is respected
-    store_module.release_lock(d)
+        assert locks.try_lock(d)  # the first one takes it over
+    assert not locks._take_over(d / LOCK, reason, seen) or (d / LOCK).exists()
+    assert not locks.try_lock(d)  # the live lock of the first is respected
+    locks.release_lock(d)
 
 
 # --------------------------------------------------------------------------- what a run directory must be
@@ -197,7 +207,7 @@ def test_a_run_is_trusted_only_when_name_files_and_manifest_agree(store, damage,
         info["manifest"] = manifest(d)
         (d / DONE).write_text(json.dumps(info))
     problems = verify_run(d)
-    store_module._VERIFIED.clear()
+    integrity._VERIFIED.clear()
     if problem is None:
         assert not problems and is_done(CFG)
         return
@@ -268,7 +278,7 @@ def _tmp_files(root: Path) -> list[Path]:
 def test_a_full_disk_fails_with_one_message_leaves_nothing_half_written_and_the_next_store_works(tmpfs, tmp_path,
                                                                                               monkeypatch):
     small = tmpfs("160k")
-    monkeypatch.setattr(store_module, "check_store", lambda root, need_bytes=0: None)  # let it run into the wall
+    monkeypatch.setattr(fetch, "check_store", lambda root, need_bytes=0: None)  # let it run into the wall
     with pytest.raises(StoreError, match=rf"run store {small}: No space left on device"):
         get_or_train(CFG, progress=False, root=small)
     assert not _tmp_files(small)

@@ -17,12 +17,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-import crosslingual.runs as store_module
 from crosslingual.cli import main as cli
-from crosslingual.config import make_config
+from crosslingual.core.config import make_config
+from crosslingual.errors import StoreError
 from crosslingual.files import NotRegularFile, read_regular
-from crosslingual.runs import (DONE, LOCK, METRICS, PRETRAINED, StoreError, gc_store, get_or_train, list_runs,
-                               process_start, run_dir, verify_run, verify_store)
+from crosslingual.store import integrity, locks
+from crosslingual.store.admin import gc_store, list_runs, verify_store
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.integrity import verify_run
+from crosslingual.store.layout import DONE, LOCK, METRICS, PRETRAINED, run_dir
+from crosslingual.store.locks import process_start
 
 CFG = make_config("smoke", steps=12, n_checkpoints=4, keep_checkpoints=3)
 HOST = socket.gethostname()
@@ -72,12 +76,12 @@ def _age(path: Path, seconds: float) -> None:
 def test_a_lock_records_its_owner_s_start_time(store):
     d = run_dir(CFG)
     d.mkdir(parents=True)
-    assert store_module.try_lock(d)
+    assert locks.try_lock(d)
     try:
         host, pid, start = (d / LOCK).read_text().split()
         assert (host, int(pid), start) == (HOST, os.getpid(), process_start(os.getpid()))
     finally:
-        store_module.release_lock(d)
+        locks.release_lock(d)
 
 
 @pytest.mark.parametrize("case", ["pid 1, an old lock without start time", "a live shell, 2 h, no start time",
@@ -106,12 +110,12 @@ def test_a_live_owner_identified_by_its_start_time_is_waited_for_however_old_its
     (d / LOCK).write_text(f"{HOST} {sleeper.pid} {process_start(sleeper.pid)}")
     _age(d / LOCK, 7200)  # a suspended owner (Ctrl-Z) stops its heartbeat but still owns the run
     assert list_runs().state[0].startswith("training")
-    assert not store_module.try_lock(d)
+    assert not locks.try_lock(d)
     sleeper.kill()
     sleeper.wait()
     with pytest.warns(UserWarning, match=f"process {sleeper.pid} on this host is gone"):
-        assert store_module.try_lock(d)
-    store_module.release_lock(d)
+        assert locks.try_lock(d)
+    locks.release_lock(d)
 
 
 def test_a_fresh_lock_without_start_time_of_a_live_pid_is_respected(store, sleeper):
@@ -119,11 +123,11 @@ def test_a_fresh_lock_without_start_time_of_a_live_pid_is_respected(store, sleep
     d = run_dir(CFG)
     d.mkdir(parents=True)
     (d / LOCK).write_text(f"{HOST} {sleeper.pid}")
-    assert not store_module.try_lock(d)
-    _age(d / LOCK, store_module.LOCK_STALE_S + 5)
+    assert not locks.try_lock(d)
+    _age(d / LOCK, locks.LOCK_STALE_S + 5)
     with pytest.warns(UserWarning, match="a pid alone does not prove its owner is alive"):
-        assert store_module.try_lock(d)
-    store_module.release_lock(d)
+        assert locks.try_lock(d)
+    locks.release_lock(d)
 
 
 # -------------------------------------------------------------------------- what is not a regular file
@@ -152,7 +156,7 @@ def test_a_fifo_in_a_run_is_flagged_and_hangs_no_command(store, where, capsys):
         assert code == 0 and "0 damaged" in out
         return
     assert code == 1 and f"{run.path.name}:" in out and "1 damaged" in out, out
-    store_module._VERIFIED.clear()
+    integrity._VERIFIED.clear()
     with pytest.warns(UserWarning, match="is damaged"):
         again = within(60, quietly, CFG)  # quarantined and recomputed, never read
     assert not verify_run(again.path)
@@ -163,7 +167,7 @@ def test_a_folder_named_like_a_checkpoint_is_damage(store, capsys):
     (run.path / "checkpoints" / "step_9999999.safetensors").mkdir()
     assert any("step_9999999.safetensors is not in the manifest (a directory)" in p for p in verify_run(run.path))
     assert cli(["runs", "verify"]) == 1 and "1 damaged" in capsys.readouterr().out
-    store_module._VERIFIED.clear()
+    integrity._VERIFIED.clear()
     with pytest.warns(UserWarning, match="is damaged"):
         again = get_or_train(CFG, progress=False)
     assert again.steps == sorted(again.steps) and 9999999 not in again.steps
@@ -173,7 +177,7 @@ def test_a_folder_named_like_a_checkpoint_is_damage(store, capsys):
 def test_a_damaged_run_in_a_store_that_cannot_be_written_is_one_error(store, monkeypatch, capsys):
     run = get_or_train(CFG, progress=False)
     (run.path / METRICS).write_bytes(b"damaged")
-    store_module._VERIFIED.clear()
+    integrity._VERIFIED.clear()
 
     def read_only(src, dst):
         raise OSError(errno.EROFS, "Read-only file system", str(src))
@@ -198,7 +202,7 @@ def test_gc_lists_a_dead_conversion_s_temporary_folder(store):
     live.mkdir()
     assert gc_store() == []  # too young: a writer on another host may still be at it
     for f in (folder, live):
-        _age(f, store_module.LOCK_STALE_S + 5)
+        _age(f, locks.LOCK_STALE_S + 5)
     assert gc_store() == [folder]
     assert gc_store(dry_run=False) == [folder]
     assert not folder.exists() and live.exists()

@@ -11,6 +11,6 @@ from smoke_paths import ROOT, SMOKE
 @pytest.fixture(scope="session")
 def smoke_book() -> Path:
     """Execute every notebook at profile=smoke and build the book strictly (-W); returns index.html."""
-    from crosslingual.book import build_book
+    from crosslingual.render.build import build_book
 
     return build_book(ROOT, profile="smoke", out=SMOKE / "book")

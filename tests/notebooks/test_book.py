@@ -8,11 +8,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from crosslingual.chapters import CHAPTERS
-from crosslingual.config import ConfigError, WorldConfig
-
 from smoke_paths import ROOT, SMOKE
+
+from crosslingual.core.config import WorldConfig
+from crosslingual.errors import ConfigError
+from crosslingual.render.chapters import CHAPTERS
 
 NOTEBOOKS = [ROOT / "notebooks" / f"{c.name}.ipynb" for c in CHAPTERS]
 
@@ -58,8 +58,10 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
 
 
 @pytest.mark.parametrize("notebook, bad, message", [
-    ("02_unification_dynamics", {"parallel_fraction": 1.5}, r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
-    ("02_unification_dynamics", {"profile": "huge"}, r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
+    ("02_unification_dynamics", {"parallel_fraction": 1.5},
+     r"parallel_fraction=1\.5 is out of range: allowed \[0\.0, 1\.0\)"),
+    ("02_unification_dynamics", {"profile": "huge"},
+     r"profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
     ("09_embedding_geometry", {"profile": "smoke", "h1_redesign": "maybe"},
      r"h1_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("09_embedding_geometry", {"profile": "smoke", "h2_redesign": "YES"},
@@ -76,7 +78,8 @@ def test_parameters_are_typed_and_match_the_library_defaults(path):
      r"g4_redesign='maybe' is not allowed: choose one of 'auto', 'yes', 'no'"),
     ("10_linguistic_regions", {"profile": "smoke", "g13_redesign": "on"},
      r"g13_redesign='on' is not allowed: choose one of 'auto', 'yes', 'no'"),
-    ("10_linguistic_regions", {"pretrained": "smollm2-135m llama-2-7b"}, r"pretrained=.smollm2-135m llama-2-7b. is not allowed"),
+    ("10_linguistic_regions", {"pretrained": "smollm2-135m llama-2-7b"},
+     r"pretrained=.smollm2-135m llama-2-7b. is not allowed"),
 ])
 def test_a_bad_parameter_fails_at_once_with_its_allowed_range(notebook, bad, message, tmp_path):
     import papermill
@@ -147,11 +150,10 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
         assert re.search(rf"<strong>{claim}</strong>", page), f"{claim} missing from the claims page"
     assert ">not recorded</span>" not in page, "a chapter of the smoke build recorded no verdict for one of its claims"
     links = re.findall(r'href="([^"#]*)#(verdicts-[\w-]+)"', page)
-    assert {anchor for _, anchor in links} == ({f"verdicts-{i:02d}" for i in range(3, 11)}
-                                               | {"verdicts-03-redesign", "verdicts-05-redesign", "verdicts-06-redesign",
-                                                  "verdicts-07-redesign", "verdicts-08-model", "verdicts-09-model",
-                                                  "verdicts-09-redesign", "verdicts-09-h2-redesign",
-                                                  "verdicts-10-model", "verdicts-10-redesign", "verdicts-10-g13-redesign"})
+    sections = {"verdicts-03-redesign", "verdicts-05-redesign", "verdicts-06-redesign", "verdicts-07-redesign",
+                "verdicts-08-model", "verdicts-09-model", "verdicts-09-redesign", "verdicts-09-h2-redesign",
+                "verdicts-10-model", "verdicts-10-redesign", "verdicts-10-g13-redesign"}
+    assert {anchor for _, anchor in links} == {f"verdicts-{i:02d}" for i in range(3, 11)} | sections
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()
 
@@ -192,7 +194,7 @@ def test_no_page_loads_anything_from_the_network(smoke_book):
 
 def test_the_studies_trained_up_front_are_the_runs_the_notebooks_ask_for():
     """make book trains every study first; a notebook whose default seeds differed would retrain instead."""
-    from crosslingual.grids import Grid, studies
+    from crosslingual.store.grids import Grid, studies
 
     for name in studies():
         grid = Grid.load(name)
@@ -224,7 +226,7 @@ def test_every_chapter_page_says_how_it_was_made_and_hides_its_code(smoke_book, 
 def test_one_chapter_re_executed_with_a_parameter_carries_a_banner_and_marks_its_verdicts(smoke_book, tmp_path):
     import shutil
 
-    from crosslingual.book import build_book
+    from crosslingual.render.build import build_book
 
     copy = tmp_path / "book"
     shutil.copytree(SMOKE / "book", copy, ignore=shutil.ignore_patterns("_build"))
@@ -243,7 +245,7 @@ def test_one_chapter_re_executed_with_a_parameter_carries_a_banner_and_marks_its
 
 
 # Reductions a notebook may not call: a number the prose or a table quotes comes from a package function.
-# Inside a plotting call (seaborn, matplotlib, crosslingual.plots, an Axes) they only shape what is drawn.
+# Inside a plotting call (seaborn, matplotlib, crosslingual.render.plots, an Axes) they only shape what is drawn.
 AGGREGATIONS = {"mean", "median", "std", "var", "sum", "min", "max", "agg", "aggregate", "quantile", "corr",
                 "count", "idxmax", "idxmin", "prod", "cumsum", "nanmax", "nanmin", "nanmean", "transform"}
 PLOTTING = {"sns", "plt", "plots", "ax", "axes", "fig"}

@@ -17,10 +17,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from crosslingual.chapters import CHAPTERS
-
 from smoke_paths import SMOKE
+
+from crosslingual.render.chapters import CHAPTERS
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `make test` installs the Debian package")
@@ -116,7 +115,8 @@ def test_the_scoreboard_s_verdicts_are_on_screen_at_1280_px(served):
     for row in found["rows"]:
         assert row["badge"] and row["verdict"], f"{row['claim']}: no verdict badge"
         assert 0 <= row["left"] and row["right"] <= found["width"], \
-            f"{row['claim']}: its verdict ({row['left']:.0f}-{row['right']:.0f} px) is outside the {found['width']} px view"
+            (f"{row['claim']}: its verdict ({row['left']:.0f}-{row['right']:.0f} px) is outside the "
+             f"{found['width']} px view")
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/experiments/06_interventions.html"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from smoke_paths import ROOT
 
 transformers = pytest.importorskip("transformers")
@@ -14,7 +13,7 @@ pytest.importorskip("babel")
 def _tiny_model(path):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from crosslingual.cldr import facts
+    from crosslingual.data.cldr import facts
 
     table = facts()
     chars = sorted(set("".join(table.prompt) + "".join(table.value_name)))

@@ -4,9 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from crosslingual.train import BatchedTrainer
-from crosslingual.config import make_config
-from crosslingual.train import Trainer
+from crosslingual.core.config import make_config
+from crosslingual.core.train import BatchedTrainer, Trainer
 
 CFGS = [make_config("smoke", steps=40, seed=s, world_seed=s) for s in range(3)]
 
@@ -86,8 +85,8 @@ def test_incompatible_runs_are_refused():
 
 
 def test_run_many_stores_batched_runs_as_separate_runs(store):
-    from crosslingual.runs import get_or_train
-    from crosslingual.sweep import run_many
+    from crosslingual.store.fetch import get_or_train
+    from crosslingual.store.sweep import run_many
 
     runs = run_many(CFGS, workers=1, together=3, progress=False)
     assert [r.info["batched_with"] for r in runs] == [3, 3, 3]

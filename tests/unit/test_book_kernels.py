@@ -11,19 +11,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from crosslingual import book
+from crosslingual.render import build
 
 KERNELS_AT_ONCE = 4
 
 
 def test_a_kernel_s_sockets_live_in_the_directory_it_is_given(tmp_path):
-    config = book.kernel_config(str(tmp_path))
+    config = build.kernel_config(str(tmp_path))
     assert config.KernelManager.transport == "ipc"
     assert config.KernelManager.ip == str(tmp_path / "kernel")
 
 
 def test_a_socket_path_too_long_for_sun_path_falls_back_to_tcp(tmp_path):
-    assert book.kernel_config("/" + "d" * 120) is None
+    assert build.kernel_config("/" + "d" * 120) is None
 
 
 @pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
@@ -34,7 +34,7 @@ def test_kernels_started_at_once_get_distinct_sockets_and_leave_nothing_behind(t
     nbformat.write(source, tmp_path / "probe.ipynb")
     outs = [tmp_path / f"out{i}.ipynb" for i in range(KERNELS_AT_ONCE)]
     with ProcessPoolExecutor(KERNELS_AT_ONCE, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(book._execute_one, str(tmp_path / "probe.ipynb"), str(out), str(tmp_path), {},
+        futures = [pool.submit(build._execute_one, str(tmp_path / "probe.ipynb"), str(out), str(tmp_path), {},
                                str(tmp_path / "usage"), str(tmp_path / "claims")) for out in outs]
         for fut in futures:
             fut.result()

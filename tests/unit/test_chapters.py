@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual import chapters as registry
-from crosslingual.book import notebooks
-from crosslingual.chapters import CHAPTERS, book_configs, chapter, toc_yaml
+from crosslingual.analysis.geometry_study import PAIR_SEED_OFFSET
 from crosslingual.claims import PAPERS, RULES
-from crosslingual.config import ConfigError
-from crosslingual.geometry_study import PAIR_SEED_OFFSET
-from crosslingual.grids import studies
-from crosslingual.provenance import declared_parameters
+from crosslingual.errors import ConfigError
+from crosslingual.render import chapters as registry
+from crosslingual.render.build import notebooks
+from crosslingual.render.chapters import CHAPTERS, book_configs, chapter, toc_yaml
+from crosslingual.render.provenance import declared_parameters
+from crosslingual.store.grids import studies
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,8 +33,15 @@ def test_file_numbers_are_the_reading_order():
 
 
 def test_the_committed_toc_is_the_registry_s():
-    assert (ROOT / "_toc.yml").read_text() == toc_yaml(), "regenerate _toc.yml with crosslingual.chapters.toc_yaml()"
+    assert (ROOT / "_toc.yml").read_text() == toc_yaml(), "regenerate it: crosslingual toc > _toc.yml"
     assert toc_yaml().count("numbered: true") == len(PAPERS)
+
+
+def test_the_toc_command_prints_the_registry_s_toc(capsys):
+    from crosslingual.cli import main
+
+    assert main(["toc"]) == 0
+    assert capsys.readouterr().out == toc_yaml()
 
 
 def test_parts_are_the_papers_and_the_claims_are_the_rules():
@@ -53,7 +60,7 @@ def test_a_gpu_study_is_left_out_of_the_cpu_book_at_default_only(monkeypatch):
     and at default where a GPU is present."""
     import torch
 
-    from crosslingual.grids import Grid
+    from crosslingual.store.grids import Grid
 
     geometry = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("default")}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -68,8 +75,8 @@ def test_a_gpu_study_is_left_out_of_the_cpu_book_at_default_only(monkeypatch):
 def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(monkeypatch, gpu):
     import torch
 
-    from crosslingual.chapters import not_run_reason, runs_gpu_section
-    from crosslingual.grids import Grid
+    from crosslingual.render.chapters import not_run_reason, runs_gpu_section
+    from crosslingual.store.grids import Grid
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
     assert runs_gpu_section("cue_isolation", "auto", "default") == gpu
@@ -87,8 +94,8 @@ def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(mo
 def test_a_build_asked_for_every_study_runs_the_gpu_studies_on_a_cpu(monkeypatch):
     import torch
 
-    from crosslingual.chapters import EVERY_STUDY_ENV, cpu_budget_skips, runs_gpu_section
-    from crosslingual.grids import Grid
+    from crosslingual.render.chapters import EVERY_STUDY_ENV, cpu_budget_skips, runs_gpu_section
+    from crosslingual.store.grids import Grid
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     large = {cfg.hash() for *_, cfg in Grid.load("regions_large").expand("default")}

@@ -7,16 +7,50 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosslingual.claims import (CLAIMS_LOG, INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL, REPRODUCED,
-                                 RULES, UNTESTABLE, Verdict, correlation_statistics, g1_core_region,
-                                 g2_monolingual_regions, g3_outlier_dimension, g4_core_freezing,
-                                 h1_script_separability, h2_neighbourhoods_follow_unification,
-                                 h2_real_languages, h2_real_models, h3_geometry_agrees_across_seeds, h3_real_models, h3_real_not_run, overall, paired_by_seed, r1_cross_lingual_gap,
-                                 r2_learning_phase, r3_unification_predicts_transfer, r4_information,
-                                 r5_extractability, r6_exposure_control, r7_interventions, r8_not_run, r8_real_model,
-                                 record, verdict_table)
-from crosslingual.scoreboard import NOT_RECORDED, claims_page, rule_commit, rules_section
-from crosslingual.train import checkpoint_steps
+from crosslingual.claims import (
+    CLAIMS_LOG,
+    INSUFFICIENT,
+    NOT_REPRODUCED,
+    PARTIAL,
+    POSITIVE_CONTROL,
+    REPRODUCED,
+    RULES,
+    UNTESTABLE,
+    Verdict,
+    overall,
+    record,
+    verdict_table,
+)
+from crosslingual.claims.hyperpolyglot import (
+    h1_script_separability,
+    h2_neighbourhoods_follow_unification,
+    h2_real_languages,
+    h2_real_models,
+    h3_geometry_agrees_across_seeds,
+    h3_real_models,
+    h3_real_not_run,
+)
+from crosslingual.claims.linguistic_regions import (
+    g1_core_region,
+    g2_monolingual_regions,
+    g3_outlier_dimension,
+    g4_core_freezing,
+)
+from crosslingual.claims.rosetta import (
+    correlation_statistics,
+    paired_by_seed,
+    r1_cross_lingual_gap,
+    r2_learning_phase,
+    r3_unification_predicts_transfer,
+    r4_information,
+    r5_extractability,
+    r6_exposure_control,
+    r7_interventions,
+    r8_not_run,
+    r8_real_model,
+)
+from crosslingual.core.train import checkpoint_steps
+from crosslingual.render.scoreboard import NOT_RECORDED, claims_page, rule_commit, rules_section
 
 SEEDS = 5
 
@@ -229,7 +263,8 @@ def _sweep(name: str, slope_u: float, slope_x: float, seeds: int = SEEDS, levels
         for s in range(seeds):
             k = 2 * (i * seeds + s)
             rows.append({"run": f"{name}{i}{s}", "sweep": name, "seed": s, "information": info,
-                         "unification": 0.5 + slope_u * info + noise[k], "acc_xling": 0.8 + slope_x * info + noise[k + 1]})
+                         "unification": 0.5 + slope_u * info + noise[k],
+                         "acc_xling": 0.8 + slope_x * info + noise[k + 1]})
     return pd.DataFrame(rows)
 
 
@@ -250,7 +285,7 @@ def test_r4_with_two_levels_is_labelled_a_weaker_comparison():
 def test_r4_redesign_judges_chance_corrected_accuracy():
     """Raw accuracy rising only because the answer prior rises (0.05 -> 0.5) falls once chance-corrected: the
     redesign must read the corrected accuracy (reproduced), where the old rule reads the raw one (partial)."""
-    from crosslingual.claims import R4_REDESIGN
+    from crosslingual.claims.rosetta import R4_REDESIGN
 
     data = _sweep("attribute_association", -1.0, 0.0)
     prior = 0.05 + 0.75 * data.information
@@ -325,7 +360,7 @@ def _r5_redesign_final(arm_unification: dict[str, float], vocabulary: tuple[floa
     (dict(language_marker=0.6, own_function_words=0.5, own_word_order=0.55, own_script=0.6), (0.4, 0.5, 0.6),
      NOT_REPRODUCED)])
 def test_r5_redesign_judges_each_added_cue_and_the_one_script_vocabulary_sweep(arms, vocabulary, expected):
-    from crosslingual.claims import R5_REDESIGN, R5_REDESIGN_CUE_SIGNS
+    from crosslingual.claims.rosetta import R5_REDESIGN, R5_REDESIGN_CUE_SIGNS
 
     verdicts = r5_extractability(_r5_redesign_final(arms, vocabulary), R5_REDESIGN_CUE_SIGNS, R5_REDESIGN,
                                  trend_sweeps=("vocabulary",))
@@ -337,7 +372,7 @@ def test_r5_redesign_judges_each_added_cue_and_the_one_script_vocabulary_sweep(a
 
 
 def test_a_redesign_left_out_of_the_build_is_untestable_with_its_reason():
-    from crosslingual.claims import R4_REDESIGN, R5_REDESIGN, R7_REDESIGN, not_run
+    from crosslingual.claims.rosetta import R4_REDESIGN, R5_REDESIGN, R7_REDESIGN, not_run
 
     for rule in (R4_REDESIGN, R5_REDESIGN, R7_REDESIGN):
         v = not_run(rule, "not run in this build: the budget")
@@ -409,7 +444,7 @@ def test_r7_compares_chance_corrected_accuracy():
 def test_r7_redesign_compares_one_arm_with_several_controls():
     """The cue-isolated baseline is the intervention against every arm that adds a cue; cognates are reported
     in the table but are not a claimed intervention."""
-    from crosslingual.claims import R7_REDESIGN, R7_REDESIGN_CLAIMED, R7_REDESIGN_COMPARISONS
+    from crosslingual.claims.rosetta import R7_REDESIGN, R7_REDESIGN_CLAIMED, R7_REDESIGN_COMPARISONS
 
     arms = {"baseline": ("", 0.30, 0.05), "language_marker": ("", 0.25, 0.05), "own_function_words": ("", 0.30, 0.05),
             "own_word_order": ("", 0.35, 0.05), "own_script": ("", 0.32, 0.05), "cognates": ("", 0.5, 0.05)}
@@ -474,7 +509,7 @@ def _script_checkpoints(final: float, shuffled: float, seeds: int = SEEDS, peak:
                                                        (0.55, 0.5, NOT_REPRODUCED),
                                                        (0.75, 0.8, NOT_REPRODUCED)])  # no better than noise
 def test_h1_redesign_reads_the_final_checkpoint_against_shuffled_labels(final, shuffled, expected):
-    from crosslingual.claims import h1_redesign
+    from crosslingual.claims.hyperpolyglot import h1_redesign
 
     v = h1_redesign(_script_checkpoints(final, shuffled))
     assert v.claim == "H1-redesign" and v.verdict == expected, v.evidence
@@ -485,7 +520,7 @@ def test_h1_redesign_reads_the_final_checkpoint_against_shuffled_labels(final, s
 
 
 def test_h1_redesign_needs_5_seeds_with_probed_categories():
-    from crosslingual.claims import h1_redesign
+    from crosslingual.claims.hyperpolyglot import h1_redesign
 
     assert h1_redesign(_script_checkpoints(0.97, 0.5, seeds=4)).verdict == INSUFFICIENT
     unprobed = _script_checkpoints(0.97, 0.5)
@@ -521,7 +556,7 @@ def _neighbourhoods(diversity_slope: float, precision_slope: float, seeds: int =
 @pytest.mark.parametrize("diversity, precision, expected", [(2.0, 0.7, REPRODUCED), (2.0, 0.0, PARTIAL),
                                                             (0.0, 0.0, NOT_REPRODUCED), (-2.0, -0.7, NOT_REPRODUCED)])
 def test_h2_redesign_applies_h2s_rule_to_diversity_and_precision(diversity, precision, expected):
-    from crosslingual.claims import h2_redesign
+    from crosslingual.claims.hyperpolyglot import h2_redesign
 
     v = h2_redesign(_neighbourhoods(diversity, precision))
     assert v.claim == "H2-redesign" and v.verdict == expected, v.evidence
@@ -534,7 +569,7 @@ def test_h2_redesign_applies_h2s_rule_to_diversity_and_precision(diversity, prec
 
 
 def test_h2_redesign_needs_5_seeds_and_says_when_it_was_not_run():
-    from crosslingual.claims import h2_redesign, h2_redesign_not_run
+    from crosslingual.claims.hyperpolyglot import h2_redesign, h2_redesign_not_run
 
     v = h2_redesign(_neighbourhoods(2.0, 0.7, seeds=4))
     assert v.verdict == INSUFFICIENT and "4 independent seeds" in v.evidence
@@ -600,7 +635,7 @@ def test_g3_without_an_outlier_dimension_is_untestable():
 @pytest.mark.parametrize("core, control, expected", [(0.8, 0.05, REPRODUCED), (0.8, 0.3, NOT_REPRODUCED),
                                                      (0.4, 0.0, NOT_REPRODUCED)])
 def test_g1_redesign_judges_the_share_of_the_gap_not_the_nats(core, control, expected):
-    from crosslingual.claims import g1_redesign
+    from crosslingual.claims.linguistic_regions import g1_redesign
 
     table = _ablation(core, control).rename(columns={"rise": "share"}).assign(rise=5.0)  # 5 nats would pass G1
     v = g1_redesign(table)
@@ -608,7 +643,7 @@ def test_g1_redesign_judges_the_share_of_the_gap_not_the_nats(core, control, exp
 
 
 def test_g1_and_g3_redesign_leave_out_seeds_without_a_gap_and_say_so():
-    from crosslingual.claims import g1_redesign, g3_redesign, g13_redesign_not_run
+    from crosslingual.claims.linguistic_regions import g1_redesign, g3_redesign, g13_redesign_not_run
 
     table = _ablation(0.8, 0.05).rename(columns={"rise": "share"})
     no_gap = table.assign(share=table.share.where(table.seed != 0))
@@ -628,7 +663,7 @@ def test_g1_and_g3_redesign_leave_out_seeds_without_a_gap_and_say_so():
                                                                (0.8, 0.5, 12.0, NOT_REPRODUCED),
                                                                (0.8, 0.01, 6.0, UNTESTABLE)])
 def test_g3_redesign_judges_the_share_of_the_gap(outlier, typical, ratio, expected):
-    from crosslingual.claims import g3_redesign
+    from crosslingual.claims.linguistic_regions import g3_redesign
 
     scaling = _scaling(outlier, typical).rename(columns={"rise": "share"}).assign(rise=0.0)
     v = g3_redesign(scaling, pd.Series([ratio] * SEEDS))
@@ -636,8 +671,8 @@ def test_g3_redesign_judges_the_share_of_the_gap(outlier, typical, ratio, expect
 
 
 def test_g1_to_g3_on_a_pretrained_model_use_windows_as_units_and_that_models_rules():
+    from crosslingual.claims.designs import MODEL
     from crosslingual.claims.linguistic_regions import REAL_RULES
-    from crosslingual.regions_pretrained import MODEL
 
     assert {r.claim for r in REAL_RULES[MODEL].values()} == {f"G{i} ({MODEL})" for i in (1, 2, 3)}
     assert {r.claim for r in REAL_RULES["gemma-3-270m"].values()} == {f"G{i} (gemma-3-270m)" for i in (1, 2, 3)}
@@ -687,7 +722,7 @@ def _shares(core: float, random: float, full: float, seeds: int = SEEDS) -> pd.D
 @pytest.mark.parametrize("core, random, full, expected", [(0.2, 0.3, 0.35, REPRODUCED), (0.3, 0.3, 0.35, PARTIAL),
                                                           (0.4, 0.3, 0.35, NOT_REPRODUCED)])
 def test_g4_redesign_averages_the_shares_per_seed(core, random, full, expected):
-    from crosslingual.claims import g4_redesign
+    from crosslingual.claims.linguistic_regions import g4_redesign
 
     v = g4_redesign(_shares(core, random, full))
     assert v.claim == "G4-redesign" and v.verdict == expected, v.evidence
@@ -696,7 +731,7 @@ def test_g4_redesign_averages_the_shares_per_seed(core, random, full, expected):
 
 
 def test_g4_redesign_needs_5_seeds_and_every_arm():
-    from crosslingual.claims import g4_redesign, g4_redesign_not_run
+    from crosslingual.claims.linguistic_regions import g4_redesign, g4_redesign_not_run
 
     assert g4_redesign(_shares(0.2, 0.3, 0.35, seeds=4)).verdict == INSUFFICIENT
     table = _shares(0.2, 0.3, 0.35)
@@ -738,7 +773,7 @@ def test_every_claim_has_a_rule_with_a_rationale():
 
 
 def test_a_registered_claim_with_a_suffix_is_recorded_by_its_own_row_only():
-    from crosslingual.scoreboard import _missing
+    from crosslingual.render.scoreboard import _missing
 
     def row(claim):
         return {"claim": claim, "chapter": "09_embedding_geometry"}
@@ -795,18 +830,19 @@ def test_a_verdict_without_numbers_glues_nan():
     assert v.verdict == INSUFFICIENT and np.isnan(v.number("gap")) and np.isnan(v.number("ci", 0))
     full = r1_cross_lingual_gap(_r1(0.05))
     assert full.number("gap") == pytest.approx(full.numbers["gap"]) and full.number("ci", 1) == full.numbers["ci"][1]
-    assert np.isnan(h2_neighbourhoods_follow_unification(pd.DataFrame({"seed": [0]})).number("cross_script_share", "rho"))
+    verdict = h2_neighbourhoods_follow_unification(pd.DataFrame({"seed": [0]}))
+    assert np.isnan(verdict.number("cross_script_share", "rho"))
 
 
 def test_a_run_transfers_from_twice_chance():
-    from crosslingual.claims import transfers
+    from crosslingual.claims.rosetta import transfers
 
     phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2]})
     assert transfers(phases, 0.05).tolist() == [False, True, True]
 
 
 def test_phase_counts_count_transferring_runs_and_both_phases():
-    from crosslingual.claims import phase_counts
+    from crosslingual.claims.rosetta import phase_counts
 
     phases = pd.DataFrame({"final_acc_xling": [0.09, 0.1, 0.2, 0.5], "unification_phase": [True, True, False, True],
                            "transfer_phase": [True, False, True, True], "transfer_after": [0, 1, 2, 5]})
@@ -816,7 +852,7 @@ def test_phase_counts_count_transferring_runs_and_both_phases():
 def test_a_run_that_ends_inside_its_transfer_phase_is_counted_unfinished():
     """A transfer curve still rising at the last checkpoint has its 90% point after it (or one checkpoint
     before); the same curve given time to level off has at least two checkpoints after it."""
-    from crosslingual.claims import learning_phases
+    from crosslingual.claims.rosetta import learning_phases
 
     steps = np.array(checkpoint_steps(1000, 24))
     x = np.log10(steps + 1)
@@ -843,7 +879,7 @@ def test_r2_timing_from_fewer_than_5_seeds_is_insufficient_and_so_is_r2():
 
 
 def test_h1_on_a_pretrained_model_judges_the_categories_under_that_models_rule():
-    from crosslingual.claims import H1_GEMMA_CLAIM, h1_real_model, h1_real_not_run
+    from crosslingual.claims.hyperpolyglot import H1_GEMMA_CLAIM, h1_real_model, h1_real_not_run
 
     high = pd.DataFrame({"category": list("ABCDEF"), "accuracy": [0.97, 0.98, 0.99, 0.96, 0.985, 0.975]})
     middle = high.assign(accuracy=[0.7, 0.75, 0.8, 0.72, 0.78, 0.74])
@@ -859,7 +895,7 @@ def test_h1_on_a_pretrained_model_judges_the_categories_under_that_models_rule()
 
 
 def test_h3_between_two_pretrained_models_takes_script_categories_as_units():
-    from crosslingual.claims import H3_REAL_CLAIM
+    from crosslingual.claims.hyperpolyglot import H3_REAL_CLAIM
 
     def categories(value, n=6):
         return pd.DataFrame({"category": [f"C{i}" for i in range(n)], "overlap": [value + 0.01 * i for i in range(n)]})
@@ -874,7 +910,7 @@ def test_h3_between_two_pretrained_models_takes_script_categories_as_units():
 
 
 def test_h2_between_two_pretrained_models_compares_them_per_language():
-    from crosslingual.claims import H2_REAL_CLAIM
+    from crosslingual.claims.hyperpolyglot import H2_REAL_CLAIM
 
     def table(precision_gap, cross_gap, languages=6, pairs=20):
         return pd.DataFrame([{"model": m, "language": f"x{i}", "pairs": pairs,

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("babel")
 
-from crosslingual.cldr import LANGUAGES, RELATION_WORDS, _current_currency, _main_official_language, facts  # noqa: E402
 from crosslingual.cli import main  # noqa: E402
+from crosslingual.data.cldr import LANGUAGES, RELATION_WORDS, _current_currency, _main_official_language, facts  # noqa: E402
 
 
 def test_current_currency_and_official_language_rules_hand_computed():
@@ -46,7 +46,7 @@ def test_json_output(tmp_path):
 
 
 def test_sample_facts_asks_the_same_facts_in_every_language_and_is_seeded():
-    from crosslingual.cldr import sample_facts
+    from crosslingual.data.cldr import sample_facts
 
     table = facts()
     langs = list(LANGUAGES)[:3]
@@ -62,7 +62,7 @@ def test_sample_facts_asks_the_same_facts_in_every_language_and_is_seeded():
 
 
 def test_the_cldr_dictionary_pairs_one_word_names_and_finds_them_as_single_pieces():
-    from crosslingual.dictionary import pairs, piece_rows
+    from crosslingual.data.dictionary import pairs, piece_rows
 
     table = pairs(("fr", "ru"))
     assert set(table.language) == {"fr", "ru"} and set(table.kind) == {"month", "weekday", "territory", "language"}

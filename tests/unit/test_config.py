@@ -2,7 +2,9 @@ import json
 
 import pytest
 
-from crosslingual.config import PROFILES, ConfigError, RunConfig, make_config, resolve_device
+from crosslingual.core.config import PROFILES, RunConfig, make_config
+from crosslingual.core.device import resolve_device
+from crosslingual.errors import ConfigError
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -104,7 +106,7 @@ def test_fields_added_at_their_neutral_value_keep_the_hash_of_runs_stored_before
     """A config stored before ``word_orders`` and ``cognates`` existed has no such keys; its directory name
     must stay the hash of today's config, or every stored run would be retrained. Set away from neutral, each
     field changes the hash."""
-    from crosslingual.config import NEUTRAL_FIELDS, RESULT_FORMAT_VERSION, config_digest
+    from crosslingual.core.config import NEUTRAL_FIELDS, RESULT_FORMAT_VERSION, config_digest
 
     cfg = make_config("default", tokenizer="bpe")
     stored = cfg.to_dict()
@@ -126,8 +128,8 @@ def test_the_name_capacity_check_matches_the_generator_exactly(monkeypatch):
     generator, so the check is neither looser nor stricter than what it guards."""
     import dataclasses
 
-    from crosslingual.config import WorldConfig
-    from crosslingual.world import World
+    from crosslingual.core.config import WorldConfig
+    from crosslingual.core.world import World
 
     World(make_config("smoke", n_entities=54_862).world)
     with pytest.raises(ConfigError, match="distinct names"):
@@ -161,7 +163,7 @@ def test_bad_devices(device, message):
     ("workers", -1, r"workers=-1 is out of range"),
 ])
 def test_notebook_level_counts(name, value, message):
-    from crosslingual.config import check_count
+    from crosslingual.core.checks import check_count
 
     with pytest.raises(ConfigError, match=message):
         check_count(name, value, 1 if name == "seeds" else 0, 100 if name == "seeds" else 256)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual.config import RunConfig, make_config, profile_value
-from crosslingual.cost import TOTAL, chapter_costs, counterpart, run_seconds
-from crosslingual.grids import Grid
-from crosslingual.sweep import SweepReport, expected_cost
+from crosslingual.core.config import RunConfig, make_config, profile_value
+from crosslingual.render.cost import TOTAL, chapter_costs, counterpart, run_seconds
+from crosslingual.store.grids import Grid
+from crosslingual.store.sweep import SweepReport, expected_cost
 
 
 @dataclass
@@ -87,7 +87,8 @@ def test_an_impossible_counterpart_is_none():
 
 A = FakeRun(make_config("default"), 10.0)  # batched_with absent: trained alone
 RATIO = expected_cost(make_config("default")) / expected_cost(make_config("smoke"))  # default vs smoke computation
-B = FakeRun(make_config("default", steps=profile_value("default", "steps") // 2), 12.0, batched_with=3)  # its share is 4 s
+# its share is 4 s
+B = FakeRun(make_config("default", steps=profile_value("default", "steps") // 2), 12.0, batched_with=3)
 C = FakeRun(make_config("default", parallel_fraction=0.95), 8.0, batched_with=1)  # no smoke counterpart
 USAGE = [{"notebook": "01_world", "seconds": 5.0, "runs": []},
          {"notebook": "02_x", "seconds": 20.0, "runs": [A, B]},
@@ -167,7 +168,7 @@ def test_the_estimated_total_counts_runs_that_share_a_counterpart_once():
 
 
 def test_the_cost_page_renders_one_table_per_profile():
-    from crosslingual.book import cost_page
+    from crosslingual.render.cost import cost_page
 
     report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
     page = cost_page(USAGE, "default", report)
@@ -194,8 +195,8 @@ def test_the_cost_page_renders_one_table_per_profile():
 def test_the_cost_page_says_whether_the_gpu_studies_are_in_the_build(gpu, every, expected, monkeypatch):
     import torch
 
-    from crosslingual.book import cost_page
-    from crosslingual.chapters import EVERY_STUDY_ENV
+    from crosslingual.render.chapters import EVERY_STUDY_ENV
+    from crosslingual.render.cost import cost_page
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *device: "NVIDIA H200")

@@ -4,11 +4,16 @@ fifth to a half less work per checkpoint), on every kind of world and model the 
 import pytest
 import torch
 
-from crosslingual.config import make_config
-from crosslingual.evaluate import answer_logits, evaluate, hidden_states, query_states
-from crosslingual.metrics import (answer_accuracy, answer_loss, language_probe_accuracy, retrieval_at_1,
-                                  unification_score)
-from crosslingual.train import Trainer
+from crosslingual.core.config import make_config
+from crosslingual.core.evaluate import answer_logits, evaluate, hidden_states, query_states
+from crosslingual.core.metrics import (
+    answer_accuracy,
+    answer_loss,
+    language_probe_accuracy,
+    retrieval_at_1,
+    unification_score,
+)
+from crosslingual.core.train import Trainer
 
 WORLDS = {  # word ids (5 tokens), BPE pieces over two Latin scripts, the LLaMA variant with the full loss
     "word": {},

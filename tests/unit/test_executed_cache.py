@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual import book, executed_cache, runs
-from crosslingual.chapters import chapter
-from crosslingual.config import RESULT_FORMAT_VERSION, make_config
+from crosslingual.core.config import RESULT_FORMAT_VERSION, make_config
+from crosslingual.render import build, executed_cache
+from crosslingual.render.chapters import chapter
+from crosslingual.store import integrity, layout
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,10 +23,11 @@ def _run(tmp_path: Path, seconds: float = 12.0) -> Path:
     cfg = make_config("smoke", seed=0)
     run = tmp_path / "store" / cfg.hash()
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-    runs.write_json(run / "config.json", {"hash": cfg.hash(), "format": RESULT_FORMAT_VERSION, "config": cfg.to_dict()})
-    (run / runs.METRICS).write_bytes(b"metrics")
+    layout.write_json(run / "config.json",
+                      {"hash": cfg.hash(), "format": RESULT_FORMAT_VERSION, "config": cfg.to_dict()})
+    (run / layout.METRICS).write_bytes(b"metrics")
     (run / "checkpoints" / "step_0000000.safetensors").write_bytes(b"weights")
-    runs.write_json(run / runs.DONE, {"seconds": seconds, "manifest": runs.manifest(run)})
+    layout.write_json(run / layout.DONE, {"seconds": seconds, "manifest": integrity.manifest(run)})
     return run
 
 
@@ -41,8 +43,8 @@ def test_the_key_changes_with_every_input(tmp_path, monkeypatch):
     base = _key(notebook)
     assert base == _key(notebook)
     others = [_key(notebook, profile="default"), _key(notebook, parameters={"seeds": 6}),
-              _key(notebook, built_at="default"), _key(notebook, runs_root=Path("/other")), _key(notebook, device="cuda"),
-              _key(notebook, gpu_studies=False)]
+              _key(notebook, built_at="default"), _key(notebook, runs_root=Path("/other")),
+              _key(notebook, device="cuda"), _key(notebook, gpu_studies=False)]
     assert len({base, *others}) == 7
     notebook.write_text('{"cells": [1]}')
     assert _key(notebook) != base
@@ -68,6 +70,14 @@ def test_the_code_digest_covers_every_file_of_the_package_but_bytecode(tmp_path)
     (package / "studies" / "s.yaml").write_text("seeds: 5\n")
     (package / "studies" / "s.yaml").rename(package / "studies" / "t.yaml")  # same bytes, another file
     assert executed_cache.code_digest(package) != base
+
+
+def test_the_code_digest_reads_the_whole_package_not_the_render_tier_alone():
+    """The module lives in ``render/``; a digest of its own folder would miss a change to the trainer."""
+    import crosslingual
+
+    assert executed_cache.PACKAGE == Path(crosslingual.__file__).resolve().parent
+    assert (executed_cache.PACKAGE / "core" / "train.py").is_file()
 
 
 def test_a_record_is_reused_only_while_its_page_and_runs_are_unchanged(tmp_path):
@@ -106,29 +116,29 @@ def test_a_run_damaged_behind_an_intact_done_is_not_reused(tmp_path, damage):
     page.write_text('{"cells": ["executed"]}')
     executed_cache.record(page, "k", [run], 3.5, [])
     assert executed_cache.lookup(page, "k") is not None
-    done = (run / runs.DONE).read_bytes()
+    done = (run / layout.DONE).read_bytes()
     if damage == "metrics":
-        (run / runs.METRICS).write_bytes(b"metricz")  # same size, other bytes
+        (run / layout.METRICS).write_bytes(b"metricz")  # same size, other bytes
     elif damage == "checkpoint":
         (run / "checkpoints" / "step_0000000.safetensors").unlink()
     else:
         (run / "notes.txt").write_text("a user's note")
-    assert (run / runs.DONE).read_bytes() == done and runs.verify_run(run)
+    assert (run / layout.DONE).read_bytes() == done and integrity.verify_run(run)
     assert executed_cache.lookup(page, "k") is None
     assert run.is_dir()  # left to the store, which quarantines it when the notebook asks for it
 
 
 def test_a_run_the_store_verified_in_this_process_is_not_hashed_again(tmp_path, monkeypatch):
-    """The build's sweep has just verified its runs (``runs.is_done``): lookup trusts that, as the store does,
+    """The build's sweep has just verified its runs (``integrity.is_done``): lookup trusts that, as the store does,
     until DONE changes."""
     page, run = tmp_path / "01_x.ipynb", _run(tmp_path)
     page.write_text('{"cells": ["executed"]}')
     executed_cache.record(page, "k", [run], 3.5, [])
-    monkeypatch.setitem(runs._VERIFIED, run, (run / runs.DONE).stat().st_mtime_ns)
+    monkeypatch.setitem(integrity._VERIFIED, run, (run / layout.DONE).stat().st_mtime_ns)
     hashed = []
-    monkeypatch.setattr(runs, "verify_run", lambda d: hashed.append(d) or [])
+    monkeypatch.setattr(integrity, "verify_run", lambda d: hashed.append(d) or [])
     assert executed_cache.lookup(page, "k") is not None and hashed == []
-    monkeypatch.setitem(runs._VERIFIED, run, 0)  # verified at another DONE
+    monkeypatch.setitem(integrity._VERIFIED, run, 0)  # verified at another DONE
     assert executed_cache.lookup(page, "k") is not None and hashed == [run]
     assert executed_cache.lookup(page, "other key") is None and hashed == [run]  # a changed key hashes nothing
 
@@ -147,18 +157,18 @@ def test_the_book_reexecutes_a_chapter_only_when_an_input_changed(tmp_path, monk
         Path(claims_log).write_text(json.dumps({"chapter": Path(notebook).stem, "claim": "G1"}) + "\n")
         return 2.0
 
-    monkeypatch.setattr(book, "_execute_one", fake)
-    monkeypatch.setattr(book, "ProcessPoolExecutor", _Threads)
+    monkeypatch.setattr(build, "_execute_one", fake)
+    monkeypatch.setattr(build, "ProcessPoolExecutor", _Threads)
     monkeypatch.setenv("CROSSLINGUAL_RUNS", str(tmp_path / "store"))
     dest, chapters = tmp_path / "experiments", (chapter("10"),)
-    first = book.execute_notebooks(ROOT, dest, "smoke", chapters=chapters)
-    again = book.execute_notebooks(ROOT, dest, "smoke", chapters=chapters)
+    first = build.execute_notebooks(ROOT, dest, "smoke", chapters=chapters)
+    again = build.execute_notebooks(ROOT, dest, "smoke", chapters=chapters)
     assert len(executed) == 1 and again[0]["reused"] and again[0]["seconds"] == first[0]["seconds"] == 2.0
     claims = (dest / ".claims.jsonl").read_text().splitlines()
     assert [json.loads(line)["claim"] for line in claims] == ["G1"]  # kept once, not lost nor doubled
-    book.execute_notebooks(ROOT, dest, "smoke", {"seeds": 6}, chapters=chapters)
+    build.execute_notebooks(ROOT, dest, "smoke", {"seeds": 6}, chapters=chapters)
     assert executed[-1] == ("10_linguistic_regions", {"profile": "smoke", "seeds": 6}) and len(executed) == 2
-    book.execute_notebooks(ROOT, dest, "default", chapters=chapters)
+    build.execute_notebooks(ROOT, dest, "default", chapters=chapters)
     assert len(executed) == 3
 
 
@@ -185,8 +195,8 @@ def test_a_chapter_reused_at_a_later_commit_says_both_commits_and_stays_reusable
         shutil.copy(notebook, out)
         return 2.0
 
-    monkeypatch.setattr(book, "_execute_one", fake)
-    monkeypatch.setattr(book, "ProcessPoolExecutor", _Threads)
+    monkeypatch.setattr(build, "_execute_one", fake)
+    monkeypatch.setattr(build, "ProcessPoolExecutor", _Threads)
     monkeypatch.setenv("CROSSLINGUAL_RUNS", str(tmp_path / "store"))
     root, chapters = tmp_path / "checkout", (chapter("10"),)
     (root / "notebooks").mkdir(parents=True)
@@ -194,13 +204,13 @@ def test_a_chapter_reused_at_a_later_commit_says_both_commits_and_stays_reusable
     first = _commit(root, "first")
     dest = tmp_path / "experiments"
     page = dest / "10_linguistic_regions.ipynb"
-    book.execute_notebooks(root, dest, "smoke", chapters=chapters)
+    build.execute_notebooks(root, dest, "smoke", chapters=chapters)
     second = _commit(root, "second")
-    assert book.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
+    assert build.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
     stamped = page.read_bytes()
     assert (f"executed at commit {first}; reused unchanged by the build at commit {second} (same package code"
             in stamped.decode())
-    assert book.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
+    assert build.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
     assert page.read_bytes() == stamped and executed == ["10_linguistic_regions"]
 
 
@@ -222,14 +232,14 @@ def test_a_failing_chapter_loses_none_that_finished(tmp_path, monkeypatch):
         shutil.copy(notebook, out)
         return 1.0
 
-    monkeypatch.setattr(book, "_execute_one", fake)
-    monkeypatch.setattr(book, "ProcessPoolExecutor", _Threads)
+    monkeypatch.setattr(build, "_execute_one", fake)
+    monkeypatch.setattr(build, "ProcessPoolExecutor", _Threads)
     monkeypatch.setenv("CROSSLINGUAL_RUNS", str(tmp_path / "store"))
     dest, chapters = tmp_path / "experiments", (chapter("09"), chapter("10"))
     with pytest.raises(RuntimeError, match="chapter 10 failed"):
-        book.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
+        build.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
     assert sorted(executed) == ["09_embedding_geometry", "10_linguistic_regions"]
-    usage = book.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
+    usage = build.execute_notebooks(ROOT, dest, "smoke", workers=2, chapters=chapters)
     assert executed[2:] == ["10_linguistic_regions"]
     assert [u.get("reused", False) for u in usage] == [True, False]
 
@@ -240,6 +250,6 @@ def test_the_timing_summary_says_which_chapters_were_reused(reused):
         trained, requested, workers, seconds = [], 3, 1, 0.5
 
     usage = [{"notebook": "10_linguistic_regions", "seconds": 15.0, "runs": [], **({"reused": True} if reused else {})}]
-    text = book.timing_summary(Report(), usage, 1.0, 2.0)
+    text = build.timing_summary(Report(), usage, 1.0, 2.0)
     line = next(s for s in text.splitlines() if "10_linguistic_regions" in s)
     assert ("reused; executed earlier in 15 s" in line and line.endswith(" 0 s")) if reused else line.endswith("15 s")

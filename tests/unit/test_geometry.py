@@ -2,9 +2,20 @@ import numpy as np
 import pytest
 import torch
 
-from crosslingual.geometry import (cross_script_share, knn, knn_overlap, max_canonical_cosine, num_neighbor_category,
-                                   pool_words, random_canonical_cosine, separability, token_category,
-                                   translation_precision, translation_sets, world_translations)
+from crosslingual.analysis.geometry import (
+    cross_script_share,
+    knn,
+    knn_overlap,
+    max_canonical_cosine,
+    num_neighbor_category,
+    pool_words,
+    random_canonical_cosine,
+    separability,
+    token_category,
+    translation_precision,
+    translation_sets,
+    world_translations,
+)
 
 
 @pytest.mark.parametrize("token, strip, label", [
@@ -76,8 +87,8 @@ def test_knn_overlap_and_canonical_angles():
 
 
 def test_world_translations_pair_the_same_name_across_languages():
-    from crosslingual.config import make_config
-    from crosslingual.world import World
+    from crosslingual.core.config import make_config
+    from crosslingual.core.world import World
 
     w = World(make_config("smoke", entity_overlap=0.0).world)
     t = world_translations(w)
@@ -99,7 +110,7 @@ def test_hugging_face_directory_gives_embeddings_and_tokens(tmp_path):
                                                            n_positions=8))
     tok.save_pretrained(tmp_path)
     model.save_pretrained(tmp_path)
-    from crosslingual.geometry import embeddings_of_hf_model
+    from crosslingual.analysis.geometry import embeddings_of_hf_model
 
     emb, tokens = embeddings_of_hf_model(tmp_path)
     assert emb.shape == (4, 16)  # the padded rows past the tokenizer's vocabulary are dropped
@@ -113,13 +124,14 @@ def test_byte_level_tokens_are_labelled_by_their_decoded_text(tmp_path):
     transformers = pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from crosslingual.geometry import embeddings_of_hf_model, is_byte_level
+    from crosslingual.analysis.geometry import embeddings_of_hf_model, is_byte_level
 
     text = ["привет мир как дела", "hello world how are you", "日本語 東京 大阪", "γειά σου κόσμε"] * 50
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    trainer = trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(text, trainer)
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok)
     assert is_byte_level(fast)
     n = len(fast)
@@ -134,7 +146,8 @@ def test_byte_level_tokens_are_labelled_by_their_decoded_text(tmp_path):
     latin = sum(token_category(raw[i]) == "LATIN" for i in multi) / len(multi)
     assert latin >= 0.9  # the fault: raw byte strings read as Latin
     assert {token_category(tokens[i]) for i in multi} <= {"CYRILLIC", "CJK", "GREEK"}
-    assert token_category(fast.convert_tokens_to_string([fast.convert_ids_to_tokens(fast.encode(" мир")[0])])) == "CYRILLIC"
+    piece = fast.convert_ids_to_tokens(fast.encode(" мир")[0])
+    assert token_category(fast.convert_tokens_to_string([piece])) == "CYRILLIC"
 
 
 def test_translation_sets_join_every_row_an_id_is_in():

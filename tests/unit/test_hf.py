@@ -1,4 +1,5 @@
-"""crosslingual.hf on tiny randomly initialised models saved to a temporary directory (nothing downloaded)."""
+"""crosslingual.pretrained.hf on tiny randomly initialised models saved to a temporary directory (nothing
+downloaded)."""
 
 import pandas as pd
 import pytest
@@ -6,9 +7,19 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from crosslingual.config import ConfigError  # noqa: E402
-from crosslingual.hf import (ask, greedy_answers, layer_metrics, load, match, normalise, pair_transfer,  # noqa: E402
-                             pair_unification, parallel_layout, required_bytes)
+from crosslingual.errors import ConfigError  # noqa: E402
+from crosslingual.pretrained.hf import (  # noqa: E402
+    ask,
+    greedy_answers,
+    layer_metrics,
+    load,
+    match,
+    normalise,
+    pair_transfer,
+    pair_unification,
+    parallel_layout,
+    required_bytes,
+)
 
 
 def _tokenizer():
@@ -104,7 +115,7 @@ def test_match_and_normalise_hand_computed():
 
 
 def test_models_that_do_not_fit_are_refused_before_loading(tiny_model, monkeypatch):
-    import crosslingual.hf as hf
+    import crosslingual.pretrained.hf as hf
 
     assert required_bytes(tiny_model, "bf16") < required_bytes(tiny_model, "fp32")
     monkeypatch.setattr(hf, "available_bytes", lambda device: 1000)
@@ -157,10 +168,11 @@ def test_required_bytes_counts_every_parameter_at_the_dtype(tiny_model):
 
 
 def test_facts_per_language_takes_the_profiles_default_for_zero_and_refuses_one():
-    from crosslingual.config import ConfigError
-    from crosslingual.hf import FACTS, facts_per_language
+    from crosslingual.errors import ConfigError
+    from crosslingual.pretrained.hf import FACTS, facts_per_language
 
-    assert facts_per_language("smoke", 0) == FACTS["smoke"] and facts_per_language("default", 0) == FACTS["default"] == 80
+    assert facts_per_language("smoke", 0) == FACTS["smoke"]
+    assert facts_per_language("default", 0) == FACTS["default"] == 80
     assert facts_per_language("smoke", 30) == 30
     for bad in (1, -3):
         with pytest.raises(ConfigError, match="hf_facts"):

@@ -1,4 +1,5 @@
-"""crosslingual.memory: config-only bounds against real worlds, models and runs, and the refusals built on them."""
+"""crosslingual.store.memory: config-only bounds against real worlds, models and runs, and the refusals built on
+them."""
 
 import json
 import os
@@ -11,13 +12,21 @@ from pathlib import Path
 
 import pytest
 
-import crosslingual.memory as memory
-import crosslingual.sweep as sweep_module
-from crosslingual.config import ConfigError, make_config
-from crosslingual.memory import (check_run_fits, estimate_run_bytes, parameter_count, placed_bytes, sequence_length,
-                                 training_sequences, vocabulary_size)
-from crosslingual.model import Transformer
-from crosslingual.world import World
+import crosslingual.store.memory as memory
+import crosslingual.store.sweep as sweep_module
+from crosslingual.core.config import context_length, make_config
+from crosslingual.core.model import Transformer
+from crosslingual.core.world import World
+from crosslingual.errors import ConfigError
+from crosslingual.store.memory import (
+    check_run_fits,
+    estimate_run_bytes,
+    parameter_count,
+    placed_bytes,
+    sequence_length,
+    training_sequences,
+    vocabulary_size,
+)
 
 CLDR = dict(names="cldr", n_entities=30, n_relations=2)
 WORD_WORLDS = [dict(), dict(language_marker=True), dict(shared_function_words=True), dict(value_overlap=0.0),
@@ -47,6 +56,29 @@ def test_the_bpe_bound_is_reached_when_every_letter_is_a_piece():
     assert sequence_length(cfg) == World(cfg).seq_len
 
 
+PACKED = [dict(), dict(facts_per_sequence=4, loss="full", arch="llama"),
+          dict(tokenizer="bpe", facts_per_sequence=8, loss="full", language_marker=True, word_orders=(0, 0)),
+          dict(tokenizer="bpe", tie_embeddings=True, n_languages=3, cognates=0.5),
+          {**CLDR, "facts_per_sequence": 2, "loss": "full"}]
+
+
+@pytest.mark.parametrize("overrides", PACKED, ids=str)
+def test_the_estimated_model_is_the_one_the_trainer_builds(overrides):
+    """The estimate counts the parameters of the model ``train.Trainer`` builds for the world, whose positions hold
+    ``facts_per_sequence`` packed sequences: the same model at word level, a bound of it with BPE."""
+    cfg = make_config("smoke", **overrides)
+    world = World(cfg.world)
+    built = Transformer(cfg.model, len(world.vocab), context_length(cfg, world.seq_len)).n_params()
+    estimated = parameter_count(cfg.model, vocabulary_size(cfg.world), context_length(cfg, sequence_length(cfg.world)))
+    assert estimated == built if cfg.world.tokenizer == "word" else estimated >= built
+
+
+def test_the_estimate_builds_no_world(monkeypatch):
+    monkeypatch.setattr(World, "__init__", lambda *a: pytest.fail("the estimate built a World"))
+    for overrides in (dict(), dict(tokenizer="bpe", cognates=0.5), {**CLDR, "tokenizer": "bpe"}):
+        assert estimate_run_bytes(make_config("smoke", **overrides))["total"] > memory.RUNTIME_BYTES
+
+
 @pytest.mark.parametrize("model", [dict(), dict(arch="llama", d_mlp=48), dict(tie_embeddings=True, n_layers=3)],
                          ids=str)
 def test_parameter_count_matches_the_model(model):
@@ -61,8 +93,8 @@ def test_parameter_count_matches_the_model(model):
 # getrusage's ru_maxrss also keeps the peak of the (forking) parent, e.g. a big pytest process
 MEASURE = """
 import json, os, sys
-import crosslingual.train as train
-from crosslingual.config import make_config
+import crosslingual.core.train as train
+from crosslingual.core.config import make_config
 def kb(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) * 1024

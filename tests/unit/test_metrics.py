@@ -3,8 +3,14 @@ import math
 import pytest
 import torch
 
-from crosslingual.metrics import (answer_accuracy, answer_loss, checkerboard, language_probe_accuracy,
-                                  retrieval_at_1, unification_score)
+from crosslingual.core.metrics import (
+    answer_accuracy,
+    answer_loss,
+    checkerboard,
+    language_probe_accuracy,
+    retrieval_at_1,
+    unification_score,
+)
 
 # Two languages x two facts of one relation, in 2-D (worked by hand in the docstrings below).
 H = torch.tensor([[[1.0, 0.0], [1.0, 1.0]],   # language 0: fact 0, fact 1

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from crosslingual.config import make_config
-from crosslingual.model import Transformer
+from crosslingual.core.config import make_config
+from crosslingual.core.model import Transformer
 
 
 @pytest.mark.parametrize("arch", ["gpt", "llama"])

@@ -13,8 +13,8 @@ transformers = pytest.importorskip("transformers")
 
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from crosslingual.config import ConfigError  # noqa: E402
-from crosslingual.hf import load  # noqa: E402
+from crosslingual.errors import ConfigError  # noqa: E402
+from crosslingual.pretrained.hf import load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 HF_CHAPTERS = [ROOT / "notebooks" / "08_real_strings.ipynb", ROOT / "notebooks" / "09_embedding_geometry.ipynb"]
@@ -100,7 +100,7 @@ def test_a_bare_stack_from_a_masked_lm_checkpoint_loads_without_its_pooler(tmp_p
 
 
 def test_check_model_dir_gives_the_messages_load_gives(tmp_path):
-    from crosslingual.hf import check_model_dir
+    from crosslingual.pretrained.hf import check_model_dir
 
     path = _llama(tmp_path / "m")
     assert check_model_dir(path) == path

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual.config import ConfigError
-from crosslingual.notebook import check_parameters, injected_names
+from crosslingual.errors import ConfigError
+from crosslingual.render.notebook import check_parameters, injected_names, set_up_chapter
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -118,23 +118,37 @@ def _cells(path: Path) -> tuple[dict, dict]:
     return cells[index], next(c for c in cells[index + 1:] if c["cell_type"] == "code")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_validation_cell_checks_the_parameters_before_anything_else(path):
+def _set_up_call(path: Path) -> tuple[ast.Call, list[ast.stmt]]:
+    """The first statement of the notebook's validation cell after its imports, as a call, and those imports."""
     source = "".join(_cells(path)[1]["source"])
     body = ast.parse("\n".join("" if line.startswith("%") else line for line in source.splitlines())).body
     index = next(i for i, node in enumerate(body) if not isinstance(node, (ast.Import, ast.ImportFrom)))
-    first, imports = body[index], body[:index]
-    assert ast.unparse(first) == "check_parameters(globals())", f"{path.name}: first statement {ast.unparse(first)}"
-    assert any(isinstance(node, ast.ImportFrom) and node.module == "crosslingual.notebook"
-               and "check_parameters" in [a.name for a in node.names] for node in imports)
+    first = body[index]
+    assert isinstance(first, (ast.Assign, ast.Expr)) and isinstance(first.value, ast.Call), \
+        f"{path.name}: first statement {ast.unparse(first)}"
+    return first.value, body[:index]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_validation_cell_sets_the_chapter_up_before_anything_else(path):
+    """``set_up_chapter(globals())`` runs ``check_parameters`` and the shared ranges before any other statement."""
+    call, imports = _set_up_call(path)
+    assert (ast.unparse(call.func), [ast.unparse(a) for a in call.args]) == ("set_up_chapter", ["globals()"]), \
+        f"{path.name}: first statement {ast.unparse(call)}"
+    assert any(isinstance(node, ast.ImportFrom) and node.module == "crosslingual.render.notebook"
+               and "set_up_chapter" in [a.name for a in node.names] for node in imports)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebooks_defaults_pass_its_own_check(path):
+    """The parameters cell's defaults pass the names-and-types check and the ranges of the notebook's own set-up
+    call (its ``min_seeds`` included)."""
     namespace: dict = {}
     # dont_inherit: this module's ``from __future__ import annotations`` would turn the types into strings
     exec(compile("".join(_cells(path)[0]["source"]), path.name, "exec", dont_inherit=True), namespace)
     check_parameters(namespace)
+    call, _ = _set_up_call(path)
+    set_up_chapter(namespace, **{k.arg: ast.literal_eval(k.value) for k in call.keywords})
 
 
 @pytest.mark.slow
@@ -144,7 +158,7 @@ def test_every_notebooks_defaults_pass_its_own_check(path):
     ({"parallel_fraction": float("nan")}, "parallel_fraction=nan must be a finite number"),
 ], ids=["misspelled", "nan"])
 def test_papermill_fails_in_the_validation_cell(bad, message, tmp_path, store):
-    """Run as ``crosslingual.book`` runs a chapter; chapter 1 trains nothing, so only the check can fail."""
+    """Run as ``crosslingual.render.build`` runs a chapter; chapter 1 trains nothing, so only the check can fail."""
     import papermill
 
     with pytest.raises(papermill.PapermillExecutionError, match=re.escape(message)) as err:

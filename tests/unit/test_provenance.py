@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from crosslingual import provenance
-from crosslingual.config import ConfigError, RunConfig, make_config
-from crosslingual.provenance import (PROVENANCE_TAG, annotate, check_chapter_parameters, commit,
-                                     declared_parameters, differences)
+from crosslingual.core.config import RunConfig, make_config
+from crosslingual.errors import ConfigError
+from crosslingual.render import provenance
+from crosslingual.render.provenance import (
+    PROVENANCE_TAG,
+    annotate,
+    check_chapter_parameters,
+    commit,
+    declared_parameters,
+    differences,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,12 +4,33 @@ import pytest
 import torch
 from torch import nn
 
-from crosslingual.config import ModelConfig
-from crosslingual.model import Transformer
-from crosslingual.regions import (Freezer, ablated, bottom_region, continue_training, dimension_gain,
-                                  dimension_magnitudes, full_loss, gain_offset, importance, jaccard, language_losses,
-                                  monolingual_regions, outlier_and_typical, random_region, region_map, region_size, scaled, size,
-                                  top_region, total_scores, units)
+from crosslingual.analysis.regions import (
+    Freezer,
+    ablated,
+    ablation_rises,
+    bottom_region,
+    continue_training,
+    dimension_gain,
+    dimension_magnitudes,
+    full_loss,
+    gain_offset,
+    importance,
+    jaccard,
+    language_losses,
+    monolingual_regions,
+    monolingual_rises,
+    outlier_and_typical,
+    random_region,
+    region_map,
+    region_size,
+    scaled,
+    size,
+    top_region,
+    total_scores,
+    units,
+)
+from crosslingual.core.config import ModelConfig
+from crosslingual.core.model import Transformer
 
 EXCLUDED = ("embed.weight", "pos_embed.weight", "ln_final.weight", "unembed.weight")
 
@@ -108,6 +129,38 @@ def test_monolingual_regions_and_jaccard_hand_computed():
     assert jaccard(a, b) == pytest.approx(1 / 3) and jaccard(a, c) == 0.0 and size(a) == 2
     totals = total_scores({0: {"w": torch.ones(2)}, 1: {"w": torch.tensor([1.0, 3.0])}})
     assert totals["w"].tolist() == [2.0, 4.0]
+
+
+class _Four(nn.Module):
+    """One parameter ``w`` = [1, 2, 3, 4]: a region's effect is read off the sum of what is left."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+
+
+def _mask(*bits: int) -> dict[str, torch.Tensor]:
+    return {"w": torch.tensor([bool(b) for b in bits])}
+
+
+def test_ablation_and_monolingual_rises_zero_each_region_in_turn_hand_computed():
+    model = _Four()
+
+    def rises(**labels) -> list[dict]:  # the caller's measurement: here the sum of the weights left
+        return [{**labels, "left": float(model.w.detach().sum())}]
+
+    regions = {"core": _mask(1, 1, 0, 0), "bottom": _mask(0, 0, 1, 1), "random": _mask(1, 0, 1, 0)}
+    rows = ablation_rises(model, regions, rises, fraction=0.5)
+    assert rows == [
+        {"fraction": 0.5, "region": "core", "entries": 2, "jaccard_with_core": 1.0, "left": 7.0},
+        {"fraction": 0.5, "region": "bottom", "entries": 2, "jaccard_with_core": 0.0, "left": 3.0},
+        {"fraction": 0.5, "region": "random", "entries": 2, "jaccard_with_core": pytest.approx(1 / 3), "left": 6.0}]
+    assert [list(r) for r in rows] == [["fraction", "region", "entries", "jaccard_with_core", "left"]] * 3
+    mono, rows = monolingual_rises(model, {"en": _mask(1, 1, 0, 0), "ru": _mask(0, 1, 1, 0)}, rises)
+    assert {k: m["w"].tolist() for k, m in mono.items()} == {"en": [True, False, False, False],
+                                                            "ru": [False, False, True, False]}
+    assert rows == [{"owner": "en", "entries": 1, "left": 9.0}, {"owner": "ru", "entries": 1, "left": 7.0}]
+    assert model.w.tolist() == [1.0, 2.0, 3.0, 4.0]  # restored after every region
 
 
 def test_ablation_and_scaling_change_only_their_entries_and_restore_them_exactly():
@@ -283,8 +336,8 @@ def test_region_map_sums_per_unit():
 
 
 def test_study_grid_holds_out_the_new_language_and_selects_on_four():
-    from crosslingual.grids import Grid
-    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED
+    from crosslingual.analysis.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED
+    from crosslingual.store.grids import Grid
 
     cfgs = [cfg for *_, cfg in Grid.load("regions").expand("smoke", seeds=2, seed=5)]
     assert [c.seed for c in cfgs] == [5, 6] and len({c.hash() for c in cfgs}) == 2
@@ -296,7 +349,7 @@ def test_study_grid_holds_out_the_new_language_and_selects_on_four():
 
 
 def test_the_large_study_differs_from_regions_only_in_model_training_and_packing():
-    from crosslingual.grids import Grid
+    from crosslingual.store.grids import Grid
 
     (*_, small), = Grid.load("regions").expand("default", seeds=1)
     (*_, large), = Grid.load("regions_large").expand("default", seeds=1)
@@ -309,7 +362,7 @@ def test_the_large_study_differs_from_regions_only_in_model_training_and_packing
 
 
 def test_forgetting_summary_hand_computed():
-    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_summary
+    from crosslingual.analysis.regions_study import NEW_LANGUAGE, forgetting_summary
 
     rows = []
     for arm, rise in (("full", 0.4), ("core frozen", 0.1)):
@@ -319,12 +372,13 @@ def test_forgetting_summary_hand_computed():
             rows.append({"arm": arm, "step": step, "kind": "answer", "language": NEW_LANGUAGE, "loss": 5.0 - step / 10})
             rows.append({"arm": arm, "step": step, "kind": "full", "language": 0, "loss": 9.0})
     out = forgetting_summary(pd.DataFrame(rows)).set_index("arm")
-    assert out.loc["full", "forgetting"] == pytest.approx(0.2) and out.loc["core frozen", "forgetting"] == pytest.approx(0.05)
+    assert out.loc["full", "forgetting"] == pytest.approx(0.2)
+    assert out.loc["core frozen", "forgetting"] == pytest.approx(0.05)
     assert out.loc["full", "new_loss"] == pytest.approx(4.0)
 
 
 def test_cached_table_computes_once_per_key(tmp_path):
-    from crosslingual.runs import cached_table
+    from crosslingual.store.derived import cached_table
 
     calls = []
 
@@ -340,7 +394,7 @@ def test_cached_table_computes_once_per_key(tmp_path):
 
 
 def test_cached_table_recomputes_for_a_new_code_version_only(tmp_path):
-    from crosslingual.runs import cached_table
+    from crosslingual.store.derived import cached_table
 
     calls = []
 
@@ -358,9 +412,9 @@ def test_cached_table_recomputes_for_a_new_code_version_only(tmp_path):
 def test_analyse_is_cached_and_reads_back_equal_tables(tmp_path, monkeypatch):
     import dataclasses
 
-    import crosslingual.regions_study as study
-    from crosslingual.grids import Grid
-    from crosslingual.runs import get_or_train
+    import crosslingual.analysis.regions_study as study
+    from crosslingual.store.fetch import get_or_train
+    from crosslingual.store.grids import Grid
 
     cfg = next(c for *_, c in Grid.load("regions").expand("smoke", seeds=2, seed=0))
     run = get_or_train(cfg, progress=False, root=tmp_path)
@@ -382,10 +436,11 @@ def test_analyse_is_cached_and_reads_back_equal_tables(tmp_path, monkeypatch):
 
 
 def test_mean_map_averages_seeds_and_checks_the_field():
-    import pandas as pd
     from types import SimpleNamespace
 
-    from crosslingual.regions_study import mean_map
+    import pandas as pd
+
+    from crosslingual.analysis.regions_study import mean_map
 
     maps = {s: SimpleNamespace(importance_map=pd.DataFrame({"q": [float(s), 2.0 * s]})) for s in (1, 3)}
     assert mean_map(maps, "importance_map").q.tolist() == [2.0, 4.0]
@@ -396,7 +451,7 @@ def test_mean_map_averages_seeds_and_checks_the_field():
 def test_mean_overlap_averages_seeds_into_a_matrix():
     from types import SimpleNamespace
 
-    from crosslingual.regions_study import mean_overlap
+    from crosslingual.analysis.regions_study import mean_overlap
 
     analyses = {s: SimpleNamespace(overlap=pd.DataFrame({"a": [0, 0, 1], "b": [1, 2, 2], "jaccard": [j, 0.2, 0.4]}))
                 for s, j in ((0, 0.1), (1, 0.3))}
@@ -419,7 +474,7 @@ def _ablation_rows():
 
 
 def test_g1_summary_hand_computed():
-    from crosslingual.regions_study import g1_summary
+    from crosslingual.analysis.regions_study import g1_summary
 
     ablation = _ablation_rows()
     out = g1_summary(ablation[(ablation.fraction == 0.01) & ablation.region.isin(["core", "bottom", "random"])])
@@ -431,7 +486,7 @@ def test_g1_summary_hand_computed():
 
 
 def test_importance_methods_and_g2_summary_hand_computed():
-    from crosslingual.regions_study import g2_summary, importance_methods
+    from crosslingual.analysis.regions_study import g2_summary, importance_methods
 
     methods = importance_methods(_ablation_rows())
     assert methods.loc[0.01].tolist() == pytest.approx([0.4, 0.7, 0.8])
@@ -444,7 +499,7 @@ def test_importance_methods_and_g2_summary_hand_computed():
 
 
 def test_forgetting_by_seed_and_g4_summary():
-    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_by_seed, g4_summary
+    from crosslingual.analysis.regions_study import NEW_LANGUAGE, forgetting_by_seed, g4_summary
 
     rows = []
     for seed, rise, new in ((0, 0.2, 3.0), (1, 0.4, 3.2)):
@@ -458,19 +513,21 @@ def test_forgetting_by_seed_and_g4_summary():
     assert len(summary) == 4 and set(summary.seed) == {0, 1}
     means, spread = g4_summary(summary)
     assert set(means.index) == {"full", "core frozen"}
-    assert means.loc["full", "forgetting"] == pytest.approx(0.3) and means.loc["core frozen", "forgetting"] == pytest.approx(0.15)
+    assert means.loc["full", "forgetting"] == pytest.approx(0.3)
+    assert means.loc["core frozen", "forgetting"] == pytest.approx(0.15)
     assert spread == pytest.approx(0.5)
 
 
 def test_language_roles_of_the_study_world():
-    from crosslingual.grids import Grid
-    from crosslingual.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED, language_roles
-    from crosslingual.world import World
+    from crosslingual.analysis.regions_study import EVALUATED, NEW_LANGUAGE, SELECTED, language_roles
+    from crosslingual.core.world import World
+    from crosslingual.store.grids import Grid
 
     cfg = [c for _, _, c in Grid.load("regions").expand("smoke", 1, 0)][0]
     world = World(cfg.world)
     roles = language_roles(world)
-    assert roles.role.tolist() == ["selection"] * len(SELECTED) + ["evaluation only"] * (len(EVALUATED) - len(SELECTED)) + ["new (G4)"]
+    evaluation_only = len(EVALUATED) - len(SELECTED)
+    assert roles.role.tolist() == ["selection"] * len(SELECTED) + ["evaluation only"] * evaluation_only + ["new (G4)"]
     assert roles.loc[NEW_LANGUAGE, "training sequences"] == 0
     assert (roles.loc[list(EVALUATED), "training sequences"] > 0).all()
     assert roles["training sequences"].sum() == len(world.train)
@@ -496,7 +553,8 @@ def test_outer_units_add_every_other_parameter_and_regions_reach_them_alike():
             m = mask[u.param][u.rows] if u.rows else mask[u.param]
             assert int(m.sum()) == region_size(m.numel(), 0.2), u
     top = top_region(model, scores, 0.2, outer=True)
-    assert scores["unembed.weight"][top["unembed.weight"]].min() >= scores["unembed.weight"][~top["unembed.weight"]].max()
+    head, in_top = scores["unembed.weight"], top["unembed.weight"]
+    assert head[in_top].min() >= head[~in_top].max()
     with pytest.raises(KeyError):
         top_region(model, block_scores, 0.2, outer=True)  # outer regions need outer scores
 
@@ -504,7 +562,7 @@ def test_outer_units_add_every_other_parameter_and_regions_reach_them_alike():
 def test_forgetting_shares_score_the_rise_against_the_unigram_gap_hand_computed():
     """Old language 0: trained 1.0, unigram 3.0, after 1.5 -> share 0.25; old language 1 has no gap (its loss is
     not below the unigram's) and is left out of the share, not of the rise."""
-    from crosslingual.regions_study import NEW_LANGUAGE, forgetting_shares
+    from crosslingual.analysis.regions_study import NEW_LANGUAGE, forgetting_shares
 
     rows = []
     for arm, fraction, after in (("full", 0.0, 1.5), ("core frozen", 0.05, 1.2)):
@@ -524,9 +582,9 @@ def test_forgetting_shares_score_the_rise_against_the_unigram_gap_hand_computed(
 
 
 def test_unigram_answer_loss_is_the_cross_entropy_of_the_answer_frequencies():
-    from crosslingual.config import make_config
-    from crosslingual.regions_study import unigram_answer_loss
-    from crosslingual.world import World
+    from crosslingual.analysis.regions_study import unigram_answer_loss
+    from crosslingual.core.config import make_config
+    from crosslingual.core.world import World
 
     world = World(make_config("smoke").world)
     answers = world.train.tokens[:, -1]
@@ -542,7 +600,7 @@ def test_unigram_answer_loss_is_the_cross_entropy_of_the_answer_frequencies():
 
 
 def test_massive_activations_find_a_planted_entry_and_divide_by_the_median():
-    from crosslingual.regions import massive_activations
+    from crosslingual.analysis.regions import massive_activations
 
     model, seqs = tiny(), tokens()
     with torch.no_grad():
@@ -560,9 +618,9 @@ def test_massive_activations_find_a_planted_entry_and_divide_by_the_median():
 
 
 def test_answer_scored_analysis_gives_shares_of_the_unigram_gap(tmp_path):
-    import crosslingual.regions_study as study
-    from crosslingual.grids import Grid
-    from crosslingual.runs import get_or_train
+    import crosslingual.analysis.regions_study as study
+    from crosslingual.store.fetch import get_or_train
+    from crosslingual.store.grids import Grid
 
     cfg = next(c for *_, c in Grid.load("regions_large").expand("smoke", seeds=1, seed=0))
     assert (cfg.train.facts_per_sequence, cfg.train.weight_decay, cfg.model.arch) == (4, 0.1, "llama")
@@ -581,11 +639,12 @@ def test_answer_scored_analysis_gives_shares_of_the_unigram_gap(tmp_path):
         study.analyse(run, 8, score="perplexity")
     massive = study.massive(run, 16)
     assert list(massive.layer) == list(range(cfg.model.n_layers + 1)) and (massive.ratio >= 1).all()
-    assert massive.position.max() < 4 * run.world.seq_len and (massive.slot == massive.position % run.world.seq_len).all()
+    assert massive.position.max() < 4 * run.world.seq_len
+    assert (massive.slot == massive.position % run.world.seq_len).all()
 
 
 def test_massive_summary_picks_each_seeds_most_massive_layer_and_compares_dimensions():
-    from crosslingual.regions_study import massive_summary
+    from crosslingual.analysis.regions_study import massive_summary
 
     rows = pd.DataFrame({"seed": [0, 0, 1, 1], "layer": [0, 1, 0, 1], "top": [5.0, 900.0, 300.0, 4.0],
                          "ratio": [2.0, 300.0, 90.0, 1.5], "dimension": [3, 7, 2, 9], "slot": [1, 0, 0, 2]})

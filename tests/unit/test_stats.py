@@ -5,9 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosslingual.stats import (ALPHA, MIN_UNITS, chance_corrected, effect, partial_spearman,
-                                permutation_correlation_p, per_seed, sign_flip_p, spearman, t_interval,
-                                trend_per_seed)
+from crosslingual.claims.stats import (
+    ALPHA,
+    MIN_UNITS,
+    chance_corrected,
+    effect,
+    partial_spearman,
+    per_seed,
+    permutation_correlation_p,
+    sign_flip_p,
+    spearman,
+    t_interval,
+    trend_per_seed,
+)
 
 
 def test_t_interval_hand_computed():

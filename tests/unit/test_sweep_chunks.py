@@ -2,8 +2,9 @@
 
 import pytest
 
-from crosslingual.config import ConfigError, make_config
-from crosslingual.sweep import batch_chunks, expected_cost, shape_key, sweep
+from crosslingual.core.config import make_config
+from crosslingual.errors import ConfigError
+from crosslingual.store.sweep import batch_chunks, expected_cost, shape_key, sweep
 
 
 def _seeds(n, **knobs):

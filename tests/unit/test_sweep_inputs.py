@@ -19,8 +19,9 @@ from contextlib import contextmanager
 import pytest
 
 from crosslingual.cli import main as cli
-from crosslingual.config import ConfigError, make_config
-from crosslingual.sweep import SCHEDULER_ENV, WORKERS_ENV, default_workers, run_many
+from crosslingual.core.config import make_config
+from crosslingual.errors import ConfigError
+from crosslingual.store.sweep import SCHEDULER_ENV, WORKERS_ENV, default_workers, run_many
 
 SWEEP = ["sweep", "information", "--profile", "smoke", "--seeds", "1"]
 ALLOWED = "(--scheduler or $CROSSLINGUAL_SCHEDULER) is not allowed: a Dask scheduler's address, tcp://HOST:PORT or " \

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from crosslingual.config import make_config
-from crosslingual.train import Trainer, alignment_loss, checkpoint_steps, learning_rate, lm_loss
+from crosslingual.core.config import make_config
+from crosslingual.core.train import Trainer, alignment_loss, checkpoint_steps, learning_rate, lm_loss
 
 
 def test_checkpoint_schedule_is_log_spaced():
@@ -144,7 +144,7 @@ def test_packed_batches_hold_whole_corpus_sequences_end_to_end():
 
 
 def test_packing_needs_the_full_loss_and_no_alignment():
-    from crosslingual.config import ConfigError
+    from crosslingual.errors import ConfigError
 
     with pytest.raises(ConfigError, match="facts_per_sequence=2 needs loss='full'"):
         make_config("smoke", facts_per_sequence=2)

@@ -5,9 +5,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from crosslingual.config import make_config
-from crosslingual.scripts import SCRIPTS
-from crosslingual.world import PARALLEL, World, empirical_information, exact_information, summary_table
+from crosslingual.core.config import make_config
+from crosslingual.core.world import PARALLEL, World, empirical_information, exact_information, sizes, summary_table
+from crosslingual.core.world.generator import BOS
+from crosslingual.data.writing_systems import SCRIPTS
 
 
 def world(**kw):
@@ -228,7 +229,7 @@ def test_statistics_table_has_the_promised_rows():
 
 
 def test_all_word_orders_are_distinct():
-    from crosslingual.world.generator import ORDERS
+    from crosslingual.core.world.generator import ORDERS
 
     assert len(set(ORDERS)) == len(ORDERS) == len(list(itertools.permutations(range(3))))
 
@@ -239,7 +240,7 @@ def test_world_fingerprint_is_pinned_to_the_result_format_version():
     a different world) and update the pinned fingerprint."""
     import hashlib
 
-    from crosslingual.config import RESULT_FORMAT_VERSION
+    from crosslingual.core.config import RESULT_FORMAT_VERSION
 
     w = World(make_config("default", language_marker=True, attribute_association=0.5, entity_overlap=0.3,
                           value_overlap=0.7, code_switching=0.2).world)
@@ -280,7 +281,7 @@ def test_subword_sequences_spell_the_same_words_left_padded(kw):
 
 
 def test_bpe_never_drops_a_character_it_did_not_see_in_training():
-    from crosslingual.world.subwords import split_words, train_bpe
+    from crosslingual.core.world.subwords import split_words, train_bpe
 
     lines = ["quador cuador", "ador"] * 20  # no capital E in the training text
     with pytest.raises(ValueError, match="do not spell"):
@@ -290,7 +291,7 @@ def test_bpe_never_drops_a_character_it_did_not_see_in_training():
 
 
 def _shipped_subword_worlds():
-    from crosslingual.grids import Grid, studies
+    from crosslingual.store.grids import Grid, studies
 
     configs = {}
     for name in studies():
@@ -329,7 +330,8 @@ def test_bpe_training_is_identical_across_processes():
     import subprocess
     import sys
 
-    code = ("from crosslingual.config import make_config; from crosslingual.world import World; import hashlib;"
+    code = ("from crosslingual.core.config import make_config; from crosslingual.core.world import World; "
+            "import hashlib;"
             "w = World(make_config('smoke', tokenizer='bpe', bpe_vocab_size=50, scripts=('latin','latin')).world);"
             "print(hashlib.sha256(w.train.tokens.tobytes() + '|'.join(w.vocab).encode()).hexdigest())")
     out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -352,7 +354,7 @@ def test_held_out_languages_exist_in_the_design_but_never_in_training():
 
 def test_a_cldr_world_writes_real_facts_with_real_names():
     pytest.importorskip("babel")
-    from crosslingual.cldr import facts
+    from crosslingual.data.cldr import facts
 
     w = world(names="cldr", n_relations=2, n_entities=30, n_languages=2, value_overlap=0.0)
     assert w.scripts == ("latin", "cyrillic") and len(w.territories) == 30
@@ -377,7 +379,7 @@ def test_a_cldr_world_writes_real_facts_with_real_names():
 ])
 def test_cldr_world_parameters_are_validated(overrides, message):
     pytest.importorskip("babel")
-    from crosslingual.config import ConfigError
+    from crosslingual.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         make_config("smoke", **{"names": "cldr", **overrides})
@@ -416,14 +418,14 @@ def test_the_word_order_is_the_only_change_of_the_own_order_arm():
         np.testing.assert_array_equal(np.sort(a, 1), np.sort(b, 1))
         assert (a == b).all() == (k == 0)
     # without the knob, worlds keep their own orders (the generator's word orders, by language)
-    from crosslingual.config import N_WORD_ORDERS
-    from crosslingual.world.generator import ORDERS
+    from crosslingual.core.config import N_WORD_ORDERS
+    from crosslingual.core.world.generator import ORDERS
 
     assert [tuple(o) for o in world(n_languages=3).orders] == list(ORDERS[:3]) and len(ORDERS) == N_WORD_ORDERS
 
 
 def test_transliteration_maps_letters_by_position_and_is_the_identity_within_a_script():
-    from crosslingual.world.generator import transliterate
+    from crosslingual.core.world.generator import transliterate
 
     assert transliterate("bako", "latin", "latin") == "bako"
     cons, vows = SCRIPTS["latin"]
@@ -437,7 +439,7 @@ def test_transliteration_maps_letters_by_position_and_is_the_identity_within_a_s
 
 @pytest.mark.parametrize("scripts", [("latin", "latin"), ("latin", "greek", "latin")])
 def test_cognates_share_the_stem_of_language_0s_name_and_change_nothing_else(scripts):
-    from crosslingual.world.generator import transliterate
+    from crosslingual.core.world.generator import transliterate
 
     plain = world(scripts=scripts, n_languages=len(scripts))
     w = world(scripts=scripts, n_languages=len(scripts), cognates=0.5)
@@ -483,3 +485,52 @@ def test_word_tokens_are_the_word_at_word_level_and_its_encoded_pieces_with_subw
     assert (w.word_tokens(w.ent_ids[0]) >= 0).sum(1).max() > 1  # some names are several pieces
     with pytest.raises(ValueError, match="word ids must be in"):
         w.word_tokens(np.array([len(w.words)]))
+
+
+# Sizes the memory guard reads off the config: language counts and script mixes, the cue knobs, the held-out and
+# repeat designs, real names (facts_per_sequence, a training knob, changes no world: tests/unit/test_memory.py)
+SIZE_WORLDS = [dict(), dict(n_languages=4, language_marker=True), dict(shared_function_words=True, value_overlap=0.0),
+               dict(entity_overlap=0.5, value_overlap=0.3), dict(entity_overlap=1.0, language_marker=True),
+               dict(n_languages=3, scripts=("thai", "latin", "thai"), parallel_mode="repeat"),
+               dict(n_languages=3, scripts=("latin", "greek", "latin"), held_out_languages=1),
+               dict(scripts=("latin", "greek"), word_orders=(0, 0), cognates=1.0),
+               dict(n_languages=3, word_orders=(2, 2, 5), cognates=0.5, facts_per_sequence=4, loss="full"),
+               dict(names="cldr", n_entities=30, n_relations=2, n_languages=3, language_marker=True)]
+
+
+def _chars(*groups: list[str]) -> tuple[int, ...]:
+    return tuple(max(map(len, g)) for g in groups)
+
+
+def _within(pairs: list[tuple[int, int]], exact: bool) -> bool:
+    """Every (built, from the config) pair equal where the size is exact, else the built one within the bound."""
+    return all(built == bound if exact else built <= bound for built, bound in pairs)
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "bpe"])
+@pytest.mark.parametrize("kw", SIZE_WORLDS, ids=str)
+@pytest.mark.parametrize("profile", ["smoke", "default"])
+def test_the_config_only_sizes_are_the_built_worlds_or_bound_them(profile, kw, tokenizer):
+    """``world.sizes`` answers from the config (the memory guard never builds a world): exact where the generator
+    lays the size out, an upper bound where it depends on the draws (shared names, BPE pieces, parallel facts)."""
+    if kw.get("names") == "cldr":
+        pytest.importorskip("babel")
+    cfg = make_config(profile, tokenizer=tokenizer, **kw).world
+    w = World(cfg)
+    fixed = (sizes.prefix_length, sizes.n_facts, sizes.n_train_languages, sizes.value_slots)
+    assert [f(cfg) for f in fixed] == [w.prefix_len, w.n_facts, w.n_train_languages, w.val_ids.shape[-1]]
+    assert w.vocab[:sizes.head_size(cfg)] == [BOS, *(w.markers if cfg.language_marker else [])]
+    assert sizes.framed_length(cfg, sizes.QUERY_WORDS) == w.encode_words(*w.train_pairs).tokens.shape[1]
+    assert {len(e) + len(r) + len(v) + 1 for e, r, v in zip(w.entity_names, w.relation_names, w.value_names)} \
+        == {sizes.names_per_language(cfg)}
+    query = [n for names in (*w.entity_names, *w.relation_names) for n in names] + w.function_words
+    values = {n for names in w.value_names for n in names}
+    exact = cfg.names == "synthetic" and cfg.entity_overlap in (0, 1) and cfg.value_overlap in (0, 1)
+    assert _within([(len(set(query)), sizes.query_words(cfg)), (len(values), sizes.value_words(cfg))], exact)
+    assert _within([(w.seq_len, sizes.sequence_length(cfg))], exact=tokenizer == "word")
+    assert _within([(len(w.vocab), sizes.vocabulary_size(cfg))], exact=exact and tokenizer == "word")
+    assert _within([(len(w.train), sizes.training_sequences(cfg))], exact=False)
+    longest = _chars([n for names in w.entity_names for n in names], [n for names in w.relation_names for n in names],
+                     w.function_words)
+    assert _within(list(zip(longest, sizes.longest_words(cfg))), exact=False)
+    assert _within([(len({ch for word in query for ch in word}), sizes.alphabet_size(cfg))], exact=False)

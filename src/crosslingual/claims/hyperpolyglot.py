@@ -6,9 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crosslingual.claims.verdicts import (INSUFFICIENT, NOT_REPRODUCED, PARTIAL, REPRODUCED, UNTESTABLE, Rule,
-                                          Verdict, insufficient, n_seeds, overall)
-from crosslingual.stats import MIN_UNITS, effect, per_seed, spearman, trend_per_seed
+from crosslingual.claims.stats import MIN_UNITS, effect, per_seed, spearman, trend_per_seed
+from crosslingual.claims.verdicts import (
+    INSUFFICIENT,
+    NOT_REPRODUCED,
+    PARTIAL,
+    REPRODUCED,
+    UNTESTABLE,
+    Rule,
+    Verdict,
+    insufficient,
+    n_seeds,
+    overall,
+)
 
 H1_MIN_ACCURACY = 0.9  # the paper: 0.9924 (XLM-R-XL), 0.9332 (mT5-XL)
 H1_MIN_PARTIAL = 0.6  # clearly above the 0.5 of a balanced one-vs-rest task
@@ -29,9 +39,9 @@ H3 = Rule("H3", "one pair of initialisations per world (the unit): reproduced if
           "0.1 is several times the chance overlap k / (n - 1) of our worlds (about 0.05)",
           "pairs of seeds of one world replaced by one pair per world in #17: pairs sharing a run are not "
           "independent")
-H1_REAL_MODEL = "multilingual-e5-small"  # the pretrained model the book judges H1 on (crosslingual.pretrained)
+H1_REAL_MODEL = "multilingual-e5-small"  # the pretrained model the book judges H1 on (crosslingual.pretrained.wheels)
 H1_GEMMA_MODEL = "gemma-3-270m"  # the second one: a different family and a 262k vocabulary
-H1_REAL_PER_SIDE = 2000  # tokens per side of a category's balanced set (crosslingual.geometry.separability)
+H1_REAL_PER_SIDE = 2000  # tokens per side of a category's balanced set (crosslingual.analysis.geometry.separability)
 
 
 def _h1_real_text(pieces: str) -> str:
@@ -191,8 +201,8 @@ def h1_redesign_not_run(reason: str) -> Verdict:
 
 
 def h1_real_model(separability: pd.DataFrame, model: str = H1_REAL_MODEL) -> Verdict:
-    """``separability``: ``crosslingual.geometry.separability`` of the ``model``'s vocabulary (its rule says which
-    pieces), one row per category (``category``, ``accuracy``)."""
+    """``separability``: ``crosslingual.analysis.geometry.separability`` of the ``model``'s vocabulary (its rule
+    says which pieces), one row per category (``category``, ``accuracy``)."""
     rule = _real_rule(model)
     n = len(separability)
     if n < MIN_UNITS:
@@ -293,7 +303,7 @@ def h3_geometry_agrees_across_seeds(pairs: pd.DataFrame, chance: float) -> Verdi
 def h3_real_models(overlap: pd.DataFrame, chance: float, canonical: float | None = None,
                    canonical_random: float | None = None) -> Verdict:
     """``overlap``: one row per script category (the unit) with ``overlap`` (mean share of common neighbours of
-    its query pieces, ``crosslingual.geometry_study.cross_model_overlap``); ``chance``: k / (n - 1) over the n
+    its query pieces, ``crosslingual.analysis.geometry_study.cross_model_overlap``); ``chance``: k / (n - 1) over the n
     shared pieces. The largest canonical cosine between the two embeddings (and its random baseline) is
     reported, not judged."""
     n = len(overlap)
@@ -327,7 +337,7 @@ def h2_real_languages(per_language: pd.DataFrame) -> pd.DataFrame:
 def h2_real_models(per_language: pd.DataFrame, unifying: str = H1_REAL_MODEL, other: str = H1_GEMMA_MODEL
                    ) -> Verdict:
     """``per_language``: one row per model x target language with ``model``, ``language``, ``pairs``,
-    ``precision`` and ``cross_share`` (``crosslingual.geometry_study.translation_neighbourhoods``); languages
+    ``precision`` and ``cross_share`` (``crosslingual.analysis.geometry_study.translation_neighbourhoods``); languages
     with fewer than ``H2_REAL_MIN_PAIRS`` pairs are left out, the others are the units."""
     kept = h2_real_languages(per_language)
     wide = kept.pivot_table(index="language", columns="model", values=["precision", "cross_share"])

@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 import pandas as pd
 
-from crosslingual import regions_pretrained as real
-from crosslingual.claims.verdicts import (NOT_REPRODUCED, PARTIAL, REPRODUCED, UNTESTABLE, Rule, Verdict,
-                                          insufficient, n_seeds)
-from crosslingual.regions_study import G4_REDESIGN_FRACTIONS, G4_REDESIGN_LR, RegionAnalysis
-from crosslingual.stats import MIN_UNITS, effect, per_seed
+from crosslingual.claims import designs as real
+from crosslingual.claims.designs import G4_REDESIGN_FRACTIONS, G4_REDESIGN_LR
+from crosslingual.claims.stats import MIN_UNITS, effect, per_seed
+from crosslingual.claims.verdicts import (
+    NOT_REPRODUCED,
+    PARTIAL,
+    REPRODUCED,
+    UNTESTABLE,
+    Rule,
+    Verdict,
+    insufficient,
+    n_seeds,
+)
 
 G1_MIN_RISE = 0.5  # nats per token: exp(0.5) = 1.65x the perplexity, a large drop in a language
 G1_MIN_RATIO = 5.0  # the core must hurt at least this many times more than the larger control
@@ -64,7 +73,7 @@ _LARGE = ("the study regions_large's models: the study regions' seven languages 
           "facts packed into every training sequence (batches of a quarter of the profile's sequences: the same "
           "facts per step) and 4.5x the profile's steps. Every rise is measured on the answer loss as a share of "
           "the language's gap between its unigram answer loss and the trained model's "
-          "(crosslingual.regions_study.analyse with score='answer'), so 1 is a language that lost everything it "
+          "(crosslingual.analysis.regions_study.analyse with score='answer'), so 1 is a language that lost everything it "
           "knew beyond the answers' frequencies")
 G1_REDESIGN_MIN_SHARE = 0.5  # half of what a language knew beyond the unigram: G1's 0.5 nats, as a share
 G3_REDESIGN_BREAK = 0.5
@@ -107,14 +116,14 @@ G3_REDESIGN = Rule("G3-redesign", f"{_LARGE}. Untestable unless some seed's larg
                    "entry in every block norm by 4 cost at most 0.0003 of the gap; by 10, up to 0.16 in block 0's "
                    "first norm and 0.12 in block 1's second, where the dimension is not yet an outlier",
                    redesign=G1_REDESIGN.redesign)
-# The same claims on one pretrained model (crosslingual.regions_pretrained): one set of weights, so the units are
-# windows of held-out text, the thresholds are those above.
+# The same claims on one pretrained model (crosslingual.analysis.regions_pretrained): one set of weights, so the
+# units are windows of held-out text, the thresholds are those above.
 _LENGTH, _SELECT, _EVALUATE = real.DESIGNS["default"]
 _REAL = (f"{real.MODEL} (dequantised from GGUF Q4_1), regions chosen on the selection side of Sphinx's message "
          f"catalogues in {', '.join(real.SELECTED)}, judged on the evaluation side (messages the selection never "
          f"saw, in any language) in {len(real.EVALUATED)} languages; the units are windows of held-out text, "
          f"{_EVALUATE} per language of {_LENGTH} tokens at the default profile ({_SELECT} per selected language "
-         "for importance; other profiles: crosslingual.regions_pretrained.DESIGNS)")
+         "for importance; other profiles: crosslingual.analysis.regions_pretrained.DESIGNS)")
 G1_REAL = Rule("G1 (smollm2-135m)", f"{_REAL}. Per evaluated language: the mean over windows of the loss rise from "
                f"zeroing the core 1% exceeds {G1_MIN_RISE} nats (sign-flip test of rise - {G1_MIN_RISE} > 0 over "
                f"windows) and is at least {G1_MIN_RATIO:g}x the larger control's (bottom or random 1%); reproduced "
@@ -135,14 +144,15 @@ G3_REAL = Rule("G3 (smollm2-135m)", f"{_REAL}. Untestable unless the model's lar
 _REAL_GEMMA = (_REAL.replace(f"{real.MODEL} (dequantised from GGUF Q4_1)",
                              f"{real.GEMMA} (dequantised from GGUF Q4_K_M, token embeddings Q8_0)")
                + "; Gemma's norms multiply by 1 + w, so a zeroed norm entry leaves gain 1 there and scaling a "
-                 "dimension's entry scales its gain 1 + w (crosslingual.regions.scaled)")
+                 "dimension's entry scales its gain 1 + w (crosslingual.analysis.regions.scaled)")
 G1_GEMMA = Rule("G1 (gemma-3-270m)", G1_REAL.text.replace(_REAL, _REAL_GEMMA), G1_REAL.rationale)
 G2_GEMMA = Rule("G2 (gemma-3-270m)", G2_REAL.text.replace(_REAL, _REAL_GEMMA), G2_REAL.rationale)
 G3_GEMMA = Rule("G3 (gemma-3-270m)", G3_REAL.text.replace(_REAL, _REAL_GEMMA), G3_REAL.rationale)
 # model -> claim -> its rule on that model
 REAL_RULES = {real.MODEL: {"G1": G1_REAL, "G2": G2_REAL, "G3": G3_REAL},
               real.GEMMA: {"G1": G1_GEMMA, "G2": G2_GEMMA, "G3": G3_GEMMA}}
-RULES = {r.claim: r for r in (G1, G2, G3, G4, G4_REDESIGN, G1_REDESIGN, G3_REDESIGN, G1_REAL, G2_REAL, G3_REAL, G1_GEMMA, G2_GEMMA, G3_GEMMA)}
+RULES = {r.claim: r for r in (G1, G2, G3, G4, G4_REDESIGN, G1_REDESIGN, G3_REDESIGN, G1_REAL, G2_REAL, G3_REAL,
+                              G1_GEMMA, G2_GEMMA, G3_GEMMA)}
 # What the paper reports for each claim, so the scoreboard can set our number beside theirs.
 PAPER_FIGURES = {
     "G1": "qualitative (LLaMA-2: core 1% removal breaks 30 languages; bottom / random 1% do not)",
@@ -244,8 +254,18 @@ def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, facto
                     "largest_ratio": largest})
 
 
-def regions_real_model(analysis: RegionAnalysis, model: str = real.MODEL) -> list[Verdict]:
-    """G1-G3 on a pretrained model's analysis (:func:`crosslingual.regions_pretrained.analyse_pretrained`), by
+class RegionTables(Protocol):
+    """What G1-G3 read of a regions analysis (``crosslingual.analysis.regions_study.RegionAnalysis`` has it): the
+    claims take tables, and import no analysis."""
+
+    ablation: pd.DataFrame
+    monolingual: pd.DataFrame
+    scaling: pd.DataFrame
+    outlier: dict
+
+
+def regions_real_model(analysis: RegionTables, model: str = real.MODEL) -> list[Verdict]:
+    """G1-G3 on a pretrained model's analysis (:func:`crosslingual.analysis.regions_pretrained.analyse_pretrained`), by
     that model's rules (``REAL_RULES``), with the windows of held-out text (column ``sequence``) as the units."""
     rules, unit = _real_rules(model), "sequence"
     return [g1_core_region(analysis.ablation[[unit, "region", "language", "rise"]], rules["G1"], unit),
@@ -314,7 +334,8 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
             "unigram's, so forgetting has no gap to be a share of)" if no_gap else ""))
     fractions = sorted(G4_REDESIGN_FRACTIONS)
     core = wide["core frozen"][fractions]
-    per_fraction = {"full": core.rsub(wide[("full", 0.0)], axis=0), "random frozen": wide["random frozen"][fractions] - core}
+    per_fraction = {"full": core.rsub(wide[("full", 0.0)], axis=0),
+                    "random frozen": wide["random frozen"][fractions] - core}
     diffs = {ctrl: effect(d.mean(axis=1)) for ctrl, d in per_fraction.items()}
     ok = {ctrl: e.significant for ctrl, e in diffs.items()}
     verdict = REPRODUCED if all(ok.values()) else PARTIAL if any(ok.values()) else NOT_REPRODUCED

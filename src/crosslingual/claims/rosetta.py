@@ -1,7 +1,7 @@
 """*Beyond the Rosetta Stone* (R1-R8): the claims' rules, each with its thresholds and rationale, and the checks.
 
 Every check reduces its table to one number per independent seed (``seed``: world and initialisation drawn
-together) and tests that number over seeds (:mod:`crosslingual.stats`): the exact sign-flip test, one-sided at
+together) and tests that number over seeds (:mod:`crosslingual.claims.stats`): the exact sign-flip test, one-sided at
 alpha = 0.05, for the verdict; the 95% t-interval for the figure shown. A rule's "minimum size" is tested, not
 eyeballed: "the gap exceeds 0.3" means the sign-flip test of (gap - 0.3) > 0 is significant.
 """
@@ -11,11 +11,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crosslingual.claims.verdicts import (EVIDENCE, INSUFFICIENT, NOT_REPRODUCED, PARTIAL, POSITIVE_CONTROL,
-                                          REPRODUCED, UNTESTABLE, Rule, Verdict, insufficient, n_seeds, overall)
-from crosslingual.phases import MIN_PLATEAU, fit_phase
-from crosslingual.stats import (MIN_UNITS, chance_corrected, effect, partial_spearman, per_seed,
-                                permutation_correlation_p, spearman, trend_per_seed)
+from crosslingual.claims.phases import MIN_PLATEAU, fit_phase
+from crosslingual.claims.stats import (
+    MIN_UNITS,
+    chance_corrected,
+    effect,
+    partial_spearman,
+    per_seed,
+    permutation_correlation_p,
+    spearman,
+    trend_per_seed,
+)
+from crosslingual.claims.verdicts import (
+    EVIDENCE,
+    INSUFFICIENT,
+    NOT_REPRODUCED,
+    PARTIAL,
+    POSITIVE_CONTROL,
+    REPRODUCED,
+    UNTESTABLE,
+    Rule,
+    Verdict,
+    insufficient,
+    n_seeds,
+    overall,
+)
 
 # ---------------------------------------------------------------------------------------------- the rules
 R1_MIN_GAP = 0.3
@@ -201,7 +221,8 @@ R2_STATEMENT = "unification emerges in a learning phase, together with transfer"
 
 
 def learning_phases(checkpoints: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the unification and transfer phases (crosslingual.phases), their midpoints in decades of steps."""
+    """Per run: the unification and transfer phases (crosslingual.claims.phases), their midpoints in decades of
+    steps."""
     rows = []
     for (seed, run), d in checkpoints.sort_values("step").groupby(["seed", "run"], sort=True):
         u, x = fit_phase(d.step, d.unification), fit_phase(d.step, d.acc_xling)
@@ -354,7 +375,7 @@ def r4_information(final: pd.DataFrame, rule: Rule = R4) -> list[Verdict]:
     if accuracy == "acc_corrected":
         if "prior" not in final.columns:
             raise ValueError(f"{rule.claim} judges chance-corrected accuracy: its table needs a 'prior' column "
-                             "(crosslingual.world.answer_prior of each run's world)")
+                             "(crosslingual.core.world.answer_prior of each run's world)")
         final = final.assign(acc_corrected=chance_corrected(final.acc_xling, final.prior))
     verdicts = []
     for sweep, data in final.groupby("sweep", sort=False):
@@ -475,7 +496,7 @@ R7_REDESIGN_STATEMENT = "obfuscating language cues helps without extra parallel 
 def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, str]], rule: Rule = R7,
                      claimed: tuple[str, ...] = R7_CLAIMED) -> tuple[list[Verdict], pd.DataFrame]:
     """``final``: one row per run with ``arm``, ``seed``, ``acc_xling``, ``prior`` (the answer prior of its
-    world, :func:`crosslingual.world.answer_prior`) and ``unification``; ``controls``: intervention -> its
+    world, :func:`crosslingual.core.world.answer_prior`) and ``unification``; ``controls``: intervention -> its
     control arm, the intervention being the arm of that name ("" for arms that are only controls), or
     intervention -> (arm, control) where one arm is the intervention against several controls (R7-redesign:
     the cue-isolated baseline against each arm that adds a cue). Returns the verdicts (one per ``claimed``

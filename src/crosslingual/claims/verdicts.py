@@ -1,10 +1,10 @@
 """What every check returns and how verdicts combine: the five kinds of verdict, the pre-registered rule a check
 applies, and the log through which the chapters hand their verdicts to the scoreboard.
 
-A check reduces its table to one number per independent seed, summarises it with :func:`crosslingual.stats.effect`
-and applies its :class:`Rule`. With fewer than :data:`~crosslingual.stats.MIN_UNITS` seeds it returns
-"insufficient data", never a pass or a fail; when the claim's precondition is absent it returns "untestable"
-with the measured reason.
+A check reduces its table to one number per independent seed, summarises it with
+:func:`crosslingual.claims.stats.effect` and applies its :class:`Rule`. With fewer than
+:data:`~crosslingual.claims.stats.MIN_UNITS` seeds it returns "insufficient data", never a pass or a fail; when the
+claim's precondition is absent it returns "untestable" with the measured reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from crosslingual.stats import MIN_UNITS
+from crosslingual.claims.stats import MIN_UNITS
 
 REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
 UNTESTABLE, INSUFFICIENT = "untestable", "insufficient data"

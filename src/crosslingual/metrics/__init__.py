@@ -1,8 +1,0 @@
-"""Metrics of transfer and representation: accuracy, unification, retrieval, checkerboard, language probe."""
-
-from crosslingual.metrics.accuracy import answer_accuracy, answer_loss
-from crosslingual.metrics.probe import language_probe_accuracy
-from crosslingual.metrics.unification import checkerboard, retrieval_at_1, unification_score
-
-__all__ = ["answer_accuracy", "answer_loss", "checkerboard", "language_probe_accuracy",
-           "retrieval_at_1", "unification_score"]

@@ -1,0 +1,174 @@
+"""The chapter registry: each experiment chapter declared once, in reading order.
+
+Everything that lists chapters derives from :data:`CHAPTERS`: the book's table of contents (``_toc.yml``, written
+by :func:`toc_yaml`), the runs the book trains before it executes the notebooks (:func:`book_configs`), the
+claims page (which claims a chapter judges, and which were not recorded), the CLI's ``book --chapter`` and the
+tests. Adding a chapter means a notebook ``notebooks/NN_name.ipynb`` (``NN`` its place in the reading order), its
+study (a grid in ``crosslingual/store/studies``, or ``extra_runs`` for runs that no grid describes), its analysis and
+claim checks in the package, and one :class:`Chapter` entry here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crosslingual.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crosslingual.core.config import RunConfig
+
+# The toc's parts, one per paper, in the papers' order: the keys of crosslingual.claims.PAPERS (a test checks;
+# not imported here, so that the command line's help does not load the analysis code)
+PAPERS = ROSETTA, HYPERPOLYGLOT, REGIONS = ("Beyond the Rosetta Stone", "Hyperpolyglot LLMs",
+                                            "Unveiling Linguistic Regions")
+PARTS_BEFORE = (("Method", ("book/method", "book/experiments/claims")),)
+PARTS_AFTER = (("Reproducibility", ("book/experiments/cost", "book/references")),)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One experiment notebook and what it needs and judges."""
+
+    name: str  # the notebook's file stem; its two-digit prefix is its place in the reading order
+    title: str  # a short title, for the CLI and the claims page
+    paper: str  # a key of crosslingual.claims.PAPERS: the toc part the chapter belongs to
+    claims: tuple[str, ...] = ()  # the claims whose verdicts the chapter records
+    studies: tuple[str, ...] = ()  # the grids whose runs it uses (trained before the notebooks run)
+    # grids too costly for the book on a CPU at the default profile (its 30-minute budget on 2 cores): trained
+    # and analysed only where a GPU is present or at another profile (``cpu_budget_skips``), or on request
+    gpu_studies: tuple[str, ...] = ()
+    # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
+    extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
+    seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
+
+    @property
+    def order(self) -> int:
+        return int(self.name[:2])
+
+    @property
+    def page(self) -> str:
+        return f"book/experiments/{self.name}"
+
+
+def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
+    from crosslingual.analysis.geometry_study import pair_configs
+
+    return [cfg for pair in pair_configs(profile, seeds, seed) for cfg in pair]
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("01_world", "The synthetic world", ROSETTA),
+    Chapter("02_unification_dynamics", "Unification dynamics", ROSETTA, studies=("interventions",)),
+    Chapter("03_information", "Information in the language", ROSETTA, ("R1", "R3", "R4", "R4-redesign"),
+            ("information",), gpu_studies=("information_low_parallel",)),
+    Chapter("04_exposure_control", "An exposure-matched control", ROSETTA, ("R6",), ("exposure",)),
+    Chapter("05_extractability", "How easy the language is to extract", ROSETTA, ("R5", "R5-redesign"),
+            ("extractability",), gpu_studies=("cue_isolation",)),
+    Chapter("06_interventions", "Steering unification", ROSETTA, ("R7", "R7-redesign"), ("interventions",),
+            gpu_studies=("cue_isolation",)),
+    Chapter("07_unification_predicts_transfer", "Does unification predict transfer?", ROSETTA,
+            ("R2", "R2-redesign", "R3"),
+            ("information", "exposure", "extractability", "interventions", "learning_phase")),
+    Chapter("08_real_strings", "Real strings and real models", ROSETTA, ("R3", "R4", "R8"), ("real_strings",)),
+    Chapter("09_embedding_geometry", "Token-embedding geometry", HYPERPOLYGLOT,
+            ("H1", "H1-redesign", "H2", "H2-redesign", "H3", "H1 (multilingual-e5-small)", "H1 (gemma-3-270m)",
+             "H2 (multilingual-e5-small vs gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"),
+            ("information", "extractability", "interventions"), extra_runs=_geometry_pairs,
+            gpu_studies=("script_geometry", "neighbourhoods")),
+    Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
+            ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
+             "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
+             "G3 (gemma-3-270m)"), ("regions",), gpu_studies=("regions_large",)),
+)
+
+
+def chapter(name: str) -> Chapter:
+    """The chapter called ``name`` (its full stem, or its number: ``"08"`` or ``"8"``), or a clear error."""
+    for c in CHAPTERS:
+        if name in (c.name, c.name[:2]) or (name.isdigit() and int(name) == c.order):
+            return c
+    raise ConfigError(f"chapter {name!r} does not exist: choose one of {', '.join(c.name for c in CHAPTERS)}")
+
+
+# "1": the book trains and judges every chapter's gpu_studies on a CPU too (`make book EVERY_STUDY=1`, or
+# `crosslingual book --every-study`): for a machine with more cores, or a user with more time, than the budget's
+EVERY_STUDY_ENV = "CROSSLINGUAL_EVERY_STUDY"
+
+
+def every_study() -> bool:
+    """Whether this build was asked for every study on any device (``EVERY_STUDY_ENV``); a value other than
+    "1", "0" or unset is an error, not a silent default."""
+    value = os.environ.get(EVERY_STUDY_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(f"{EVERY_STUDY_ENV}={value!r} is not allowed: choose '1' (every study, the chapters' GPU "
+                          f"studies on a CPU too) or '0' (the default: them only on a GPU or off the default profile)")
+    return value == "1"
+
+
+def cpu_budget_skips(profile: str) -> bool:
+    """Whether the book leaves the chapters' ``gpu_studies`` out here: at the default profile without a GPU,
+    where the 5-seed book already takes most of its 30 minutes on 2 cores (measured: bench/README.md), unless the build
+    asked for every study (``every_study``)."""
+    import torch
+
+    return profile == "default" and not torch.cuda.is_available() and not every_study()
+
+
+GPU_SECTION = ("auto", "yes", "no")  # the values of a notebook parameter that runs a section on a gpu_study
+
+
+def runs_gpu_section(parameter: str, value: str, profile: str) -> bool:
+    """Whether a notebook runs its section on one of its chapter's ``gpu_studies``: ``value`` (the notebook
+    parameter ``parameter``) is "yes", "no", or "auto": everywhere except where ``cpu_budget_skips``."""
+    if value not in GPU_SECTION:
+        raise ConfigError(f"{parameter}={value!r} is not allowed: choose one of {', '.join(map(repr, GPU_SECTION))}")
+    return value == "yes" or (value == "auto" and not cpu_budget_skips(profile))
+
+
+def not_run_reason(parameter: str, value: str, configs: list["RunConfig"], work: str = "") -> str:
+    """Why a build left a section on a ``gpu_study`` out (its runs: ``configs``; or ``work``, where the cost is
+    not training runs, e.g. continued training of existing ones), for the verdict it then records (untestable)."""
+    if value == "no":
+        return f"not run in this build: -p {parameter} no"
+    work = work or f"{len({cfg.hash() for cfg in configs})} runs"
+    return (f"not run in this build: at the default profile on a CPU its {work} do not fit the book's "
+            f"30-minute budget on 2 cores (-p {parameter} yes runs it, as does make book EVERY_STUDY=1; a GPU "
+            f"build runs it by default)")
+
+
+def book_configs(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> list["RunConfig"]:
+    """Every run the chapters use at ``profile`` and their default seeds, each once, in chapter order: the book
+    trains them in one pool before executing the notebooks (``gpu_studies`` only where ``cpu_budget_skips``
+    does not leave them out)."""
+    from crosslingual.store.grids import Grid
+
+    configs: dict[str, RunConfig] = {}
+    for c in chapters:
+        for name in c.studies + (() if cpu_budget_skips(profile) else c.gpu_studies):
+            configs.update((cfg.hash(), cfg) for *_, cfg in Grid.load(name).expand(profile))
+        if c.extra_runs is not None:
+            configs.update((cfg.hash(), cfg) for cfg in c.extra_runs(profile, c.seeds, 0))
+    return list(configs.values())
+
+
+def toc_yaml() -> str:
+    """The book's ``_toc.yml``: the method pages, one numbered part per paper with its chapters in reading
+    order, then the reproducibility pages."""
+    lines = ["# Written by crosslingual.render.chapters.toc_yaml from the chapter registry: edit the registry, "
+             "not this file.",
+             "format: jb-book", "root: book/intro", "parts:"]
+
+    def part(caption: str, files: list[str], numbered: bool) -> None:
+        lines.extend([f"  - caption: {caption}", *(["    numbered: true"] if numbered else []), "    chapters:"])
+        lines.extend(f"      - file: {f}" for f in files)
+
+    for caption, files in PARTS_BEFORE:
+        part(caption, list(files), False)
+    for paper in PAPERS:
+        part(paper, [c.page for c in sorted(CHAPTERS, key=lambda c: c.order) if c.paper == paper], True)
+    for caption, files in PARTS_AFTER:
+        part(caption, list(files), False)
+    return "\n".join(lines) + "\n"

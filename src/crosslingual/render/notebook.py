@@ -1,0 +1,197 @@
+"""What every experiment notebook calls, so that a chapter's cells hold its experiment and not its plumbing: the
+set-up that checks its parameters before any work (:func:`set_up_chapter`, the first line of its validation cell),
+the figure that is laid out, glued and closed in one ``with`` (:func:`figure`), the placeholder of a section a
+build left out (:func:`section_not_run`), and the helper that records, glues and shows its verdicts
+(:func:`publish_verdicts`). What the page says in sentences is worded in :mod:`crosslingual.render.sentences`.
+
+Papermill only warns (on stderr) about a parameter the notebook does not declare, and the chapter then runs with
+its default: a misspelled ``-p parallel_fracton 0.5`` leaves the user believing they changed something they did
+not. Papermill's ``-p`` also guesses each value's type (``2.5`` becomes a float, ``1`` an int, ``nan`` a float), so
+a wrong type or a non-finite number would otherwise be caught late, after minutes of training, or not at all.
+
+A notebook declares its parameters as annotated assignments in its ``parameters`` cell (``seeds: int = 3``); at
+module level these fill ``__annotations__`` in the kernel's namespace. Papermill injects its values in a cell
+whose first line is ``# Parameters``; IPython keeps the source of every executed cell in the list ``In``.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from crosslingual.core.checks import check_count
+from crosslingual.core.config import PROFILES
+from crosslingual.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from crosslingual.claims.verdicts import Verdict
+
+INJECTED_HEADER = "# Parameters"  # the comment papermill writes as the first line of the cell it injects
+
+
+def injected_names(cells: list[str]) -> list[str]:
+    """The names papermill assigned, in order, from the executed cells that it injected."""
+    names: dict[str, None] = {}
+    for source in cells:
+        if source.split("\n", 1)[0] == INJECTED_HEADER:
+            names.update(dict.fromkeys(node.id for node in ast.walk(ast.parse(source))
+                                       if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)))
+    return list(names)
+
+
+def _unknown_message(unknown: list[str], declared: list[str]) -> str:
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, declared, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(parts)}; "
+            f"this notebook's parameters are: {', '.join(declared) or 'none'}")
+
+
+def check_value(name: str, value: Any, kind: Any) -> Any:
+    """The value to keep for parameter ``name`` (a float for a float parameter given an int); raises if it is not
+    of the declared ``kind``."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} must be True or False (with papermill: -p {name} True)")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}={value!r} must be an integer, not {type(value).__name__}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}={value!r} must be a number, not {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}={value!r} must be a finite number")
+        return float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            hint = f"; papermill's -p read it as {type(value).__name__}: pass -r {name} {value} for the string"
+            guessed = isinstance(value, (int, float)) or value is None  # what papermill's -p makes of a word
+            raise ConfigError(f"{name}={value!r} must be a string" + (hint if guessed else ""))
+    else:  # the notebook's author declared a type this check cannot enforce: fail rather than let it through
+        raise TypeError(f"parameter {name} is annotated {kind!r}; check_parameters knows only int, float, bool and str")
+    return value
+
+
+def check_parameters(namespace: dict[str, Any]) -> None:
+    """Fail at once on a parameter the notebook does not declare, or a value not of its declared type.
+
+    ``namespace`` is the notebook's ``globals()``: its ``__annotations__`` are the declared parameters and its
+    ``In`` (absent outside a kernel, where only the types are checked) the executed cells, papermill's among them.
+    A float parameter given an int is stored back as a float, so that the chapter computes with what it declared.
+    """
+    declared: dict[str, Any] = namespace.get("__annotations__", {})
+    unknown = [name for name in injected_names(namespace.get("In", [])) if name not in declared]
+    if unknown:
+        raise ConfigError(_unknown_message(unknown, list(declared)))
+    for name, kind in declared.items():
+        namespace[name] = check_value(name, namespace[name], kind)
+
+
+# The ranges of the parameters every chapter shares (set_up_chapter): for seeds and workers the limits each chapter
+# applied in its own validation cell before this call existed, for the first seed the range RunConfig.validate allows
+MAX_SEEDS = 100
+MAX_SEED = 2**31 - 1
+MAX_WORKERS = 256  # a chapter's ``workers``; $CROSSLINGUAL_WORKERS has its own cap (store.sweep.MAX_WORKERS)
+
+
+def set_up_chapter(namespace: dict[str, Any], min_seeds: int = 1) -> int | None:
+    """Check a chapter's parameters before any work, in its validation cell's first line, and set the house plot
+    style; return the worker count that ``run_many`` and ``map_runs`` take.
+
+    ``namespace`` is the notebook's ``globals()``. :func:`check_parameters` refuses an unknown name or a wrong type;
+    then the parameters the chapters share, where the notebook declares them, must lie in their ranges, each refused
+    in one line that names it and what is allowed: ``profile`` one of ``crosslingual.core.config.PROFILES``,
+    ``seeds`` from ``min_seeds`` (2 where a chapter's tests need two seeds to say anything) to :data:`MAX_SEEDS`, the
+    first ``seed`` a run's seed, ``workers`` from 0 (one per core) to :data:`MAX_WORKERS`. The result is ``None``
+    for 0 or an undeclared ``workers``, so that the pools pick their own default (one per core, fewer on a GPU).
+    """
+    from crosslingual.render import plots
+
+    check_parameters(namespace)
+    declared = namespace.get("__annotations__", {})
+    profile = namespace.get("profile")
+    if "profile" in declared and profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
+    if "seeds" in declared:
+        check_count("seeds", namespace["seeds"], min_seeds, MAX_SEEDS)
+    if "seed" in declared:
+        check_count("seed", namespace["seed"], 0, MAX_SEED)
+    workers = check_count("workers", namespace["workers"], 0, MAX_WORKERS) if "workers" in declared else 0
+    plots.set_theme()
+    return workers or None
+
+
+@contextmanager
+def figure(name: str, nrows: int = 1, ncols: int = 1, **subplots: Any) -> Iterator[tuple[Figure, Any]]:
+    """A figure for the page, glued as ``name`` for the Markdown's ``{glue:figure}``: the body draws on the
+    ``(fig, axes)`` of ``plt.subplots(nrows, ncols, **subplots)``; on leaving, the figure is laid out and glued
+    without being displayed where it was drawn (the page shows it where the text refers to it), and closed, so that
+    the inline backend does not show it a second time at the end of the cell. A body that raises leaves no open
+    figure behind and glues nothing: a half-drawn figure must not reach the page."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    fig, axes = plt.subplots(nrows, ncols, **subplots)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        glue(name, fig, display=False)
+    finally:
+        plt.close(fig)
+
+
+def section_not_run(verdicts: list[Verdict], figure_name: str, reading_name: str, reading: str = "") -> None:
+    """What a section that this build left out shows, in one call: the figure its ``{glue:figure}`` refers to
+    (glued as ``figure_name``) holds one line saying which claims were not run, and its reading (glued as
+    ``reading_name``) gives their verdict and why (:func:`crosslingual.render.sentences.not_run`), or ``reading``
+    where the chapter words that itself. ``verdicts`` are the section's untestable verdicts, which carry the reason;
+    the caller records them as its other branch records the verdicts of a section that ran."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from crosslingual.render import sentences
+
+    with figure(figure_name, figsize=(7, 1.2)) as (_, ax):
+        ax.text(0.5, 0.5, sentences.not_run_note(verdicts), ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    glue(reading_name, Markdown(reading or sentences.not_run(verdicts)), display=False)
+
+
+def verdict_glue_name(claim: str) -> str:
+    """The glue key of a claim's verdict word: ``R4 (parallel_fraction)`` -> ``verdict_R4_parallel_fraction``."""
+    return "verdict_" + re.sub(r"\W+", "_", claim).strip("_")
+
+
+def show_verdicts(verdicts: list) -> None:
+    """Display verdicts as one table, every column in full (a verdict's rule and evidence are long sentences)."""
+    import pandas as pd
+    from IPython.display import display
+
+    from crosslingual.claims import verdict_table
+
+    with pd.option_context("display.max_colwidth", None):
+        display(verdict_table(verdicts))
+
+
+def publish_verdicts(verdicts: list, chapter: str, anchor: str, show: bool = True) -> None:
+    """What every chapter does with its verdicts, in one call: record them for the claims page
+    (``crosslingual.claims.record``), glue each verdict word in bold under :func:`verdict_glue_name` for the
+    prose, and (``show``) display their table."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from crosslingual.claims import record
+
+    record(verdicts, chapter, anchor)
+    for v in verdicts:
+        glue(verdict_glue_name(v.claim), Markdown(f"**{v.verdict}**"), display=False)
+    if show:
+        show_verdicts(verdicts)

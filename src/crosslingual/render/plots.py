@@ -1,0 +1,92 @@
+"""The house style: one seaborn theme, colour-blind-safe palettes, and the few plot types the book reuses."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from crosslingual.claims.stats import t_interval
+
+PALETTE = "colorblind"
+SEQUENTIAL = "viridis"
+
+
+def set_theme() -> None:
+    """Call once per notebook: sizes are chosen to stay readable at the book's column width."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9,
+                  rc={"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (7.0, 3.6),
+                      "axes.titlesize": "medium", "legend.frameon": False})
+
+
+def t_band(values) -> tuple[float, float]:
+    """seaborn ``errorbar=``: the 95% t-interval of the mean over the values at one point (one per seed), the
+    interval the verdicts use; a bootstrap over 5 seeds would cover too little."""
+    _, low, high = t_interval(values)
+    return low, high
+
+
+def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
+    ax.axhline(level, color="0.4", linestyle=":", linewidth=1.2, zorder=0)
+    ax.annotate(label, xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                textcoords="offset points", ha="right", va="bottom", fontsize="small", color="0.3")
+
+
+def equality_line(ax: plt.Axes) -> None:
+    """The line y = x across the axes' current limits (drawn after the data, which set them)."""
+    lo, hi = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
+    ax.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, zorder=0)
+    ax.set(xlim=(lo, hi), ylim=(lo, hi))
+
+
+def training_axis(ax: plt.Axes) -> None:
+    """Checkpoints are log-spaced, so steps go on a symlog axis (step 0 stays visible)."""
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training step")
+
+
+def curves(data: pd.DataFrame, ax: plt.Axes, *, hue: str, y: str = "value", title: str = "",
+           ylabel: str = "", chance: float | None = None, palette: str | list | None = PALETTE) -> plt.Axes:
+    """Mean over seeds with a 95% t-interval band (``data`` has one row per seed x step x hue level)."""
+    sns.lineplot(data=data, x="step", y=y, hue=hue, errorbar=t_band, ax=ax,
+                 palette=palette, marker="o", markersize=3, linewidth=1.4)
+    training_axis(ax)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    if chance is not None:
+        chance_line(ax, chance)
+    return ax
+
+
+def gain_forest(gains: pd.DataFrame, axes: tuple[plt.Axes, plt.Axes], claimed: tuple[str, ...],
+                labels: tuple[str, str] = ("the paper's interventions", "standard alignment methods")) -> None:
+    """Chapter 06's figure: each intervention's paired gain over its control with its 95% t-interval, in
+    chance-corrected cross-lingual accuracy (left) and unification (right), one row per intervention in the
+    table's order (``claims.r7_interventions``); the ``claimed`` ones in the first colour."""
+    colours = sns.color_palette(PALETTE)
+    for ax, metric, xlabel in ((axes[0], "acc_corrected", "gain in chance-corrected cross-lingual accuracy"),
+                               (axes[1], "unification", "gain in unification score")):
+        for i, row in gains.iterrows():
+            gain = row[f"{metric} gain"]
+            ax.errorbar(gain, i, xerr=[[gain - row[f"{metric} CI low"]], [row[f"{metric} CI high"] - gain]],
+                        fmt="o", color=colours[0 if row.intervention in claimed else 1], capsize=3)
+        ax.axvline(0, color="0.4", linestyle=":", linewidth=1.2)
+        ax.set(xlabel=xlabel, yticks=range(len(gains)),
+               yticklabels=[f"{r.intervention} (vs {r.control})" for r in gains.itertuples()])
+    axes[0].invert_yaxis()
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i]) for i in (0, 1)]
+    axes[1].legend(handles, list(labels), fontsize="small", loc="lower right")
+
+
+def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "") -> plt.Axes:
+    """Cosine matrix with fact-major rows; thin lines separate facts so K x K blocks stand out."""
+    sns.heatmap(matrix, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar=False,
+                xticklabels=False, yticklabels=False)
+    n = matrix.shape[0]
+    for i in range(0, n + 1, n_languages):
+        ax.axhline(i, color="white", linewidth=0.3)
+        ax.axvline(i, color="white", linewidth=0.3)
+    ax.set_title(title)
+    return ax

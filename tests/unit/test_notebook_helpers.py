@@ -1,0 +1,320 @@
+"""The helpers every chapter calls instead of repeating its plumbing (``crosslingual.render.notebook``: the set-up
+call, the figure context, the placeholder of a section left out) and the sentences it glues
+(``crosslingual.render.sentences``), each pinned on hand-made inputs."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import matplotlib.pyplot as plt
+import myst_nb
+import pandas as pd
+import pytest
+
+from crosslingual.claims.verdicts import INSUFFICIENT, UNTESTABLE, Verdict
+from crosslingual.errors import ConfigError
+from crosslingual.render import sentences
+from crosslingual.render.notebook import figure, section_not_run, set_up_chapter
+
+matplotlib.use("Agg")
+
+
+def _verdict(claim: str, verdict: str = "reproduced", evidence: str = "the evidence", **numbers) -> Verdict:
+    return Verdict(claim, "a statement", verdict, "a rule", evidence, numbers)
+
+
+@pytest.fixture
+def glued(monkeypatch) -> dict:
+    """What the helpers glue, by name (``myst_nb.glue`` is looked up when they are called)."""
+    out: dict = {}
+
+    def glue(name, value, display=True):
+        assert display is False, "a chapter shows a glued value where its text refers to it, not where it is made"
+        out[name] = value
+
+    monkeypatch.setattr(myst_nb, "glue", glue)
+    return out
+
+
+# ------------------------------------------------------------------------------ set_up_chapter
+
+
+def _chapter(**values) -> dict:
+    """A kernel namespace after a chapter's parameters cell declared the shared parameters (no ``In``: outside a
+    kernel nothing tells what papermill injected, so only the declared names and types are checked)."""
+    declared = {"profile": str, "seeds": int, "seed": int, "workers": int}
+    return {"__annotations__": declared, "profile": "smoke", "seeds": 5, "seed": 0, "workers": 0, **values}
+
+
+def test_set_up_returns_none_for_one_worker_per_core_and_the_count_otherwise():
+    assert set_up_chapter(_chapter()) is None
+    assert set_up_chapter(_chapter(workers=3)) == 3
+    assert set_up_chapter(_chapter(seeds=2, workers=256), min_seeds=2) == 256
+
+
+def test_set_up_checks_only_what_the_chapter_declares_and_sets_the_house_style():
+    plt.rcParams["figure.dpi"] = 50
+    namespace = {"__annotations__": {"profile": str, "seed": int}, "profile": "default", "seed": 7}
+    assert set_up_chapter(namespace) is None  # chapter 1: no seeds, no workers
+    assert plt.rcParams["figure.dpi"] == 110
+
+
+@pytest.mark.parametrize("values, min_seeds, message", [
+    ({"profile": "huge"}, 1, "profile='huge' is not allowed: choose one of 'smoke', 'default', 'paper'"),
+    ({"seeds": 0}, 1, "seeds=0 is out of range: allowed [1, 100]"),
+    ({"seeds": 101}, 1, "seeds=101 is out of range: allowed [1, 100]"),
+    ({"seeds": 1}, 2, "seeds=1 is out of range: allowed [2, 100]"),
+    ({"seed": -1}, 1, "seed=-1 is out of range: allowed [0, 2147483647]"),
+    ({"workers": -1}, 1, "workers=-1 is out of range: allowed [0, 256]"),
+    ({"workers": 257}, 1, "workers=257 is out of range: allowed [0, 256]"),
+    ({"workers": 2.0}, 1, "workers=2.0 must be an integer, not float"),  # the type check comes first
+])
+def test_set_up_refuses_a_bad_value_in_one_line_naming_it_and_what_is_allowed(values, min_seeds, message):
+    with pytest.raises(ConfigError) as err:
+        set_up_chapter(_chapter(**values), min_seeds=min_seeds)
+    assert str(err.value) == message
+
+
+def test_set_up_refuses_an_undeclared_parameter_that_papermill_injected():
+    namespace = _chapter(In=["# Parameters\nprofile = 'smoke'\nworker = 2\n"], worker=2)
+    with pytest.raises(ConfigError, match=r"^unknown parameter 'worker' \(did you mean 'workers'\?\)"):
+        set_up_chapter(namespace)
+
+
+# ------------------------------------------------------------------------------ figure
+
+
+def test_a_figure_is_laid_out_glued_under_its_name_and_closed(glued):
+    with figure("fig_x", 1, 2, figsize=(4, 2), sharey=True) as (fig, axes):
+        assert len(axes) == 2 and tuple(fig.get_size_inches()) == (4, 2)
+        axes[0].plot([0, 1], [0, 1])
+        before = fig.subplotpars.left
+    assert glued == {"fig_x": fig}
+    assert not plt.fignum_exists(fig.number)
+    assert fig.subplotpars.left != before  # laid out (tight_layout moves the margins) before it was glued
+
+
+def test_a_figure_whose_body_raises_is_closed_and_not_glued(glued):
+    with pytest.raises(ValueError, match="half drawn"):
+        with figure("fig_x") as (fig, ax):
+            ax.plot([0, 1], [0, 1])
+            raise ValueError("half drawn")
+    assert glued == {}
+    assert not plt.fignum_exists(fig.number)
+
+
+# ------------------------------------------------------------------------------ section_not_run
+
+
+def test_a_section_left_out_glues_its_placeholder_and_its_reading(glued):
+    verdicts = [_verdict("R4-redesign", UNTESTABLE, "not run in this build: -p r4_redesign no")]
+    section_not_run(verdicts, "fig_r4_redesign", "r4r_reading")
+    fig = glued["fig_r4_redesign"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["R4-redesign was not run in this build"]
+    assert not fig.axes[0].axison and not plt.fignum_exists(fig.number)
+    assert glued["r4r_reading"].data == "*R4-redesign: untestable, not run in this build: -p r4_redesign no.*"
+
+
+def test_a_section_left_out_may_word_its_reading_itself(glued):
+    section_not_run([_verdict("R8", UNTESTABLE, "why")], "fig_hf", "hf_reading", reading="No model.")
+    assert [t.get_text() for t in glued["fig_hf"].axes[0].texts] == ["R8 was not run in this build"]
+    assert glued["hf_reading"].data == "No model."
+
+
+# ------------------------------------------------------------------------------ sentences: what did not run
+
+
+def test_the_sentences_of_what_did_not_run():
+    g1, g3 = _verdict("G1-redesign", UNTESTABLE, "too slow here"), _verdict("G3-redesign", UNTESTABLE, "too slow here")
+    assert sentences.not_run([g1, g3]) == "*G1-redesign and G3-redesign: untestable, too slow here.*"
+    assert sentences.not_run_note([g1]) == "G1-redesign was not run in this build"
+    assert sentences.not_run_note([g1, g3]) == "G1-redesign and G3-redesign were not run in this build"
+    assert sentences.not_installed("m-1") == "m-1 is not installed (`make models`)"
+    assert sentences.skipped("m-1", "m-2") == "this build skipped m-1 (pretrained='m-2')"
+    assert sentences.skipped("m-1", "", ("m-1", "m-2")) == \
+        "this build skipped m-1 (pretrained=''; `-p pretrained \"m-1 m-2\"` runs it)"
+    assert sentences.missing_models(["m-1", "m-2"]) == \
+        "m-1, m-2 did not run in this build (installed: `make models`; parameter pretrained)"
+    assert sentences.model_not_run("m-1", "why") == "*m-1: not run: why.*"
+    assert sentences.comparison_not_run("why") == "*Not run: why.*"
+    assert sentences.continued_trainings(7, 5) == "35 continued trainings (7 arms x 5 seeds)"
+
+
+# ------------------------------------------------------------------------------ sentences: chapters 03 to 08
+
+
+def test_r4_redesign_words_each_sweeps_trends_and_quotes_r4s_threshold():
+    verdicts = [_verdict("R4-redesign (language_association)", "partial", unification={"mean": -0.614},
+                         acc_corrected={"mean": 0.025}),
+                _verdict("R4-redesign (attribute_association)", "not reproduced", unification={"mean": 0.1},
+                         acc_corrected={"mean": -0.996}),
+                _verdict("R4-redesign", "partial")]
+    assert sentences.r4_redesign(verdicts, 0.2) == (
+        "At p = 0.2, the per-seed trend over the information each knob moves is language association: -0.61 in "
+        "unification and +0.03 in chance-corrected accuracy (partial); attribute association: +0.10 in unification "
+        "and -1.00 in chance-corrected accuracy (not reproduced) (R4 predicts both below -0.5). "
+        "R4-redesign: **partial**.")
+
+
+@pytest.mark.parametrize("numbers, start", [
+    ({"ci": (0.05, 0.4)}, "Here smaller vocabularies made the task harder"),
+    ({"ci": (-0.05, 0.4)}, "Here smaller vocabularies did not lower unification"),
+    ({}, "Here smaller vocabularies did not lower unification"),  # too few seeds: no interval
+])
+def test_r5_vocabulary_reads_the_sign_of_the_interval(numbers, start):
+    assert sentences.r5_vocabulary(_verdict("R5 (vocabulary)", **numbers)).startswith(start)
+
+
+def test_r5_redesign_words_the_probe_each_cue_and_the_vocabulary_trend():
+    arms = ("language_marker", "own_function_words", "own_word_order", "own_script")
+    verdicts = [_verdict(f"R5-redesign ({arm})", mean=m) for arm, m in zip(arms, (-0.0214, 0.003, -0.1, 0.0))]
+    verdicts += [_verdict("R5-redesign (vocabulary)", mean=0.456), _verdict("R5-redesign", "not reproduced")]
+    means = pd.DataFrame({"language_probe": [0.5149, 0.996]}, index=["names only", "+ function words"])
+    assert sentences.r5_redesign(verdicts, means) == (
+        "With only names to tell the languages apart, the probe reads the language from the last layer with "
+        "accuracy 0.51; with a function word per language, 1.00. Against the world with names only, final "
+        "unification changes by -0.021 (+ marker), +0.003 (+ function words), -0.100 (+ word order), +0.000 "
+        "(+ script); along the vocabulary sweep the per-seed trend is +0.46. R5-redesign: **not reproduced**.")
+
+
+def test_r7_redesign_words_each_cues_gain_and_the_cognates():
+    gains = pd.DataFrame({"intervention": ["one script", "cognates", "no language marker", "shared word order",
+                                           "shared function words"],
+                          "acc_corrected gain": [0.0004, -0.25, 0.012, 0.3, -0.02]})
+    assert sentences.r7_redesign([_verdict("R7-redesign", "partial")], gains) == (
+        "In the cue-isolated world, removing the only cue changes chance-corrected cross-lingual accuracy by +0.012 "
+        "(marker), -0.020 (function words), +0.300 (word order) and +0.000 (script); cognates change it by -0.250. "
+        "R7-redesign: **partial**.")
+
+
+def test_the_sentences_of_chapter_8():
+    assert sentences.majority_baseline(4, 4) == (
+        "The models beat that baseline in 4 of 4 runs. Their cross-lingual answers are more than a guess from the "
+        "answers' frequencies.")
+    assert sentences.majority_baseline(1, 4) == (
+        "The models beat that baseline in 1 of 4 runs. Where they do not, their cross-lingual answers are no better "
+        "than a guess from the answers' frequencies: read the R3 and R4 verdicts with that in mind.")
+    assert sentences.r8("tiny", _verdict("R8", "not reproduced", "rho -0.10 over 3 pairs"),
+                        pd.Series({"exact": 0.125, "normalised": 0.5})) == (
+        "On `tiny` R8 is **not reproduced**: rho -0.10 over 3 pairs. Mean accuracy over languages is 0.50 "
+        "(normalised) and 0.12 (exact).")
+    assert sentences.r8_missing_model("gemma-3-270m") == "gemma-3-270m is not installed (`make models`)"
+    assert sentences.r8_missing_model("") == "no real model was given"
+    assert sentences.r8_not_run("no real model was given") == (
+        "R8 was not run in this build (no real model was given); nothing is downloaded, ever. `make models` "
+        "installs the pretrained weights, and `-p hf_model /path/to/model` points this section at a local model "
+        "instead.")
+
+
+# ------------------------------------------------------------------------------ sentences: chapter 09
+
+
+def test_h1_redesign_words_the_final_separability_and_the_peak():
+    verdict = _verdict("H1-redesign", "not reproduced", separability=0.6149, ci=(0.5, 0.73), margin=0.114,
+                       peak=0.81, peak_step=1199.6)
+    assert sentences.h1_redesign(verdict, 87, 12000) == (
+        "Over the 87 input pieces of the first seed's world, 12,000 steps: at the final checkpoint the scripts "
+        "separate with accuracy 0.61 (95% t-interval over seeds 0.50 to 0.73), 0.11 above the shuffled-label probe "
+        "(H1-redesign: **not reproduced**). The mean over seeds is highest, 0.81, at step 1200 of the saved "
+        "checkpoints.")
+
+
+def test_h2_redesign_words_both_measures_against_chance_and_their_correlations():
+    scripts = {"mean": 1.5, "chance": 1.25, "most_unified": 2.0, "rho": 0.4, "ci": (-0.1, 0.9), "p": 0.0312}
+    translations = {"mean": 0.1234, "chance": 0.01, "most_unified": 0.5, "rho": -0.2, "ci": (-0.5, 0.1), "p": 0.5}
+    verdict = _verdict("H2-redesign", "partial", unification={"min": -0.1, "max": 0.555},
+                       neighbor_categories=scripts, translation_precision=translations)
+    assert sentences.h2_redesign(verdict, 40) == (
+        "Over the 40 names of each world, unification ranges from -0.10 to 0.56. A name's three nearest names span "
+        "1.50 scripts on average (shuffled labels: 1.25; in each seed's most unified run 2.00), and 0.123 of the "
+        "names have a translation among them (shuffled: 0.010; most unified run 0.500). Per-seed Spearman's rho "
+        "with unification: 0.40 (95% t-interval -0.10 to 0.90, p = 0.031) for the scripts, -0.20 (-0.50 to 0.10, "
+        "p = 0.500) for translations (H2-redesign: **partial**).")
+
+
+def test_the_sentences_of_the_pretrained_models_in_chapter_9():
+    summary = {"tokens": 250002, "categories": 12, "separability": 0.98765, "neighbor_categories": 1.6789,
+               "neighbor_categories_sd": 0.5}
+    assert sentences.h1_real("e5", summary) == (
+        "**e5**: over its 250,002 text pieces, 12 script categories have at least 500 tokens; their mean "
+        "one-vs-rest accuracy is **0.9877**, and numNeighborCategory@50 over a random 1% of the pieces is 1.68 "
+        "(SD 0.50).")
+    assert sentences.HF_MODEL_NOT_GIVEN == (
+        "*No `hf_model` given: this section was skipped. Run the notebook with `-p hf_model /path/to/model` to "
+        "analyse a local model.*")
+    assert sentences.hf_geometry("/m", summary) == (
+        "`/m`: 250,002 tokens; mean separability 0.9877 over 12 categories; numNeighborCategory@50 1.68 (SD 0.50).")
+    means = pd.DataFrame({"precision": [0.25, 0.5], "cross_share": [0.0099, 1.0]}, index=["g", "e"])
+    assert sentences.h2_real(["e", "g"], 7, ["hi", "ja"], means, 10, 20) == (
+        "The units are the 7 languages where both models hold at least 20 pairs (hi, ja had fewer and are left "
+        "out). In them, e finds the translation among the 10 neighbours for 50.0% of the English words, and 100.0% "
+        "of a translation's neighbours are in another script (means over languages). In them, g finds the "
+        "translation among the 10 neighbours for 25.0% of the English words, and 1.0% of a translation's "
+        "neighbours are in another script (means over languages).")
+    assert sentences.h2_real(["g"], 1, [], means, 3, 2).startswith(
+        "The units are the 1 languages where both models hold at least 2 pairs. In them, g finds")
+    cross = {"shared": 123456, "chance": 0.0000812, "categories": 5, "overlap_min": 0.0123, "overlap_max": 0.4567,
+             "canonical": 0.99, "canonical_random": 0.5}
+    assert sentences.h3_real(cross) == (
+        "The two vocabularies share 123,456 pieces, so chance is 0.00008. Over 5 script categories the two models "
+        "have in common a share of the neighbours from 0.012 to 0.457. The largest canonical cosine between the two "
+        "embeddings is 0.990, against 0.500 for random matrices of the same shapes.")
+
+
+# ------------------------------------------------------------------------------ sentences: chapter 10
+
+
+def test_g3_and_g4_read_the_verdicts_and_quote_the_owners_thresholds():
+    assert sentences.g3(_verdict("G3", UNTESTABLE)) == (
+        "Our small models have no dimension that dwarfs the others (none reaches 10 times its norm's median), so "
+        "there is no outlier for a single parameter to act on: G3 is untestable here.")
+    assert sentences.g3(_verdict("G3", "not reproduced")) == (
+        "Our models do develop a dominant dimension, so the effect can be judged on its own terms.")
+    assert sentences.g4(_verdict("G4", full=0.01)) == (
+        "Freezing the core *reduced* forgetting relative to full training.")
+    for numbers in ({"full": 0.0}, {"full": -0.2}, {}):
+        assert sentences.g4(_verdict("G4", **numbers)).startswith("Freezing the core did not reduce forgetting")
+    assert sentences.g4_learning(0.0499) == (
+        "The new language ends with the same loss in all three arms (spread 0.050 nats, middle panel): with a small "
+        "region fixed, the rest of the model and the embeddings carry both the learning and the forgetting.")
+    assert sentences.g4_learning(0.05) == (  # SAME_LOSS_SPREAD is 0.05: at it, the losses differ
+        "The arms end with different losses on the new language (spread 0.050 nats, middle panel), so freezing also "
+        "changed how well the new language was learnt.")
+
+
+def test_g4_redesign_words_both_differences_or_says_why_there_are_none():
+    verdict = _verdict("G4-redesign", "partial", "full > core", shares={"full 0": 0.3333},
+                       full={"mean": 0.1, "ci": (0.01, 0.2), "p": 0.04},
+                       **{"random frozen": {"mean": -0.02, "ci": (-0.1, 0.05), "p": 0.5}})
+    assert sentences.g4_redesign(verdict) == (
+        "With nothing frozen the old languages lose 0.33 of the gap. Freezing the core instead lowers that by 0.100 "
+        "on average over the three shares (95% t-interval 0.010 to 0.200, p = 0.040); against a random region of "
+        "the same size the difference is -0.020 (-0.100 to 0.050, p = 0.500). G4-redesign: **partial** "
+        "(full > core).")
+    few = _verdict("G4-redesign", INSUFFICIENT, "1 independent seed; a verdict needs at least 2", n=1)
+    assert sentences.g4_redesign(few) == (
+        "*G4-redesign: insufficient data, 1 independent seed; a verdict needs at least 2.*")
+
+
+def test_g13_redesign_words_the_models_the_massive_activations_and_both_verdicts():
+    numbers = pd.DataFrame({"min": [1234.5, 150.2, 0.0, 0.9, 0.1], "max": [5678.9, 990.7, 1.0, 1.0, 0.3],
+                            "mean": [3000.0, 500.0, 0.6, 0.95, 0.2]},
+                           index=["top", "ratio", "same_dimension", "acc_in", "acc_xling"])
+    assert sentences.g13_redesign(_verdict("G1-redesign", evidence="a"), _verdict("G3-redesign", UNTESTABLE, "b"),
+                                  numbers, [0, 3]) == (
+        "The models know their facts: in-language accuracy 0.950, cross-lingual 0.200. The largest residual entry "
+        "of a seed is 1,234 to 5,679 in magnitude, 150 to 991 times the median, at token slot 0, 3 of a packed "
+        "fact (0 is its BOS), and in 60% of the seeds on the dimension G3 finds as its outlier. G1-redesign: "
+        "**reproduced** (a). G3-redesign: **untestable** (b).")
+
+
+def test_g_real_words_the_core_the_controls_and_the_outlier():
+    numbers = {"core_min": 1.234, "core_max": 5.678, "control_max": 0.0123, "outlier_dimension": 123,
+               "outlier_param": "layers.3.norm.weight", "outlier_ratio": 45.67, "outlier_gain": 0.0456,
+               "outlier_rise": 2.345, "typical_rise": math.pi / 1000}
+    assert sentences.g_real("m", numbers, 11) == (
+        "**m**: zeroing the core 1% raises the loss by 1.23 to 5.68 nats per token across the 11 languages, while "
+        "no control raises any language's loss by more than 0.012. The largest norm input is dimension 123 of "
+        "`layers.3.norm.weight`, 45.7 times its norm's median, where the norm's gain is 0.046; scaling that gain "
+        "by 4 raises the loss by 2.345 nats, a typical dimension's by 0.0031.")
