@@ -214,6 +214,6 @@ from crosslingual.render import build
 if __name__ == "__main__":
     tmp = {str(tmp_path)!r}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        pool.submit(book._execute_one, tmp + "/chapter.ipynb", tmp + "/out.ipynb", tmp, {{}}, tmp + "/usage",
+        pool.submit(build._execute_one, tmp + "/chapter.ipynb", tmp + "/out.ipynb", tmp, {{}}, tmp + "/usage",
                     tmp + "/claims").result()
 """, n_calls=2)

@@ -73,7 +73,7 @@ _LARGE = ("the study regions_large's models: the study regions' seven languages 
           "facts packed into every training sequence (batches of a quarter of the profile's sequences: the same "
           "facts per step) and 4.5x the profile's steps. Every rise is measured on the answer loss as a share of "
           "the language's gap between its unigram answer loss and the trained model's "
-          "(crosslingual.analysis.regions_study.analyse with score='answer'), so 1 is a language that lost everything it "
+          "(crosslingual.regions_study.analyse with score='answer'), so 1 is a language that lost everything it "
           "knew beyond the answers' frequencies")
 G1_REDESIGN_MIN_SHARE = 0.5  # half of what a language knew beyond the unigram: G1's 0.5 nats, as a share
 G3_REDESIGN_BREAK = 0.5
@@ -123,7 +123,7 @@ _REAL = (f"{real.MODEL} (dequantised from GGUF Q4_1), regions chosen on the sele
          f"catalogues in {', '.join(real.SELECTED)}, judged on the evaluation side (messages the selection never "
          f"saw, in any language) in {len(real.EVALUATED)} languages; the units are windows of held-out text, "
          f"{_EVALUATE} per language of {_LENGTH} tokens at the default profile ({_SELECT} per selected language "
-         "for importance; other profiles: crosslingual.analysis.regions_pretrained.DESIGNS)")
+         "for importance; other profiles: crosslingual.regions_pretrained.DESIGNS)")
 G1_REAL = Rule("G1 (smollm2-135m)", f"{_REAL}. Per evaluated language: the mean over windows of the loss rise from "
                f"zeroing the core 1% exceeds {G1_MIN_RISE} nats (sign-flip test of rise - {G1_MIN_RISE} > 0 over "
                f"windows) and is at least {G1_MIN_RATIO:g}x the larger control's (bottom or random 1%); reproduced "
@@ -144,7 +144,7 @@ G3_REAL = Rule("G3 (smollm2-135m)", f"{_REAL}. Untestable unless the model's lar
 _REAL_GEMMA = (_REAL.replace(f"{real.MODEL} (dequantised from GGUF Q4_1)",
                              f"{real.GEMMA} (dequantised from GGUF Q4_K_M, token embeddings Q8_0)")
                + "; Gemma's norms multiply by 1 + w, so a zeroed norm entry leaves gain 1 there and scaling a "
-                 "dimension's entry scales its gain 1 + w (crosslingual.analysis.regions.scaled)")
+                 "dimension's entry scales its gain 1 + w (crosslingual.regions.scaled)")
 G1_GEMMA = Rule("G1 (gemma-3-270m)", G1_REAL.text.replace(_REAL, _REAL_GEMMA), G1_REAL.rationale)
 G2_GEMMA = Rule("G2 (gemma-3-270m)", G2_REAL.text.replace(_REAL, _REAL_GEMMA), G2_REAL.rationale)
 G3_GEMMA = Rule("G3 (gemma-3-270m)", G3_REAL.text.replace(_REAL, _REAL_GEMMA), G3_REAL.rationale)

@@ -375,7 +375,7 @@ def r4_information(final: pd.DataFrame, rule: Rule = R4) -> list[Verdict]:
     if accuracy == "acc_corrected":
         if "prior" not in final.columns:
             raise ValueError(f"{rule.claim} judges chance-corrected accuracy: its table needs a 'prior' column "
-                             "(crosslingual.core.world.answer_prior of each run's world)")
+                             "(crosslingual.world.answer_prior of each run's world)")
         final = final.assign(acc_corrected=chance_corrected(final.acc_xling, final.prior))
     verdicts = []
     for sweep, data in final.groupby("sweep", sort=False):
