@@ -106,12 +106,19 @@ def _training(store: Path, n: int) -> bool:
     return sum(_past_step_0(lock.parent) for lock in store.glob("*/lock")) >= n
 
 
+def _default_sigint() -> None:
+    """SIGINT as a terminal delivers it. A test suite started in the background (``make test &``, ``nohup``)
+    inherits SIGINT ignored, and so would the process under test: Python then installs no KeyboardInterrupt
+    handler, and a sweep sent SIGINT would train on as a background job should, instead of stopping."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str], env: dict, started: list, err: Path, **kwargs) -> subprocess.Popen:
     """A process in a session of its own, its stderr in ``err`` (a pipe would be held open by any worker that
-    outlives it)."""
+    outlives it), with SIGINT's default disposition whatever the suite's."""
     with err.open("w") as stderr:
         proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr,
-                                **kwargs)
+                                preexec_fn=_default_sigint, **kwargs)
     started.append(psutil.Process(proc.pid))
     return proc
 
