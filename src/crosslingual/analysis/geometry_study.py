@@ -53,8 +53,14 @@ def token_kinds(world: World, ids: np.ndarray) -> np.ndarray:
                     np.where(np.isin(ids, world.rel_ids), "relation", "function word / marker"))
 
 
-def model_geometry(emb: np.ndarray, tokens: list[str], seed: int, *, min_count: int = 500, k: int = 50,
-                   share: float = 0.01, max_per_side: int | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+# The paper's H1/H2 design on a whole vocabulary: script categories of at least MIN_CATEGORY tokens,
+# numNeighborCategory@NEIGHBOURS over a random NEIGHBOUR_SHARE of the tokens (the paper's 1%)
+MIN_CATEGORY, NEIGHBOURS, NEIGHBOUR_SHARE = 500, 50, 0.01
+
+
+def model_geometry(emb: np.ndarray, tokens: list[str], seed: int, *, min_count: int = MIN_CATEGORY,
+                   k: int = NEIGHBOURS, share: float = NEIGHBOUR_SHARE,
+                   max_per_side: int | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """The paper's H1 and H2 measures on a whole vocabulary (a pretrained model's input embeddings):
     one-vs-rest separability per script category with at least ``min_count`` tokens, and numNeighborCategory@k
     over a random ``share`` of the tokens drawn with ``seed`` (the paper's 1%); ``max_per_side`` caps the

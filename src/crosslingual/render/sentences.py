@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from crosslingual.analysis.geometry_study import MIN_CATEGORY, NEIGHBOUR_SHARE, NEIGHBOURS
 from crosslingual.analysis.regions_study import PAPER_FRACTION, SAME_LOSS_SPREAD
 from crosslingual.claims.designs import FACTOR
 from crosslingual.claims.linguistic_regions import OUTLIER_MIN_RATIO
@@ -201,8 +202,9 @@ def h1_real(model: str, summary: Mapping[str, Any]) -> str:
     """H1 on a pretrained model: its separability and numNeighborCategory (``summary``:
     ``analysis.pretrained_study.h1_geometry``'s), with the recipe's sizes as the paper gives them."""
     return (f"**{model}**: over its {summary['tokens']:,} text pieces, {summary['categories']} script categories "
-            f"have at least 500 tokens; their mean one-vs-rest accuracy is **{summary['separability']:.4f}**, and "
-            f"numNeighborCategory@50 over a random 1% of the pieces is {summary['neighbor_categories']:.2f} "
+            f"have at least {MIN_CATEGORY} tokens; their mean one-vs-rest accuracy is "
+            f"**{summary['separability']:.4f}**, and numNeighborCategory@{NEIGHBOURS} over a random "
+            f"{NEIGHBOUR_SHARE:.0%} of the pieces is {summary['neighbor_categories']:.2f} "
             f"(SD {summary['neighbor_categories_sd']:.2f}).")
 
 
@@ -237,7 +239,8 @@ HF_MODEL_NOT_GIVEN = ("*No `hf_model` given: this section was skipped. Run the n
 def hf_geometry(model: str, summary: Mapping[str, Any]) -> str:
     """The geometry of a local model's input embeddings (``summary``: ``analysis.geometry_study.model_geometry``'s)."""
     return (f"`{model}`: {summary['tokens']:,} tokens; mean separability {summary['separability']:.4f} over "
-            f"{summary['categories']} categories; numNeighborCategory@50 {summary['neighbor_categories']:.2f} "
+            f"{summary['categories']} categories; numNeighborCategory@{NEIGHBOURS} "
+            f"{summary['neighbor_categories']:.2f} "
             f"(SD {summary['neighbor_categories_sd']:.2f}).")
 
 
