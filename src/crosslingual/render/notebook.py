@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from crosslingual.core.checks import check_count
+from crosslingual.core.checks import check_choice, check_count
 from crosslingual.core.config import PROFILES
 from crosslingual.errors import ConfigError
 
@@ -117,9 +117,8 @@ def set_up_chapter(namespace: dict[str, Any], min_seeds: int = 1) -> int | None:
 
     check_parameters(namespace)
     declared = namespace.get("__annotations__", {})
-    profile = namespace.get("profile")
-    if "profile" in declared and profile not in PROFILES:
-        raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
+    if "profile" in declared:
+        check_choice("profile", namespace["profile"], tuple(PROFILES))
     if "seeds" in declared:
         check_count("seeds", namespace["seeds"], min_seeds, MAX_SEEDS)
     if "seed" in declared:
