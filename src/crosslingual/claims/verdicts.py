@@ -1,27 +1,53 @@
-"""What every check returns and how verdicts combine: the five kinds of verdict, the pre-registered rule a check
-applies, and the log through which the chapters hand their verdicts to the scoreboard.
+"""What every check returns and how verdicts combine: the six kinds of verdict, the pre-registered rule a check
+applies, the family-wise control of a claim's parts, and the log through which the chapters hand their verdicts to
+the scoreboard.
 
 A check reduces its table to one number per independent seed, summarises it with
-:func:`crosslingual.claims.stats.effect` and applies its :class:`Rule`. With fewer than
+:func:`crosslingual.claims.stats.effect` and applies its :class:`Rule` through :func:`grade`. With fewer than
 :data:`~crosslingual.claims.stats.MIN_UNITS` seeds it returns "insufficient data", never a pass or a fail; when the
-claim's precondition is absent it returns "untestable" with the measured reason.
+claim's precondition is absent it returns "untestable" with the measured reason. A claim whose stated measure is
+significantly opposite to the prediction is "contradicted", never "partial". Every rule's rate of passing
+(reproduced or partial) on data with no effect is measured in ``tests/unit/test_calibration.py`` with the null
+tables of :mod:`crosslingual.claims.nulls`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
-from crosslingual.claims.stats import MIN_UNITS
+from crosslingual.claims.stats import ALPHA, MIN_UNITS, Effect, holm
 
 REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
+CONTRADICTED = "contradicted"  # the stated measure is significantly opposite to the claim
 UNTESTABLE, INSUFFICIENT = "untestable", "insufficient data"
-KINDS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, UNTESTABLE, INSUFFICIENT)
-EVIDENCE, POSITIVE_CONTROL = "evidence", "positive control"
+KINDS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, CONTRADICTED, UNTESTABLE, INSUFFICIENT)
+PASSES = (REPRODUCED, PARTIAL)  # what a rule must not say on data with no effect (its calibration)
+# a part's role: evidence counts towards its claim; a positive control (true by construction) checks the pipeline;
+# a description is reported beside the claim and never judged with it (a confounded sweep, what the data show)
+EVIDENCE, POSITIVE_CONTROL, DESCRIPTION = "evidence", "positive control", "description"
+ROLES = (EVIDENCE, POSITIVE_CONTROL, DESCRIPTION)
 REDESIGN_SUFFIX = "-redesign"
+
+
+# Every rule's statistics since #36 (verdicts v3), quoted in each rule's text so that a change here changes the
+# registered text (tests/unit/test_calibration.py pins every rule's text by its digest).
+STATISTICS = ("tests are exact one-sided sign tests over seeds (alpha 0.05: at 5 seeds all five must agree) of the "
+              "median seed, shown with the order-statistic interval of the median; a part whose measure is "
+              "significantly opposite to the claim makes it contradicted; a claim's parts are judged under Holm's "
+              "adjustment")
+SINGLE_MODEL = ("a single-model measurement: the median over the model's items with its order-statistic interval "
+                "over them (at least 95% where the items allow), describing that model; no p-value, and a "
+                "threshold is met only if the whole interval lies beyond it")
+REREGISTERED = ("re-registered in #36 before judging any run, after null tables showed that the old rules passed "
+                "data with no effect: the sign-flip test of the mean (valid only for symmetric nulls) became the "
+                "sign test of the median seed, the t-interval (0.81-0.88 coverage on skewed data at 5 seeds, "
+                "leaving [0, 1] and [-1, 1]) the order-statistic interval, parts combine under Holm's adjustment, "
+                "and a part significantly opposite makes the claim contradicted, never partial")
 
 
 def base_claim(claim: str) -> str:
@@ -43,6 +69,7 @@ class Rule:
     rationale: str
     amended: str = ""
     redesign: str = ""
+    previous: str = ""  # the text of the rule this one replaced after a look at data (shown beside it)
 
     def __post_init__(self):
         if (self.claim.endswith(REDESIGN_SUFFIX)) != bool(self.redesign):
@@ -59,16 +86,19 @@ class Verdict:
     evidence: str
     numbers: dict = field(default_factory=dict)
     role: str = EVIDENCE  # a positive control (true by construction) checks the pipeline and is never evidence
+    p: float = float("nan")  # the part's one-sided p in the claimed direction (family-wise control of parts)
+    p_opposite: float = float("nan")  # the same in the opposite direction
+    fragile: bool = False  # one seed crossing its null would change the verdict
 
     def __post_init__(self):
         if self.verdict not in KINDS:
             raise ValueError(f"verdict={self.verdict!r} is not one of {KINDS}")
-        if self.role not in (EVIDENCE, POSITIVE_CONTROL):
-            raise ValueError(f"role={self.role!r} must be {EVIDENCE!r} or {POSITIVE_CONTROL!r}")
+        if self.role not in ROLES:
+            raise ValueError(f"role={self.role!r} must be one of {ROLES}")
 
     def row(self) -> dict:
         return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
-                "evidence": self.evidence, "rule": self.rule, "role": self.role}
+                "evidence": self.evidence, "rule": self.rule, "role": self.role, "fragile": self.fragile}
 
     def number(self, *path) -> float:
         """``numbers[path[0]][path[1]]...``, or NaN where the verdict has no such number (a verdict with too few
@@ -83,7 +113,7 @@ class Verdict:
 
     def renamed(self, claim: str) -> "Verdict":
         """The same verdict under another claim label (chapter 08 reports R3 and R4 on real strings)."""
-        return Verdict(claim, self.statement, self.verdict, self.rule, self.evidence, self.numbers, self.role)
+        return replace(self, claim=claim)
 
 
 def n_seeds(data: pd.DataFrame, unit: str = "seed") -> int:
@@ -97,31 +127,91 @@ def insufficient(claim: str, statement: str, rule: Rule, n: int, role: str = EVI
                    {"n": n}, role)
 
 
+def grade(required: list[Effect], holds: list[Effect], against: list[Effect] | None = None
+          ) -> tuple[str, float, float, bool]:
+    """(verdict, p, p_opposite, fragile) of one part from its tests: contradicted if any test of ``against``
+    (default ``holds``) is significantly opposite after Holm's adjustment over them; reproduced if every test of
+    ``required`` is significant (each at ALPHA: all must hold, so no adjustment is owed); partial if any test of
+    ``holds`` is significant after Holm's adjustment over them; else not reproduced. ``p`` is the smallest adjusted
+    p of ``holds`` (the family's), ``p_opposite`` that of ``against``; ``fragile`` says that one seed crossing its
+    null in a test the verdict reads would flip that test."""
+    against = holds if against is None else against
+    if holds:
+        p = _smallest(holm([e.p for e in holds]))
+    else:  # "every test of required holds" is an intersection-union test: its p is the largest
+        p = max((e.p for e in required), default=float("nan"))
+    p_opposite = _smallest(holm([e.p_reverse for e in against]))
+    if p_opposite <= ALPHA:
+        verdict = CONTRADICTED
+    elif required and all(e.significant for e in required):
+        verdict = REPRODUCED
+    elif p <= ALPHA:
+        verdict = PARTIAL
+    else:
+        verdict = NOT_REPRODUCED
+    fragile = any(e.fragile for e in (*required, *holds, *against))
+    return verdict, p, p_opposite, fragile
+
+
+def judged(claim: str, statement: str, rule: Rule, evidence: str, numbers: dict, required: list[Effect],
+           holds: list[Effect], against: list[Effect] | None = None, role: str = EVIDENCE) -> Verdict:
+    """The verdict of one part by :func:`grade`, with the part's p-values and fragility kept for its claim."""
+    verdict, p, p_opposite, fragile = grade(required, holds, against)
+    return Verdict(claim, statement, verdict, rule.text, evidence, numbers, role, p, p_opposite, fragile)
+
+
+def robustness(verdict: Verdict) -> str:
+    """What the page says beside a verdict about how close it is to flipping."""
+    if verdict.verdict in (UNTESTABLE, INSUFFICIENT):
+        return ""
+    return ("fragile: one seed crossing its null would change it" if verdict.fragile
+            else "robust to any one seed")
+
+
 def overall(claim: str, statement: str, parts: list[Verdict]) -> Verdict:
-    """Combine a claim's parts. Positive controls are left out. Any part with too few seeds makes the claim
-    "insufficient data"; parts that are untestable are left out of the rest (and named); of the testable parts,
-    all reproduced -> reproduced, any reproduced or partial -> partial, else not reproduced."""
+    """Combine a claim's parts. Positive controls and descriptions are left out. Any part with too few seeds makes
+    the claim "insufficient data"; untestable parts are left out of the rest (and named). Of the testable parts,
+    with Holm's adjustment over their p-values (the family-wise error of "any part holds" stays at ALPHA):
+    contradicted if a part is significantly opposite after adjustment; reproduced if every part reproduces;
+    not reproduced if some part is contradicted before adjustment (a claim with a part against it is never
+    partial); partial if some part reproduces or is partial and holds after adjustment; else not reproduced."""
     evidence = [v for v in parts if v.role == EVIDENCE]
     kinds = [v.verdict for v in evidence]
-    testable = [k for k in kinds if k not in (UNTESTABLE, INSUFFICIENT)]
+    testable = [v for v in evidence if v.verdict not in (UNTESTABLE, INSUFFICIENT)]
+    p = holm([v.p for v in testable])
+    p_opposite = holm([v.p_opposite for v in testable])
     if not kinds or INSUFFICIENT in kinds:
         verdict = INSUFFICIENT
     elif not testable:
         verdict = UNTESTABLE
-    elif all(k == REPRODUCED for k in testable):
+    elif np.any(p_opposite <= ALPHA):
+        verdict = CONTRADICTED
+    elif all(v.verdict == REPRODUCED for v in testable):
         verdict = REPRODUCED
-    elif any(k in (REPRODUCED, PARTIAL) for k in testable):
+    elif any(v.verdict == CONTRADICTED for v in testable):
+        verdict = NOT_REPRODUCED
+    elif any(v.verdict in PASSES and q <= ALPHA for v, q in zip(testable, p)):
         verdict = PARTIAL
     else:
         verdict = NOT_REPRODUCED
-    controls = [v for v in parts if v.role == POSITIVE_CONTROL]
+    others = [v for v in parts if v.role != EVIDENCE]
     evidence_text = ", ".join(f"{v.claim}: {v.verdict}" for v in evidence)
-    if controls:
-        evidence_text += "; positive control" + ("s" if len(controls) > 1 else "") + " (not evidence): " + \
-            ", ".join(f"{v.claim}: {v.verdict}" for v in controls)
+    for role in (POSITIVE_CONTROL, DESCRIPTION):
+        named = [v for v in others if v.role == role]
+        if named:
+            evidence_text += f"; {role}{'s' if len(named) > 1 else ''} (not evidence): " + \
+                ", ".join(f"{v.claim}: {v.verdict}" for v in named)
     return Verdict(claim, statement, verdict, "insufficient data if any part has too few seeds; of the testable "
-                   "parts (positive controls left out), reproduced if every part reproduces, partial if any part "
-                   "reproduces or is partial", evidence_text)
+                   "parts (positive controls and descriptions left out, Holm's adjustment over the parts): "
+                   "contradicted if a part is significantly opposite, reproduced if every part reproduces, partial "
+                   "if a part holds and none is against the claim", evidence_text,
+                   p=_smallest(p), p_opposite=_smallest(p_opposite), fragile=any(v.fragile for v in testable))
+
+
+def _smallest(p: np.ndarray) -> float:
+    """The smallest finite p of a family, NaN where there is none."""
+    finite = p[np.isfinite(p)]
+    return float(finite.min()) if len(finite) else float("nan")
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
