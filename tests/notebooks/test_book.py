@@ -301,3 +301,36 @@ def test_a_notebook_defines_no_analysis(path):
         assert not modules & {"scipy", "sklearn", "statsmodels"}, f"{path.name} imports {modules}"
         reductions = _aggregations(tree)
         assert not reductions, f"{path.name} computes {reductions}: quote a package function's result instead"
+
+
+_INTERVAL = re.compile(r"(?P<name>rho|accuracy|share|overlap|precision)\b[^\[;]*?(?P<est>-?\d+\.\d+) "
+                       r"\[(?P<lo>-?\d+\.\d+), (?P<hi>-?\d+\.\d+)\]")
+
+
+def intervals_out_of_range(text: str) -> list[str]:
+    """Every "<estimate> [<low>, <high>]" quoted for a correlation (within [-1, 1]) or an accuracy, share, overlap
+    or precision (within [0, 1]) whose interval leaves that range or does not hold its estimate."""
+    bad = []
+    for m in _INTERVAL.finditer(text):
+        est, lo, hi = (float(m[k]) for k in ("est", "lo", "hi"))
+        floor = -1.0 if m["name"] == "rho" else 0.0
+        if not (floor <= lo <= est <= hi <= 1.0):
+            bad.append(m.group(0))
+    return bad
+
+
+def test_the_range_check_finds_an_interval_outside_its_parameter():
+    assert intervals_out_of_range("final rho across runs median 0.91 [0.71, 1.11]") == [
+        "rho across runs median 0.91 [0.71, 1.11]"]
+    assert intervals_out_of_range("share median 0.87 [0.73, 1.00]; accuracy median 0.41 [0.36, 0.46]") == []
+
+
+def test_no_verdict_quotes_an_interval_outside_its_parameters_range(smoke_book):
+    """science.md 5: intervals stay in their parameter's range; every verdict of the smoke build, as recorded and
+    as the Claims page shows it."""
+    log = SMOKE / "book" / "book" / "experiments" / ".claims.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows
+    bad = [(row["claim"], i) for row in rows for i in intervals_out_of_range(row["evidence"])]
+    page = re.sub(r"<[^>]+>", "", (smoke_book.parent / "book" / "experiments" / "claims.html").read_text())
+    assert bad == [] and intervals_out_of_range(page) == []

@@ -145,13 +145,13 @@ def test_the_sentences_of_what_did_not_run():
 
 
 def test_r4_redesign_words_each_sweeps_trends_and_quotes_r4s_threshold():
-    verdicts = [_verdict("R4-redesign (language_association)", "partial", unification={"mean": -0.614},
-                         acc_corrected={"mean": 0.025}),
-                _verdict("R4-redesign (attribute_association)", "not reproduced", unification={"mean": 0.1},
-                         acc_corrected={"mean": -0.996}),
+    verdicts = [_verdict("R4-redesign (language_association)", "partial", unification={"median": -0.614},
+                         acc_corrected={"median": 0.025}),
+                _verdict("R4-redesign (attribute_association)", "not reproduced", unification={"median": 0.1},
+                         acc_corrected={"median": -0.996}),
                 _verdict("R4-redesign", "partial")]
     assert sentences.r4_redesign(verdicts, 0.2) == (
-        "At p = 0.2, the per-seed trend over the information each knob moves is language association: -0.61 in "
+        "At p = 0.2, the median seed's trend over the information each knob moves is language association: -0.61 in "
         "unification and +0.03 in chance-corrected accuracy (partial); attribute association: +0.10 in unification "
         "and -1.00 in chance-corrected accuracy (not reproduced) (R4 predicts both below -0.5). "
         "R4-redesign: **partial**.")
@@ -168,14 +168,15 @@ def test_r5_vocabulary_reads_the_sign_of_the_interval(numbers, start):
 
 def test_r5_redesign_words_the_probe_each_cue_and_the_vocabulary_trend():
     arms = ("language_marker", "own_function_words", "own_word_order", "own_script")
-    verdicts = [_verdict(f"R5-redesign ({arm})", mean=m) for arm, m in zip(arms, (-0.0214, 0.003, -0.1, 0.0))]
-    verdicts += [_verdict("R5-redesign (vocabulary)", mean=0.456), _verdict("R5-redesign", "not reproduced")]
+    verdicts = [_verdict(f"R5-redesign ({arm})", median=m) for arm, m in zip(arms, (-0.0214, 0.003, -0.1, 0.0))]
+    verdicts += [_verdict("R5-redesign (vocabulary)", median=0.456), _verdict("R5-redesign", "not reproduced")]
     means = pd.DataFrame({"language_probe": [0.5149, 0.996]}, index=["names only", "+ function words"])
     assert sentences.r5_redesign(verdicts, means) == (
         "With only names to tell the languages apart, the probe reads the language from the last layer with "
         "accuracy 0.51; with a function word per language, 1.00. Against the world with names only, final "
-        "unification changes by -0.021 (+ marker), +0.003 (+ function words), -0.100 (+ word order), +0.000 "
-        "(+ script); along the vocabulary sweep the per-seed trend is +0.46. R5-redesign: **not reproduced**.")
+        "unification changes in the median seed by -0.021 (+ marker), +0.003 (+ function words), -0.100 (+ word "
+        "order), +0.000 (+ script); along the vocabulary sweep the median seed's trend is +0.46. R5-redesign: "
+        "**not reproduced**.")
 
 
 def test_r7_redesign_words_each_cues_gain_and_the_cognates():
@@ -215,9 +216,9 @@ def test_h1_redesign_words_the_final_separability_and_the_peak():
                        peak=0.81, peak_step=1199.6)
     assert sentences.h1_redesign(verdict, 87, 12000) == (
         "Over the 87 input pieces of the first seed's world, 12,000 steps: at the final checkpoint the scripts "
-        "separate with accuracy 0.61 (95% t-interval over seeds 0.50 to 0.73), 0.11 above the shuffled-label probe "
-        "(H1-redesign: **not reproduced**). The mean over seeds is highest, 0.81, at step 1200 of the saved "
-        "checkpoints.")
+        "separate with accuracy 0.61 in the median seed (order-statistic interval of the median over seeds 0.50 to "
+        "0.73), and the median seed's margin over the shuffled-label probe is 0.11 (H1-redesign: **not "
+        "reproduced**). The mean over seeds is highest, 0.81, at step 1200 of the saved checkpoints.")
 
 
 def test_h2_redesign_words_both_measures_against_chance_and_their_correlations():
@@ -229,8 +230,8 @@ def test_h2_redesign_words_both_measures_against_chance_and_their_correlations()
         "Over the 40 names of each world, unification ranges from -0.10 to 0.56. A name's three nearest names span "
         "1.50 scripts on average (shuffled labels: 1.25; in each seed's most unified run 2.00), and 0.123 of the "
         "names have a translation among them (shuffled: 0.010; most unified run 0.500). Per-seed Spearman's rho "
-        "with unification: 0.40 (95% t-interval -0.10 to 0.90, p = 0.031) for the scripts, -0.20 (-0.50 to 0.10, "
-        "p = 0.500) for translations (H2-redesign: **partial**).")
+        "with unification, the median seed's: 0.40 (order-statistic interval of the median -0.10 to 0.90, "
+        "p = 0.031) for the scripts, -0.20 (-0.50 to 0.10, p = 0.500) for translations (H2-redesign: **partial**).")
 
 
 def test_the_sentences_of_the_pretrained_models_in_chapter_9():
@@ -285,13 +286,13 @@ def test_g3_and_g4_read_the_verdicts_and_quote_the_owners_thresholds():
 
 def test_g4_redesign_words_both_differences_or_says_why_there_are_none():
     verdict = _verdict("G4-redesign", "partial", "full > core", shares={"full 0": 0.3333},
-                       full={"mean": 0.1, "ci": (0.01, 0.2), "p": 0.04},
-                       **{"random frozen": {"mean": -0.02, "ci": (-0.1, 0.05), "p": 0.5}})
+                       full={"median": 0.1, "ci": (0.01, 0.2), "p": 0.04},
+                       **{"random frozen": {"median": -0.02, "ci": (-0.1, 0.05), "p": 0.5}})
     assert sentences.g4_redesign(verdict) == (
         "With nothing frozen the old languages lose 0.33 of the gap. Freezing the core instead lowers that by 0.100 "
-        "on average over the three shares (95% t-interval 0.010 to 0.200, p = 0.040); against a random region of "
-        "the same size the difference is -0.020 (-0.100 to 0.050, p = 0.500). G4-redesign: **partial** "
-        "(full > core).")
+        "on average over the three shares in the median seed (order-statistic interval of the median 0.010 to "
+        "0.200, p = 0.040); against a random region of the same size the difference is -0.020 (-0.100 to 0.050, "
+        "p = 0.500). G4-redesign: **partial** (full > core).")
     few = _verdict("G4-redesign", INSUFFICIENT, "1 independent seed; a verdict needs at least 2", n=1)
     assert sentences.g4_redesign(few) == (
         "*G4-redesign: insufficient data, 1 independent seed; a verdict needs at least 2.*")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from crosslingual.claims import PAPER_FIGURES, PAPERS, RULES
 from crosslingual.claims.verdicts import (
+    CONTRADICTED,
+    DESCRIPTION,
     INSUFFICIENT,
     NOT_REPRODUCED,
     PARTIAL,
@@ -25,7 +27,15 @@ from crosslingual.claims.verdicts import (
 from crosslingual.render.chapters import CHAPTERS
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
-          UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
+          CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
+REGISTRY = Path(__file__).parents[1] / "claims" / "registered_rules.json"
+
+
+@cache
+def registry() -> dict:
+    """Every rule's registration: its text's digest and, for a rule replaced after a look at data, the old text,
+    the commit it was judged under and the verdict it gave in that commit's default build."""
+    return json.loads(REGISTRY.read_text(encoding="utf-8"))
 UNCOMMITTED = "uncommitted"
 
 
@@ -131,8 +141,13 @@ def claims_page(rows: list[dict]) -> str:
         base = row["claim"].split(" ")[0]
         overall = row["claim"] == base
         claim = f"**{row['claim']}**" if overall else row["claim"]
-        table.append(f"| {claim} | {_badge(row)}{_differs(row)} | {_where(row)} |")
-        control = " *(positive control: not evidence)*" if row.get("role") == POSITIVE_CONTROL else ""
+        fragile = " {bdg-warning-line}`fragile`" if row.get("fragile") and row["verdict"] not in (
+            UNTESTABLE, INSUFFICIENT) else ""
+        table.append(f"| {claim} | {_badge(row)}{fragile}{_differs(row)} | {_where(row)} |")
+        control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
+                   DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
+        if row.get("fragile") and row["verdict"] not in (UNTESTABLE, INSUFFICIENT):
+            control += " {bdg-warning-line}`fragile` *one seed crossing its null would change this verdict*"
         lines = [f"{row['claim']} ({row['chapter']})",
                  f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
         if overall and base in RULES and RULES[base].redesign:
@@ -142,6 +157,11 @@ def claims_page(rows: list[dict]) -> str:
         if overall and rule_commit(base):
             amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
             lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
+        previous = registry().get(row["claim"], {}).get("previous") if overall else None
+        if previous:
+            lines.append(f": *Before #36:* the rule of commit `{previous['commit']}` read "
+                         f"*{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
+                         f"replaced because it passed data with no effect (see the rule's change below)")
         details.append("\n".join(lines))
     return "\n".join(table) + "\n\n## Details\n\n" + "\n\n".join(details)
 
@@ -157,6 +177,10 @@ def rules_section() -> str:
                 text += f" *What the redesign changes:* {rule.redesign}."
             if rule.amended:
                 text += f" *Changed after a first look at data:* {rule.amended}."
+            previous = registry().get(claim, {}).get("previous")
+            if previous:
+                text += (f" *The rule it replaced* (commit `{previous['commit']}`, "
+                         f"{previous['default_verdict'] or 'no verdict'} at default): {previous['text']}.")
             out.append(text)
         out.append("")
     return "\n".join(out)
@@ -168,11 +192,16 @@ def scoreboard_page(claims_log: Path) -> str:
     return f"""# Claims scoreboard
 
 Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
-built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are per-seed
-means with 95% t-intervals and one-sided exact sign-flip p-values over seeds (`crosslingual.claims.stats`), listed
-under *Details* with the paper's figure and the commit that last changed the claim's rule (to compare with the
-date of the runs). A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict
-of the same claim; a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
+built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are the median
+seed with the order-statistic interval of the median (at 5 seeds the range of the five, which covers the median
+with probability 0.9375 whatever the shape of the data) and one-sided exact sign-test p-values over seeds
+(`crosslingual.claims.stats`), listed under *Details* with the paper's figure and the commit that last changed the
+claim's rule (to compare with the date of the runs). At 5 seeds a significant test needs all five to agree, so
+one seed decides it: such a verdict is marked *fragile*. *Contradicted* means the claim's measure is
+significantly opposite to the prediction. A verdict on a pretrained model is a single-model measurement: a
+description of that model, with an interval over its items (script categories, windows of text) and no p-value.
+A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict of the same claim;
+a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
 effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive
 control is true by construction and checks the pipeline only. *Untestable* means the claim's precondition is
 absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
@@ -185,8 +214,11 @@ those of the rest of the book's build (`crosslingual book --chapter`).
 
 The thresholds and rules, one place per paper (`crosslingual.claims.rosetta`, `.hyperpolyglot`,
 `.linguistic_regions`). All were rewritten in one change after the 3-seed results of earlier builds had been
-seen (the statistical standard of `science.md` section 5 is newer than those results); the thresholds
-themselves were kept, except where a rule below says what changed.
+seen (the statistical standard of `science.md` section 5 is newer than those results), and re-registered in #36
+after null tables showed that several passed data with no effect; the thresholds themselves were kept, except
+where a rule below says what changed. Each rule below shows the rule it replaced and that rule's verdict. Every
+rule is calibrated on null tables in the test suite (`tests/unit/test_calibration.py`, simulators in
+`crosslingual.claims.nulls`).
 
 {rules_section()}
 """

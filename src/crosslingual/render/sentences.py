@@ -84,15 +84,15 @@ def continued_trainings(arms: int, seeds: int) -> str:
 
 
 def r4_redesign(verdicts: Sequence[Verdict], parallel_fraction: float) -> str:
-    """R4-redesign's reading: per sweep, the per-seed trend of unification and of chance-corrected accuracy over
-    the information the knob moves (``verdicts``: ``rosetta.r4_information``'s, one per sweep, then the overall
-    verdict), at the study's ``parallel_fraction``."""
+    """R4-redesign's reading: per sweep, the median seed's trend of unification and of chance-corrected accuracy
+    over the information the knob moves (``verdicts``: ``rosetta.r4_information``'s, one per sweep, then the
+    overall verdict), at the study's ``parallel_fraction``."""
     *sweeps, overall = verdicts
     trends = "; ".join(
-        f"{v.claim.split('(')[1].split(')')[0].replace('_', ' ')}: {v.number('unification', 'mean'):+.2f} in "
-        f"unification and {v.number('acc_corrected', 'mean'):+.2f} in chance-corrected accuracy ({v.verdict})"
+        f"{v.claim.split('(')[1].split(')')[0].replace('_', ' ')}: {v.number('unification', 'median'):+.2f} in "
+        f"unification and {v.number('acc_corrected', 'median'):+.2f} in chance-corrected accuracy ({v.verdict})"
         for v in sweeps)
-    return (f"At p = {parallel_fraction:g}, the per-seed trend over the information each knob moves is {trends} "
+    return (f"At p = {parallel_fraction:g}, the median seed's trend over the information each knob moves is {trends} "
             f"(R4 predicts both below {R4_MAX_TREND:g}). {overall.claim}: **{overall.verdict}**.")
 
 
@@ -112,18 +112,20 @@ def r5_vocabulary(verdict: Verdict) -> str:
 
 def r5_redesign(verdicts: Sequence[Verdict], means: pd.DataFrame) -> str:
     """R5-redesign's reading: the probe's accuracy with names only and with a function word per language, each
-    cue's paired change in unification and the vocabulary trend (``verdicts``: ``rosetta.r5_extractability``'s on
-    the cue-isolated world, the overall verdict last; ``means``: per setting, ``language_probe``)."""
+    cue's paired change in unification and the vocabulary trend, the median seed's (the estimate the verdicts
+    judge; ``verdicts``: ``rosetta.r5_extractability``'s on the cue-isolated world, the overall verdict last;
+    ``means``: per setting, ``language_probe``)."""
     overall = verdicts[-1]
     parts = {v.claim: v for v in verdicts}
     probe = means["language_probe"]
-    changes = ", ".join(f"{parts[f'{overall.claim} ({arm})'].number('mean'):+.3f} ({cue_setting(arm, 1)})"
+    changes = ", ".join(f"{parts[f'{overall.claim} ({arm})'].number('median'):+.3f} ({cue_setting(arm, 1)})"
                         for arm in R5_REDESIGN_CUE_SIGNS)
     return ("With only names to tell the languages apart, the probe reads the language from the last layer with "
             f"accuracy {probe[cue_setting('baseline', 0)]:.2f}; with a function word per language, "
             f"{probe[cue_setting('own_function_words', 1)]:.2f}. Against the world with names only, final "
-            f"unification changes by {changes}; along the vocabulary sweep the per-seed trend is "
-            f"{parts[f'{overall.claim} (vocabulary)'].number('mean'):+.2f}. {overall.claim}: **{overall.verdict}**.")
+            f"unification changes in the median seed by {changes}; along the vocabulary sweep the median seed's "
+            f"trend is {parts[f'{overall.claim} (vocabulary)'].number('median'):+.2f}. {overall.claim}: "
+            f"**{overall.verdict}**.")
 
 
 # ------------------------------------------------------------------------------ 06_interventions
@@ -174,28 +176,32 @@ def r8_not_run(reason: str) -> str:
 
 
 def h1_redesign(verdict: Verdict, pieces: int, steps: int) -> str:
-    """H1-redesign's reading: the final separability of the scripts against the shuffled-label probe, and the
-    best checkpoint (``pieces``: input pieces of the first seed's world; ``steps``: training steps)."""
+    """H1-redesign's reading: the final separability of the scripts in the median seed, with the order-statistic
+    interval of the median over seeds, and its margin over the shuffled-label probe; then the best checkpoint of
+    the mean curve (``pieces``: input pieces of the first seed's world; ``steps``: training steps)."""
     return (f"Over the {pieces} input pieces of the first seed's world, {steps:,} steps: at the final checkpoint "
-            f"the scripts separate with accuracy {verdict.number('separability'):.2f} (95% t-interval over seeds "
-            f"{verdict.number('ci', 0):.2f} to {verdict.number('ci', 1):.2f}), {verdict.number('margin'):.2f} above "
-            f"the shuffled-label probe ({verdict.claim}: **{verdict.verdict}**). The mean over seeds is highest, "
-            f"{verdict.number('peak'):.2f}, at step {verdict.number('peak_step'):.0f} of the saved checkpoints.")
+            f"the scripts separate with accuracy {verdict.number('separability'):.2f} in the median seed "
+            f"(order-statistic interval of the median over seeds {verdict.number('ci', 0):.2f} to "
+            f"{verdict.number('ci', 1):.2f}), and the median seed's margin over the shuffled-label probe is "
+            f"{verdict.number('margin'):.2f} ({verdict.claim}: **{verdict.verdict}**). The mean over seeds is "
+            f"highest, {verdict.number('peak'):.2f}, at step {verdict.number('peak_step'):.0f} of the saved "
+            "checkpoints.")
 
 
 def h2_redesign(verdict: Verdict, names: int) -> str:
     """H2-redesign's reading: the range of unification, both neighbourhood measures against their shuffled-label
-    chance and in each seed's most unified run, and their per-seed correlation with unification (``names``: the
-    names of each world)."""
+    chance and in each seed's most unified run, and their per-seed correlation with unification: the median seed's,
+    with the order-statistic interval of the median and the sign test's p (``names``: the names of each world)."""
     s, t = (verdict.numbers[m] for m in ("neighbor_categories", "translation_precision"))  # scripts, translations
     return (f"Over the {names} names of each world, unification ranges from "
             f"{verdict.number('unification', 'min'):.2f} to {verdict.number('unification', 'max'):.2f}. A name's "
             f"three nearest names span {s['mean']:.2f} scripts on average (shuffled labels: {s['chance']:.2f}; in "
             f"each seed's most unified run {s['most_unified']:.2f}), and {t['mean']:.3f} of the names have a "
             f"translation among them (shuffled: {t['chance']:.3f}; most unified run {t['most_unified']:.3f}). "
-            f"Per-seed Spearman's rho with unification: {s['rho']:.2f} (95% t-interval {s['ci'][0]:.2f} to "
-            f"{s['ci'][1]:.2f}, p = {s['p']:.3f}) for the scripts, {t['rho']:.2f} ({t['ci'][0]:.2f} to "
-            f"{t['ci'][1]:.2f}, p = {t['p']:.3f}) for translations ({verdict.claim}: **{verdict.verdict}**).")
+            f"Per-seed Spearman's rho with unification, the median seed's: {s['rho']:.2f} (order-statistic "
+            f"interval of the median {s['ci'][0]:.2f} to {s['ci'][1]:.2f}, p = {s['p']:.3f}) for the scripts, "
+            f"{t['rho']:.2f} ({t['ci'][0]:.2f} to {t['ci'][1]:.2f}, p = {t['p']:.3f}) for translations "
+            f"({verdict.claim}: **{verdict.verdict}**).")
 
 
 def h1_real(model: str, summary: Mapping[str, Any]) -> str:
@@ -258,7 +264,7 @@ def g3(verdict: Verdict) -> str:
 
 def g4(verdict: Verdict) -> str:
     """Which way freezing the core moved forgetting (``full``: forgetting with everything trained minus with the
-    core frozen, mean over seeds)."""
+    core frozen, the median seed's)."""
     if verdict.number("full") > 0:
         return "Freezing the core *reduced* forgetting relative to full training."
     return "Freezing the core did not reduce forgetting: it forgot as much as, or more than, full training."
@@ -277,16 +283,17 @@ def g4_learning(spread: float) -> str:
 
 def g4_redesign(verdict: Verdict) -> str:
     """G4-redesign's reading: forgetting with nothing frozen, and how much less with the core frozen than with
-    everything trained and than with a random region (means over the frozen shares, with intervals)."""
+    everything trained and than with a random region (per seed the mean over the frozen shares; the median seed's,
+    with the order-statistic interval of the median and the sign test's p)."""
     if verdict.verdict == INSUFFICIENT:
         return not_run([verdict])
-    full, random = ((verdict.number(arm, "mean"), verdict.number(arm, "ci", 0), verdict.number(arm, "ci", 1),
+    full, random = ((verdict.number(arm, "median"), verdict.number(arm, "ci", 0), verdict.number(arm, "ci", 1),
                      verdict.number(arm, "p")) for arm in ("full", "random frozen"))
     return (f"With nothing frozen the old languages lose {verdict.number('shares', 'full 0'):.2f} of the gap. "
-            f"Freezing the core instead lowers that by {full[0]:.3f} on average over the three shares (95% "
-            f"t-interval {full[1]:.3f} to {full[2]:.3f}, p = {full[3]:.3f}); against a random region of the same "
-            f"size the difference is {random[0]:.3f} ({random[1]:.3f} to {random[2]:.3f}, p = {random[3]:.3f}). "
-            f"{verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
+            f"Freezing the core instead lowers that by {full[0]:.3f} on average over the three shares in the median "
+            f"seed (order-statistic interval of the median {full[1]:.3f} to {full[2]:.3f}, p = {full[3]:.3f}); "
+            f"against a random region of the same size the difference is {random[0]:.3f} ({random[1]:.3f} to "
+            f"{random[2]:.3f}, p = {random[3]:.3f}). {verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
 
 
 def g13_redesign(g1: Verdict, g3: Verdict, numbers: pd.DataFrame, slots: Sequence[int]) -> str:
