@@ -303,26 +303,34 @@ def test_a_notebook_defines_no_analysis(path):
         assert not reductions, f"{path.name} computes {reductions}: quote a package function's result instead"
 
 
-_INTERVAL = re.compile(r"(?P<name>rho|accuracy|share|overlap|precision)\b[^\[;]*?(?P<est>-?\d+\.\d+) "
-                       r"\[(?P<lo>-?\d+\.\d+), (?P<hi>-?\d+\.\d+)\]")
+_INTERVAL = re.compile(r"(?P<est>-?\d+\.\d+) \[(?P<lo>-?\d+\.\d+), (?P<hi>-?\d+\.\d+)\]")
+_SIGNED = ("rho", "trend", "gain", "difference", "minus", "corrected")  # within [-1, 1]
+_SHARES = ("accuracy", "share", "overlap", "precision")  # within [0, 1], unless a signed word comes with them
 
 
 def intervals_out_of_range(text: str) -> list[str]:
-    """Every "<estimate> [<low>, <high>]" quoted for a correlation (within [-1, 1]) or an accuracy, share, overlap
-    or precision (within [0, 1]) whose interval leaves that range or does not hold its estimate."""
+    """Every "<estimate> [<low>, <high>]" quoted for an accuracy, share, overlap or precision (within [0, 1]) or a
+    correlation, trend or difference of them (within [-1, 1]), as the 60 characters before it name it, whose
+    interval leaves that range or does not hold its estimate."""
     bad = []
     for m in _INTERVAL.finditer(text):
+        before = text[max(0, m.start() - 60):m.start()]
+        if not any(word in before for word in (*_SIGNED, *_SHARES)):
+            continue
+        floor = -1.0 if any(word in before for word in _SIGNED) else 0.0
         est, lo, hi = (float(m[k]) for k in ("est", "lo", "hi"))
-        floor = -1.0 if m["name"] == "rho" else 0.0
         if not (floor <= lo <= est <= hi <= 1.0):
-            bad.append(m.group(0))
+            bad.append(text[max(0, m.start() - 40):m.end()])
     return bad
 
 
 def test_the_range_check_finds_an_interval_outside_its_parameter():
     assert intervals_out_of_range("final rho across runs median 0.91 [0.71, 1.11]") == [
-        "rho across runs median 0.91 [0.71, 1.11]"]
-    assert intervals_out_of_range("share median 0.87 [0.73, 1.00]; accuracy median 0.41 [0.36, 0.46]") == []
+        "final rho across runs median 0.91 [0.71, 1.11]"]
+    assert intervals_out_of_range("share of runs 0.87 [0.73, 1.01]") == ["share of runs 0.87 [0.73, 1.01]"]
+    assert len(intervals_out_of_range("per-seed trend 0.56 [-0.53, 1.65]")) == 1
+    assert intervals_out_of_range("share median 0.87 [0.73, 1.00]; accuracy median 0.41 [0.36, 0.46]; gain in "
+                                  "accuracy median -0.10 [-0.13, -0.09]; share: rho median -0.62 [-0.85, -0.45]") == []
 
 
 def test_no_verdict_quotes_an_interval_outside_its_parameters_range(smoke_book):

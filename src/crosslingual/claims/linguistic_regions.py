@@ -200,6 +200,11 @@ def _language(lang) -> str:
     """A language's name in a verdict: our models' languages are numbers (L0, L1, ...), real ones locales."""
     return f"L{lang}" if isinstance(lang, (int, float)) or str(lang).isdigit() else str(lang)
 
+def _model(rule: Rule) -> str:
+    """The pretrained model a rule on one model names: "G1 (smollm2-135m)" -> "smollm2-135m"."""
+    return rule.claim.split("(", 1)[1].rstrip(")") if "(" in rule.claim else rule.claim
+
+
 G1_STATEMENT = "zeroing the core region hurts every language far more than bottom or random regions"
 
 
@@ -225,8 +230,8 @@ def g1_core_region(ablation: pd.DataFrame, rule: Rule = G1, unit: str = "seed", 
                          f"vs control {control.median():.3f} ({ratio.agree}/{ratio.n} seeds above "
                          f"{G1_MIN_RATIO:g}x)")
         else:  # windows of one model: a description of that model
-            sized = measurement(core, "windows", rule.claim)
-            ratio = measurement(core - G1_MIN_RATIO * control, "windows", rule.claim)
+            sized = measurement(core, "windows", _model(rule))
+            ratio = measurement(core - G1_MIN_RATIO * control, "windows", _model(rule))
             ok.append(sized.beyond(min_rise) and ratio.beyond(0.0))
             parts.append(f"{_language(lang)} {sized.median:.3f} [{sized.low:.3f}, {sized.high:.3f}] vs control "
                          f"{control.median():.3f}")
@@ -262,8 +267,8 @@ def g2_monolingual_regions(ablation: pd.DataFrame, rule: Rule = G2, unit: str = 
             fragile |= e_excess.fragile or e_ratio.fragile
             shown = e_excess.text(3)
         else:
-            m_excess = measurement(excess, "windows", rule.claim)
-            ok.append(m_excess.beyond(0.0) and measurement(ratio, "windows", rule.claim).beyond(0.0))
+            m_excess = measurement(excess, "windows", _model(rule))
+            ok.append(m_excess.beyond(0.0) and measurement(ratio, "windows", _model(rule)).beyond(0.0))
             against.append(m_excess.beyond(0.0, sign=-1))
             shown = f"median {m_excess.median:.3f} [{m_excess.low:.3f}, {m_excess.high:.3f}] over {n} windows"
         parts.append(f"{_language(owner)} own {own.median():.3f} vs others {others.median():.3f} (excess {shown})")
@@ -302,7 +307,7 @@ def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, facto
     ratio = outlier - G3_MIN_RATIO * typical.clip(lower=0.0)
     numbers = {"typical": float(typical.median()), "largest_ratio": largest}
     if unit != "seed":  # windows of one model: a description of that model
-        m, r = measurement(outlier, "windows", rule.claim), measurement(ratio, "windows", rule.claim)
+        m, r = measurement(outlier, "windows", _model(rule)), measurement(ratio, "windows", _model(rule))
         verdict = REPRODUCED if m.beyond(breaks) and r.beyond(0.0) else PARTIAL if r.beyond(0.0) else NOT_REPRODUCED
         return Verdict(rule.claim, statement, verdict, rule.text,
                        f"outlier {measure} {m.text(4)} vs typical median {typical.median():.4f}",
