@@ -143,6 +143,8 @@ def claims_page(rows: list[dict]) -> str:
         claim = f"**{row['claim']}**" if overall else row["claim"]
         fragile = " {bdg-warning-line}`fragile`" if row.get("fragile") and row["verdict"] not in (
             UNTESTABLE, INSUFFICIENT) else ""
+        fragile += {POSITIVE_CONTROL: " {bdg-light}`positive control`",
+                    DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
         table.append(f"| {claim} | {_badge(row)}{fragile}{_differs(row)} | {_where(row)} |")
         control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
                    DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
