@@ -278,8 +278,10 @@ def g2_monolingual_regions(ablation: pd.DataFrame, rule: Rule = G2, unit: str = 
             PARTIAL if (holds <= ALPHA).any() else NOT_REPRODUCED
     else:  # a description of one model
         verdict = CONTRADICTED if any(against) else REPRODUCED if all(ok) else PARTIAL if any(ok) else NOT_REPRODUCED
-    return Verdict(rule.claim, G2_STATEMENT, verdict, rule.text, f"{sum(ok)}/{len(ok)} languages: " + "; ".join(parts),
-                   {"languages_ok": int(sum(ok))}, fragile=fragile)
+    what = "" if unit == "seed" else f" (medians over {n} windows of one model: a single-model measurement)"
+    return Verdict(rule.claim, G2_STATEMENT, verdict, rule.text,
+                   f"{sum(ok)}/{len(ok)} languages{what}: " + "; ".join(parts), {"languages_ok": int(sum(ok))},
+                   fragile=fragile)
 
 
 G3_STATEMENT = ("scaling one parameter by {factor:g} on an outlier dimension breaks the model; on a typical "

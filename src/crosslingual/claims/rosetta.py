@@ -656,5 +656,6 @@ def r8_real_model(pairs: pd.DataFrame) -> Verdict:
         PARTIAL if p <= ALPHA else NOT_REPRODUCED
     return Verdict("R8", R8_STATEMENT, verdict, R8.text,
                    f"Spearman rho {rho:.2f} over {len(langs) * (len(langs) - 1) // 2} pairs of {len(langs)} "
-                   f"languages of one model, Mantel p = {p:.3f}", {"rho": rho, "p": p, "languages": langs},
+                   f"languages of one model (a single-model measurement), Mantel p = {p:.3f}",
+                   {"rho": rho, "p": p, "languages": langs},
                    p=p, p_opposite=p_less)

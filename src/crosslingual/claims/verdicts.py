@@ -161,8 +161,9 @@ def judged(claim: str, statement: str, rule: Rule, evidence: str, numbers: dict,
 
 
 def robustness(verdict: Verdict) -> str:
-    """What the page says beside a verdict about how close it is to flipping."""
-    if verdict.verdict in (UNTESTABLE, INSUFFICIENT):
+    """What the page says beside a verdict about how close it is to flipping over seeds (nothing for a verdict
+    without a test, or for a single-model measurement, whose items are not seeds)."""
+    if verdict.verdict in (UNTESTABLE, INSUFFICIENT) or "single-model" in verdict.evidence:
         return ""
     return ("fragile: one seed crossing its null would change it" if verdict.fragile
             else "robust to any one seed")
@@ -215,7 +216,9 @@ def _smallest(p: np.ndarray) -> float:
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    return pd.DataFrame([v.row() for v in verdicts]).set_index("claim")
+    """The chapters' table of verdicts: the logged row, its fragility said in words (:func:`robustness`)."""
+    rows = [{**{k: x for k, x in v.row().items() if k != "fragile"}, "robustness": robustness(v)} for v in verdicts]
+    return pd.DataFrame(rows).set_index("claim")
 
 
 CLAIMS_LOG = "CROSSLINGUAL_CLAIMS_LOG"  # set by ``make book``: each chapter appends its verdicts there
