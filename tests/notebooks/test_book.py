@@ -315,8 +315,8 @@ def intervals_out_of_range(text: str) -> list[str]:
     bad = []
     for m in _INTERVAL.finditer(text):
         before = text[max(0, m.start() - 60):m.start()]
-        if not any(word in before for word in (*_SIGNED, *_SHARES)):
-            continue
+        if not any(word in before for word in (*_SIGNED, *_SHARES)) or "gap" in before:
+            continue  # a share of a loss gap (G1/G3-redesign) has no fixed range: a removal can lower the loss
         floor = -1.0 if any(word in before for word in _SIGNED) else 0.0
         est, lo, hi = (float(m[k]) for k in ("est", "lo", "hi"))
         if not (floor <= lo <= est <= hi <= 1.0):
@@ -329,6 +329,7 @@ def test_the_range_check_finds_an_interval_outside_its_parameter():
         "final rho across runs median 0.91 [0.71, 1.11]"]
     assert intervals_out_of_range("share of runs 0.87 [0.73, 1.01]") == ["share of runs 0.87 [0.73, 1.01]"]
     assert len(intervals_out_of_range("per-seed trend 0.56 [-0.53, 1.65]")) == 1
+    assert intervals_out_of_range("core share of the gap, per seed: L0 0.080 [-0.017, 0.130]") == []
     assert intervals_out_of_range("share median 0.87 [0.73, 1.00]; accuracy median 0.41 [0.36, 0.46]; gain in "
                                   "accuracy median -0.10 [-0.13, -0.09]; share: rho median -0.62 [-0.85, -0.45]") == []
 

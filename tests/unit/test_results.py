@@ -15,6 +15,7 @@ from crosslingual.store.results import (
     lowest_level,
     majority_baseline,
     runs_above,
+    tracks_best,
     variant_correlations,
 )
 
@@ -33,6 +34,7 @@ def test_variant_correlations_on_a_hand_made_table():
     assert corr.loc["u"].tolist() == pytest.approx([1.0, 1.0])
     spearman_v = pd.Series([-0.1, -0.4, -0.9] * 2).corr(pd.Series([0.1, 0.4, 0.9, 0.6, 0.9, 1.4]), method="spearman")
     assert corr.loc["v", "Spearman with cross-lingual accuracy"] == pytest.approx(spearman_v)
+    assert tracks_best(corr) == "u"  # u tracks accuracy exactly, v against it
 
 
 def test_majority_baseline_equals_a_brute_force_count():

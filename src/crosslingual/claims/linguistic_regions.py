@@ -265,7 +265,7 @@ def g2_monolingual_regions(ablation: pd.DataFrame, rule: Rule = G2, unit: str = 
             p.append(max(e_excess.p, e_ratio.p))  # both must hold: an intersection-union test
             p_opposite.append(e_excess.p_reverse)
             fragile |= e_excess.fragile or e_ratio.fragile
-            shown = e_excess.text(3)
+            shown = f"{e_excess.text(3)}; {e_ratio.agree}/{e_ratio.n} seeds at least {G2_MIN_RATIO:g}x the others"
         else:
             m_excess = measurement(excess, "windows", _model(rule))
             ok.append(m_excess.beyond(0.0) and measurement(ratio, "windows", _model(rule)).beyond(0.0))

@@ -72,6 +72,12 @@ def variant_correlations(table: pd.DataFrame, layer: int, variants: list[str]) -
     return sel, corr
 
 
+def tracks_best(correlations: pd.DataFrame) -> str:
+    """The variant of :func:`variant_correlations` whose Spearman correlation with cross-lingual accuracy is the
+    highest (a description over pooled checkpoints, which training time inflates for every variant)."""
+    return str(correlations["Spearman with cross-lingual accuracy"].idxmax())
+
+
 def group_means(table: pd.DataFrame, by: str | list[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Mean of ``columns`` (default: every numeric column but ``seed``) per group of ``by``, groups in the order
     they first appear: the summary a chapter shows and quotes. It describes; verdicts test over seeds in
