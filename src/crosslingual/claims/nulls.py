@@ -96,7 +96,7 @@ def _correlation_runs(rng, scenario) -> pd.DataFrame:
     relation = {NOISE: 0.0, SATURATION: 0.0, TREND: 0.0, OPPOSITE: -1.0, POSITIVE: 1.0}[scenario]
     for seed in range(SEEDS):
         level = rng.normal(0, 1, runs)
-        other = relation * level + (1 - abs(relation)) * rng.normal(0, 1, runs) + rng.normal(0, 0.1, runs)
+        other = relation * level + (1 - abs(relation)) * rng.normal(0, 1, runs) + rng.normal(0, 0.05, runs)
         tau = rng.uniform(50, 200)
         for run in range(runs):
             shape = 1 - np.exp(-steps / tau) if scenario != TREND else steps / steps.max()

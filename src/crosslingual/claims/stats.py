@@ -264,8 +264,18 @@ def partial_spearman(x, y, z) -> float:
 
 def trend_per_seed(data: pd.DataFrame, x: str, y: str, unit: str = "seed") -> pd.Series:
     """Spearman's rho of ``y`` over ``x`` within each seed block: a trend over levels is judged on one number
-    per seed (a Page-style test), never on runs pooled across seeds."""
-    return data.groupby(unit, sort=True).apply(lambda d: spearman(d[x], d[y]), include_groups=False)
+    per seed (a Page-style test), never on runs pooled across seeds. Computed for every block at once (the ranks
+    within each block, then their Pearson correlation), equal to :func:`spearman` on each block: NaN for a block
+    with fewer than 3 rows or a constant column."""
+    groups = data.groupby(unit, sort=True)
+    ranks = pd.DataFrame({"x": groups[x].rank(), "y": groups[y].rank(), unit: data[unit]})
+    centred = ranks[["x", "y"]] - ranks.groupby(unit)[["x", "y"]].transform("mean")
+    sums = pd.DataFrame({"xy": centred.x * centred.y, "xx": centred.x ** 2, "yy": centred.y ** 2,
+                         "n": 1.0, unit: data[unit]}).groupby(unit, sort=True).sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = sums.xy / np.sqrt(sums.xx * sums.yy)
+    constant = (sums.xx <= 1e-12) | (sums.yy <= 1e-12) | (sums.n < 3)
+    return rho.where(~constant).astype(float)
 
 
 def shuffled_pairing_p(blocks: list[tuple[np.ndarray, np.ndarray]], permutations_drawn: int = 1999
