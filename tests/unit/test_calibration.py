@@ -11,17 +11,14 @@ otherwise uses one of the machine's two cores here).
 """
 
 import hashlib
-import json
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crosslingual.claims import RULES
 from crosslingual.claims.nulls import CALIBRATIONS, POSITIVE, pass_rate
-
-REGISTRY = Path(__file__).parents[2] / "src" / "crosslingual" / "claims" / "registered_rules.json"
+from crosslingual.claims.verdicts import registry
 
 
 def _rates(claim: str) -> dict[str, float]:
@@ -53,6 +50,5 @@ def test_every_rule_text_is_registered():
     """A rule's text is pinned by its digest in registered_rules.json, so that changing it (directly, or through a
     constant it quotes) changes that file in the same commit: the scoreboard dates each rule by the last commit of
     its registration, and a change after a look at data cannot pass unnoticed."""
-    registry = json.loads(REGISTRY.read_text(encoding="utf-8"))
     digests = {claim: hashlib.sha256(rule.text.encode()).hexdigest()[:16] for claim, rule in RULES.items()}
-    assert {claim: entry["sha256"] for claim, entry in registry.items()} == digests
+    assert {claim: entry["sha256"] for claim, entry in registry().items()} == digests

@@ -270,8 +270,20 @@ def test_g3_and_g4_read_the_verdicts_and_quote_the_owners_thresholds():
     assert sentences.g3(_verdict("G3", UNTESTABLE)) == (
         "Our small models have no dimension that dwarfs the others (none reaches 10 times its norm's median), so "
         "there is no outlier for a single parameter to act on: G3 is untestable here.")
-    assert sentences.g3(_verdict("G3", "not reproduced")) == (
-        "Our models do develop a dominant dimension, so the effect can be judged on its own terms.")
+    assert sentences.g3(_verdict("G3", "not reproduced", outlier=0.1234, typical=0.00012)) == (
+        "In the median seed, scaling its entry by 4 raises the loss by 0.123 nats, a typical dimension's by 0.0001: "
+        "G3 is **not reproduced**. Our models do develop a dominant dimension, so the effect can be judged on its "
+        "own terms.")
+
+
+def test_r2_redesign_timing_quotes_the_lag_or_says_why_there_is_none():
+    """No "nan decades" on the page when no run shows both phases."""
+    assert sentences.r2_redesign_timing(_verdict("R2-redesign (timing)", UNTESTABLE, "no run shows both phases")) == (
+        "There is no lag to time: no run shows both phases (R2-redesign (timing): **untestable**).")
+    assert sentences.r2_redesign_timing(_verdict("R2-redesign (timing)", "not reproduced", lag=0.87,
+                                                 ci=(0.81, 0.94))) == (
+        "In the median seed, transfer's midpoint lies 0.87 decades of steps after unification's (order-statistic "
+        "interval of the median over seeds 0.81 to 0.94; R2 calls the two together within 0.25 decades).")
     assert sentences.g4(_verdict("G4", full=0.01)) == (
         "Freezing the core *reduced* forgetting relative to full training.")
     for numbers in ({"full": 0.0}, {"full": -0.2}, {}):

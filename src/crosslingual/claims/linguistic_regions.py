@@ -10,7 +10,7 @@ import pandas as pd
 
 from crosslingual.claims import designs as real
 from crosslingual.claims.designs import G4_REDESIGN_FRACTIONS, G4_REDESIGN_LR
-from crosslingual.claims.stats import ALPHA, MIN_UNITS, effect, holm, measurement, per_seed
+from crosslingual.claims.stats import ALPHA, MIN_UNITS, effect, fixed, holm, measurement, per_seed
 from crosslingual.claims.verdicts import (
     CONTRADICTED,
     NOT_REPRODUCED,
@@ -270,8 +270,10 @@ def g2_monolingual_regions(ablation: pd.DataFrame, rule: Rule = G2, unit: str = 
             m_excess = measurement(excess, "windows", _model(rule))
             ok.append(m_excess.beyond(0.0) and measurement(ratio, "windows", _model(rule)).beyond(0.0))
             against.append(m_excess.beyond(0.0, sign=-1))
-            shown = f"median {m_excess.median:.3f} [{m_excess.low:.3f}, {m_excess.high:.3f}] over {n} windows"
-        parts.append(f"{_language(owner)} own {own.median():.3f} vs others {others.median():.3f} (excess {shown})")
+            shown = (f"median {fixed(m_excess.median, 3)} [{fixed(m_excess.low, 3)}, {fixed(m_excess.high, 3)}] "
+                     f"over {n} windows")
+        parts.append(f"{_language(owner)} own {fixed(own.median(), 3)} vs others {fixed(others.median(), 3)} "
+                     f"(excess {shown})")
     if unit == "seed":
         holds, opposite = holm(p), holm(p_opposite)
         verdict = CONTRADICTED if (opposite <= ALPHA).any() else REPRODUCED if all(ok) else \

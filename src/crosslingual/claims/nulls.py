@@ -45,20 +45,17 @@ def skewed(rng: np.random.Generator, size, scale: float = 1.0) -> np.ndarray:
     return scale * (rng.exponential(1.0, size) - np.log(2.0))
 
 
-def _seed_frame(**columns) -> pd.DataFrame:
-    return pd.DataFrame(columns)
-
-
 # ---------------------------------------------------------------------------------------------- Rosetta
 def r1(rng, scenario):
     gap = {NOISE: 0.0, OPPOSITE: -0.2, POSITIVE: 0.7}[scenario]
     runs = np.repeat(np.arange(SEEDS), 3)
     xling = np.clip(0.2 + rng.normal(0, 0.05, SEEDS)[runs] + skewed(rng, len(runs), 0.03), 0, 1)
-    table = _seed_frame(seed=runs, acc_xling=xling, acc_in=np.clip(xling + gap + rng.normal(0, 0.05, len(runs)), 0, 1))
+    table = pd.DataFrame({"seed": runs, "acc_xling": xling,
+                          "acc_in": np.clip(xling + gap + rng.normal(0, 0.05, len(runs)), 0, 1)})
     return ro.r1_cross_lingual_gap(table)
 
 
-def _curve(rng, scenario: str, kind: str, shift: float) -> np.ndarray:
+def _curve(rng, kind: str, shift: float) -> np.ndarray:
     """One run's curve over STEPS: a sharp sigmoid in log-step (a phase), an exponential saturation, a linear trend,
     a fall, or noise."""
     x, t = np.log10(STEPS + 1), STEPS
@@ -83,7 +80,7 @@ def _phases(rng, scenario, rule):
     for seed in range(SEEDS):
         for run in range(2):
             shift = rng.normal(0, 0.05)
-            u, a = _curve(rng, scenario, unification, shift), _curve(rng, scenario, transfer, shift)
+            u, a = _curve(rng, unification, shift), _curve(rng, transfer, shift)
             rows.append(pd.DataFrame({"seed": seed, "run": f"{seed}-{run}", "step": STEPS,
                                       "unification": 0.2 + 0.3 * u, "acc_xling": 0.05 + 0.3 * a}))
     return ro.r2_learning_phase(pd.concat(rows), chance=0.05, rule=rule)[-1]

@@ -41,6 +41,11 @@ def _finite(values) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+def fixed(value: float, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, never "-0.00": a tiny negative value rounds to a plain zero."""
+    return f"{round(float(value), digits) + 0.0:.{digits}f}"
+
+
 def binomial_tail(k: int, n: int) -> float:
     """P(Binomial(n, 1/2) >= k), exactly."""
     return sum(comb(n, i) for i in range(max(k, 0), n + 1)) / 2 ** n
@@ -160,13 +165,13 @@ class Effect:
     def interval_text(self, digits: int = 2) -> str:
         """"0.42 [0.31, 0.53]", or "1.00 (all 5 seeds equal)"."""
         if self.degenerate:
-            return f"{self.median:.{digits}f} (all {self.n} seeds equal)"
-        return f"{self.median:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+            return f"{fixed(self.median, digits)} (all {self.n} seeds equal)"
+        return f"{fixed(self.median, digits)} [{fixed(self.low, digits)}, {fixed(self.high, digits)}]"
 
     def text(self, digits: int = 2) -> str:
         """"median 0.42 [0.31, 0.53], 5/5 seeds above 0, p = 0.031": what the scoreboard shows."""
         side = "above" if self.sign > 0 else "below"
-        null = f"{self.null:.{digits}f}" if self.null else "0"
+        null = fixed(self.null, digits) if self.null else "0"
         return (f"median {self.interval_text(digits)}, {self.agree}/{self.n} seeds {side} {null}, "
                 f"p = {self.p:.3f}")
 
@@ -215,7 +220,8 @@ class Measurement:
     def text(self, digits: int = 2) -> str:
         """"median 0.97 [0.96, 0.98] over 30 script categories of multilingual-e5-small (95% interval over them;
         a single-model measurement)"."""
-        return (f"median {self.median:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}] over {self.n} "
+        return (f"median {fixed(self.median, digits)} [{fixed(self.low, digits)}, {fixed(self.high, digits)}] "
+                f"over {self.n} "
                 f"{self.items} of {self.model} ({self.coverage:.0%} interval over them; a single-model "
                 "measurement)")
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,17 @@ REREGISTERED = ("re-registered in #36 before judging any run, after null tables 
                 "sign test of the median seed, the t-interval (0.81-0.88 coverage on skewed data at 5 seeds, "
                 "leaving [0, 1] and [-1, 1]) the order-statistic interval, parts combine under Holm's adjustment, "
                 "and a part significantly opposite makes the claim contradicted, never partial")
+
+
+REGISTRY = Path(__file__).with_name("registered_rules.json")
+
+
+@cache
+def registry() -> dict:
+    """Every rule's registration (``registered_rules.json``): its text's digest, and for a rule replaced after a
+    look at data the old text, the commit it was judged under and the verdict it gave in that commit's default
+    build. ``tests/unit/test_calibration.py`` keeps the digests equal to the rules' texts."""
+    return json.loads(REGISTRY.read_text(encoding="utf-8"))
 
 
 def base_claim(claim: str) -> str:

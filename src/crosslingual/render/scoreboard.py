@@ -23,19 +23,13 @@ from crosslingual.claims.verdicts import (
     REPRODUCED,
     UNTESTABLE,
     base_claim,
+    registry,
 )
 from crosslingual.render.chapters import CHAPTERS
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
           CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
-REGISTRY = Path(__file__).parents[1] / "claims" / "registered_rules.json"
 
-
-@cache
-def registry() -> dict:
-    """Every rule's registration: its text's digest and, for a rule replaced after a look at data, the old text,
-    the commit it was judged under and the verdict it gave in that commit's default build."""
-    return json.loads(REGISTRY.read_text(encoding="utf-8"))
 UNCOMMITTED = "uncommitted"
 
 
@@ -141,14 +135,14 @@ def claims_page(rows: list[dict]) -> str:
         base = row["claim"].split(" ")[0]
         overall = row["claim"] == base
         claim = f"**{row['claim']}**" if overall else row["claim"]
-        fragile = " {bdg-warning-line}`fragile`" if row.get("fragile") and row["verdict"] not in (
-            UNTESTABLE, INSUFFICIENT) else ""
-        fragile += {POSITIVE_CONTROL: " {bdg-light}`positive control`",
-                    DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
-        table.append(f"| {claim} | {_badge(row)}{fragile}{_differs(row)} | {_where(row)} |")
+        fragile = bool(row.get("fragile")) and row["verdict"] not in (UNTESTABLE, INSUFFICIENT)
+        marks = (" {bdg-warning-line}`fragile`" if fragile else "") + {
+            POSITIVE_CONTROL: " {bdg-light}`positive control`",
+            DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
+        table.append(f"| {claim} | {_badge(row)}{marks}{_differs(row)} | {_where(row)} |")
         control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
                    DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
-        if row.get("fragile") and row["verdict"] not in (UNTESTABLE, INSUFFICIENT):
+        if fragile:
             control += " {bdg-warning-line}`fragile` *one seed crossing its null would change this verdict*"
         lines = [f"{row['claim']} ({row['chapter']})",
                  f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]

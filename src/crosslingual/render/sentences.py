@@ -254,12 +254,25 @@ def hf_geometry(model: str, summary: Mapping[str, Any]) -> str:
 
 
 def g3(verdict: Verdict) -> str:
-    """How to read G3 on our models: without an outlier dimension (untestable) there is nothing to act on."""
+    """How to read G3 on our models: the median seed's rises from scaling the outlier and a typical dimension, or,
+    without an outlier dimension (untestable), that there is nothing to act on (and no rise to quote)."""
     if verdict.verdict == UNTESTABLE:
         return (f"Our small models have no dimension that dwarfs the others (none reaches {OUTLIER_MIN_RATIO:g} "
                 "times its norm's median), so there is no outlier for a single parameter to act on: G3 is "
                 "untestable here.")
-    return "Our models do develop a dominant dimension, so the effect can be judged on its own terms."
+    return (f"In the median seed, scaling its entry by 4 raises the loss by {verdict.number('outlier'):.3f} nats, a "
+            f"typical dimension's by {verdict.number('typical'):.4f}: G3 is **{verdict.verdict}**. Our models do "
+            "develop a dominant dimension, so the effect can be judged on its own terms.")
+
+
+def r2_redesign_timing(timing: Verdict) -> str:
+    """R2-redesign's timing in words: the median seed's lag between the two phases with its interval, or why there
+    is none to quote (no run shows both phases, or too few seeds do)."""
+    if timing.verdict in (UNTESTABLE, INSUFFICIENT):
+        return f"There is no lag to time: {timing.evidence} ({timing.claim}: **{timing.verdict}**)."
+    return (f"In the median seed, transfer's midpoint lies {timing.number('lag'):.2f} decades of steps after "
+            f"unification's (order-statistic interval of the median over seeds {timing.number('ci', 0):.2f} to "
+            f"{timing.number('ci', 1):.2f}; R2 calls the two together within 0.25 decades).")
 
 
 def g4(verdict: Verdict) -> str:
