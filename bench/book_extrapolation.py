@@ -27,7 +27,7 @@ import torch
 from crosslingual.core.config import RunConfig
 from crosslingual.core.device import resolve_device
 from crosslingual.core.train import BatchedTrainer, Trainer, batch_key, checkpoint_steps
-from crosslingual.render.chapters import EVERY_STUDY_ENV, book_configs
+from crosslingual.render.chapters import FIRST_DESIGNS_ENV, book_configs
 from crosslingual.store.sweep import TOGETHER, batch_chunks, expected_cost
 
 
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    os.environ[EVERY_STUDY_ENV] = "1"  # every study, as a GPU build trains them
+    os.environ[FIRST_DESIGNS_ENV] = "1"  # every study, the first designs too
     configs = list({c.hash(): c for c in book_configs(args.profile)}.values())
     chunks = batch_chunks(configs, TOGETHER[device], 1)
     firsts = {group(c): i for i, c in reversed(list(enumerate(chunks)))}

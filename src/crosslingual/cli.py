@@ -20,7 +20,7 @@ from typing import Any
 from crosslingual.core.checks import check_count
 from crosslingual.core.config import make_config
 from crosslingual.errors import ConfigError, StoreError
-from crosslingual.render.chapters import CHAPTERS, EVERY_STUDY_ENV
+from crosslingual.render.chapters import CHAPTERS, FIRST_DESIGNS_ENV
 from crosslingual.store.grids import studies
 
 OVERRIDES_HELP = ("name=value, before or after the options; the value is JSON (0.5, 3, true, \"text\", "
@@ -144,8 +144,8 @@ def _cldr(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from crosslingual.render.build import build_book
 
-    if args.every_study:  # in the environment, so that the training workers and the kernels see it too
-        os.environ[EVERY_STUDY_ENV] = "1"
+    if args.first_designs:  # in the environment, so that the training workers and the kernels see it too
+        os.environ[FIRST_DESIGNS_ENV] = "1"
     index = build_book(args.root, profile=args.profile, out=args.out, only=args.chapter,
                        parameters=_parse_overrides(args.parameter + args.overrides))
     print(f"book: {index}")
@@ -214,9 +214,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     book.add_argument("--chapter", default=None, metavar="NAME",
                       help="re-execute only this chapter (its name or number: " + ", ".join(c.name for c in CHAPTERS)
                            + ") with the name=value parameters, into the existing book, and rebuild the HTML")
-    book.add_argument("--every-study", action="store_true",
-                      help="also train and judge the chapters' GPU studies (the redesigns that do not fit the "
-                           "30-minute CPU budget) on a CPU; 2.7x the default book's time on 2 cores (bench/README.md)")
+    book.add_argument("--first-designs", action="store_true",
+                      help="also train and judge the first designs that the redesigns superseded (the papers' "
+                           "designs as first reconstructed; at profiles other than default they always are)")
     book.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                       help="with --chapter: one of the notebook's parameters (repeatable; the same as a bare "
                            "name=value)")

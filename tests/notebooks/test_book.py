@@ -152,7 +152,8 @@ def test_claims_page_lists_every_claim_with_a_verdict_and_a_working_link(smoke_b
     links = re.findall(r'href="([^"#]*)#(verdicts-[\w-]+)"', page)
     sections = {"verdicts-03-redesign", "verdicts-05-redesign", "verdicts-06-redesign", "verdicts-07-redesign",
                 "verdicts-08-model", "verdicts-09-model", "verdicts-09-redesign", "verdicts-09-h2-redesign",
-                "verdicts-10-model", "verdicts-10-redesign", "verdicts-10-g13-redesign"}
+                "verdicts-10-model", "verdicts-10-redesign", "verdicts-10-g13-redesign",
+                "verdicts-09-first-design", "verdicts-10-first-design"}
     assert {anchor for _, anchor in links} == {f"verdicts-{i:02d}" for i in range(3, 11)} | sections
     for target, anchor in links:
         assert f'id="{anchor}"' in (smoke_book.parent / "book" / "experiments" / target).read_text()

@@ -140,13 +140,13 @@ def test_a_user_error_is_one_line_exit_2_and_no_traceback(argv, message, tmp_pat
 
 
 @pytest.mark.parametrize("value", ["yes", "true", "2"])
-def test_a_bad_every_study_setting_stops_the_book_before_any_work(value, tmp_path, capsys, store, monkeypatch):
-    from crosslingual.render.chapters import EVERY_STUDY_ENV
+def test_a_bad_first_designs_setting_stops_the_book_before_any_work(value, tmp_path, capsys, store, monkeypatch):
+    from crosslingual.render.chapters import FIRST_DESIGNS_ENV
 
-    monkeypatch.setenv(EVERY_STUDY_ENV, value)
+    monkeypatch.setenv(FIRST_DESIGNS_ENV, value)
     assert cli(["book", "--root", str(ROOT), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert f"{EVERY_STUDY_ENV}={value!r} is not allowed: choose '1'" in err and "Traceback" not in err, err
+    assert f"{FIRST_DESIGNS_ENV}={value!r} is not allowed: choose '1'" in err and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
 
 

@@ -52,62 +52,69 @@ def test_parts_are_the_papers_and_the_claims_are_the_rules():
 
 
 def test_every_study_is_used_by_a_chapter():
-    assert {s for c in CHAPTERS for s in c.studies + c.gpu_studies} == set(studies())
+    assert {s for c in CHAPTERS for s in c.studies + c.first_studies} == set(studies())
 
 
-def test_a_gpu_study_is_left_out_of_the_cpu_book_at_default_only(monkeypatch):
-    """script_geometry (H1-redesign) does not fit the CPU book's budget at default: trained up front at smoke,
-    and at default where a GPU is present."""
-    import torch
-
+def _hashes(study: str, profile: str) -> set[str]:
     from crosslingual.store.grids import Grid
 
-    geometry = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("default")}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert not geometry & {cfg.hash() for cfg in book_configs("default")}
-    smoke = {cfg.hash() for *_, cfg in Grid.load("script_geometry").expand("smoke")}
-    assert smoke <= {cfg.hash() for cfg in book_configs("smoke")}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert geometry <= {cfg.hash() for cfg in book_configs("default")}
+    return {cfg.hash() for *_, cfg in Grid.load(study).expand(profile)}
 
 
 @pytest.mark.parametrize("gpu", [False, True])
-def test_a_notebook_runs_its_gpu_section_where_the_budget_allows_or_when_told(monkeypatch, gpu):
+def test_the_default_book_trains_every_redesign_and_no_superseded_design(monkeypatch, gpu):
+    """The book a reader gets holds each claim's best test on a CPU as on a GPU; the runs only a superseded first
+    design uses (chapters 5 and 6's first sweeps) are trained at default only on request, at smoke always."""
     import torch
 
-    from crosslingual.render.chapters import not_run_reason, runs_gpu_section
-    from crosslingual.store.grids import Grid
+    from crosslingual.render.chapters import FIRST_DESIGNS_ENV
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
-    assert runs_gpu_section("cue_isolation", "auto", "default") == gpu
-    assert runs_gpu_section("cue_isolation", "auto", "smoke") and runs_gpu_section("cue_isolation", "auto", "paper")
-    assert runs_gpu_section("cue_isolation", "yes", "default") and not runs_gpu_section("x", "no", "smoke")
+    monkeypatch.delenv(FIRST_DESIGNS_ENV, raising=False)
+    default = {cfg.hash() for cfg in book_configs("default")}
+    for redesign in ("information_low_parallel", "cue_isolation", "script_geometry", "neighbourhoods",
+                     "regions_large", "learning_phase"):
+        assert _hashes(redesign, "default") <= default, redesign
+    kept = set().union(*(_hashes(s, "default") for c in CHAPTERS for s in c.studies))
+    only_first = (_hashes("extractability", "default") | _hashes("interventions", "default")) - kept
+    assert len(only_first) == 50 and not only_first & default
+    smoke = {cfg.hash() for cfg in book_configs("smoke")}
+    assert _hashes("extractability", "smoke") | _hashes("interventions", "smoke") <= smoke
+    monkeypatch.setenv(FIRST_DESIGNS_ENV, "1")
+    assert only_first <= {cfg.hash() for cfg in book_configs("default")}
+
+
+def test_sections_follow_their_parameter_and_the_first_designs_setting(monkeypatch):
+    from crosslingual.render.chapters import (
+        FIRST_DESIGNS_ENV,
+        first_design_reason,
+        first_designs_asked,
+        not_run_reason,
+        runs_first_design,
+        runs_first_designs,
+        runs_section,
+    )
+
+    assert runs_section("cue_isolation", "auto") and runs_section("cue_isolation", "yes")
+    assert not runs_section("cue_isolation", "no")
     with pytest.raises(ConfigError, match=r"cue_isolation='Yes' is not allowed: choose one of 'auto', 'yes', 'no'"):
-        runs_gpu_section("cue_isolation", "Yes", "smoke")
-    configs = [cfg for *_, cfg in Grid.load("cue_isolation").expand("default")]
-    assert len(configs) == 45 and "its 40 runs do not fit" in not_run_reason("cue_isolation", "auto", configs)
-    assert not_run_reason("cue_isolation", "no", configs) == "not run in this build: -p cue_isolation no"
-    assert "its 35 continued trainings do not fit" in not_run_reason("g4_redesign", "auto", configs,
-                                                                     work="35 continued trainings")
-
-
-def test_a_build_asked_for_every_study_runs_the_gpu_studies_on_a_cpu(monkeypatch):
-    import torch
-
-    from crosslingual.render.chapters import EVERY_STUDY_ENV, cpu_budget_skips, runs_gpu_section
-    from crosslingual.store.grids import Grid
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    large = {cfg.hash() for *_, cfg in Grid.load("regions_large").expand("default")}
-    for value, skips in (("", True), ("0", True), ("1", False)):
-        monkeypatch.setenv(EVERY_STUDY_ENV, value)
-        assert cpu_budget_skips("default") == skips and runs_gpu_section("g13_redesign", "auto", "default") != skips
-        assert (large <= {cfg.hash() for cfg in book_configs("default")}) != skips
-        assert not runs_gpu_section("g13_redesign", "no", "default")  # an explicit "no" still wins
+        runs_section("cue_isolation", "Yes")
+    assert not_run_reason("cue_isolation") == "not run in this build: -p cue_isolation no"
+    for value, asked in (("", False), ("0", False), ("1", True)):
+        monkeypatch.setenv(FIRST_DESIGNS_ENV, value)
+        assert first_designs_asked() == asked and runs_first_designs("default") == asked
+        assert runs_first_design("first_design", "auto", "default") == asked
+        assert runs_first_designs("smoke") and runs_first_design("first_design", "auto", "paper")
+        assert runs_first_design("first_design", "yes", "default")
+        assert not runs_first_design("first_design", "no", "smoke")  # an explicit "no" still wins
+    with pytest.raises(ConfigError, match=r"first_design='on' is not allowed"):
+        runs_first_design("first_design", "on", "default")
+    assert "superseded by R5-redesign" in first_design_reason("first_design", "R5-redesign")
+    assert "make book FIRST_DESIGNS=1" in first_design_reason("first_design", "R5-redesign")
     for bad in ("yes", "true", " 1", "2"):
-        monkeypatch.setenv(EVERY_STUDY_ENV, bad)
-        with pytest.raises(ConfigError, match=f"{EVERY_STUDY_ENV}={bad!r} is not allowed: choose '1'"):
-            cpu_budget_skips("default")
+        monkeypatch.setenv(FIRST_DESIGNS_ENV, bad)
+        with pytest.raises(ConfigError, match=f"{FIRST_DESIGNS_ENV}={bad!r} is not allowed: choose '1'"):
+            runs_first_designs("default")
 
 
 @pytest.mark.parametrize("c", CHAPTERS, ids=lambda c: c.name)

@@ -51,7 +51,13 @@ from crosslingual.claims.rosetta import (
     r8_not_run,
     r8_real_model,
 )
-from crosslingual.claims.verdicts import CONTRADICTED, DESCRIPTION
+from crosslingual.claims.verdicts import (
+    CONTRADICTED,
+    DESCRIPTION,
+    SUPERSEDED,
+    first_design_not_run,
+    superseded,
+)
 from crosslingual.core.train import checkpoint_steps
 from crosslingual.render.scoreboard import NOT_RECORDED, claims_page, rule_commit, rules_section
 
@@ -221,6 +227,29 @@ def test_the_claims_page_shows_a_redesign_beside_the_old_design():
     assert f"*Redesign of R2:* {RULES['R2-redesign'].redesign}" in block
     assert "*The paper:* qualitative (a learning phase" in block and "*Rule:* commit" in block
     assert "*What the redesign changes:*" in rules_section()
+
+
+def test_a_first_design_is_shown_as_superseded_judged_or_not():
+    """Judged (its runs trained for another claim): its own verdict, marked as not the claim's best test; not
+    judged: the kind "superseded", with the reason, never counted as evidence of the claim."""
+    judged_r2 = superseded([Verdict("R2 (phase)", "s", REPRODUCED, "r", "e", fragile=True),
+                            Verdict("R2", "s", NOT_REPRODUCED, "r", "e")], "R2-redesign")
+    assert [v.superseded_by for v in judged_r2] == ["R2-redesign"] * 2
+    assert [v.verdict for v in judged_r2] == [REPRODUCED, NOT_REPRODUCED]  # the verdict itself is unchanged
+    r5 = first_design_not_run(RULES["R5"], "a statement", "not judged: make book FIRST_DESIGNS=1")
+    assert (r5.verdict, r5.superseded_by, r5.rule) == (SUPERSEDED, "R5-redesign", RULES["R5"].text)
+    assert verdict_table([*judged_r2, r5]).verdict.tolist() == [
+        "reproduced (superseded by R2-redesign)", "not reproduced (superseded by R2-redesign)", "superseded"]
+    assert verdict_table([r5]).robustness.tolist() == [""]
+    rows = [{**v.row(), "chapter": c, "anchor": "a"} for v, c in
+            [(judged_r2[1], "07_unification_predicts_transfer"), (judged_r2[0], "07_unification_predicts_transfer"),
+             (r5, "05_extractability")]]
+    table, details = claims_page(rows).split("\n\n## Details\n\n")
+    lines = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert "`not reproduced` {bdg-light}`first design: see R2-redesign`" in lines["**R2**"]
+    assert "{bdg-light}`superseded` by R5-redesign" in lines["**R5**"] and "fragile" not in lines["**R5**"]
+    assert "superseded by R2-redesign: shown, not the claim's best test" in details
+    assert "make book FIRST_DESIGNS=1" in details
 
 
 def test_r2_without_transfer_is_untestable():

@@ -187,21 +187,21 @@ def test_the_cost_page_renders_one_table_per_profile():
     assert "pool (1 worker," in cost_page(USAGE, "default", one)
 
 
-@pytest.mark.parametrize("gpu, every, expected", [
-    (False, "", "are left out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them"),
-    (False, "1", "are in this build, asked for on a CPU (EVERY_STUDY=1)."),
-    (True, "", "are in this build."),
+@pytest.mark.parametrize("gpu, asked, expected", [
+    (False, "", "superseded are not (`make book FIRST_DESIGNS=1` adds them)."),
+    (False, "1", "superseded are in it too."),
+    (True, "", "superseded are not (`make book FIRST_DESIGNS=1` adds them)."),
 ])
-def test_the_cost_page_says_whether_the_gpu_studies_are_in_the_build(gpu, every, expected, monkeypatch):
+def test_the_cost_page_says_whether_the_first_designs_are_in_the_build(gpu, asked, expected, monkeypatch):
     import torch
 
-    from crosslingual.render.chapters import EVERY_STUDY_ENV
+    from crosslingual.render.chapters import FIRST_DESIGNS_ENV
     from crosslingual.render.cost import cost_page
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *device: "NVIDIA H200")
-    monkeypatch.setenv(EVERY_STUDY_ENV, every)
+    monkeypatch.setenv(FIRST_DESIGNS_ENV, asked)
     report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
     page = " ".join(cost_page(USAGE, "default", report).split())
-    assert expected in page
+    assert expected in page and "Every claim's best test (each redesign) is in this build" in page
     assert ("worker processes sharing its GPU (NVIDIA H200)" in page) == gpu

@@ -33,7 +33,7 @@ def _run(tmp_path: Path, seconds: float = 12.0) -> Path:
 
 def _key(notebook: Path, **changes) -> str:
     args = dict(profile="smoke", parameters={"seeds": 5}, built_at="smoke", runs_root=Path("/store"), device="cpu",
-                gpu_studies=True)
+                first_designs=True)
     return executed_cache.key(notebook, **{**args, **changes})
 
 
@@ -44,7 +44,7 @@ def test_the_key_changes_with_every_input(tmp_path, monkeypatch):
     assert base == _key(notebook)
     others = [_key(notebook, profile="default"), _key(notebook, parameters={"seeds": 6}),
               _key(notebook, built_at="default"), _key(notebook, runs_root=Path("/other")),
-              _key(notebook, device="cuda"), _key(notebook, gpu_studies=False)]
+              _key(notebook, device="cuda"), _key(notebook, first_designs=False)]
     assert len({base, *others}) == 7
     notebook.write_text('{"cells": [1]}')
     assert _key(notebook) != base

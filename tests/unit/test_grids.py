@@ -210,7 +210,7 @@ def test_the_book_studies_ship_with_the_package():
     """Every study a chapter uses ships with the package, and every shipped study is some chapter's."""
     from crosslingual.render.chapters import CHAPTERS
 
-    assert set(studies()) == {s for c in CHAPTERS for s in c.studies + c.gpu_studies}
+    assert set(studies()) == {s for c in CHAPTERS for s in c.studies + c.first_studies}
     assert len(studies()) >= 12
 
 

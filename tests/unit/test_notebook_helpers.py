@@ -138,7 +138,6 @@ def test_the_sentences_of_what_did_not_run():
         "m-1, m-2 did not run in this build (installed: `make models`; parameter pretrained)"
     assert sentences.model_not_run("m-1", "why") == "*m-1: not run: why.*"
     assert sentences.comparison_not_run("why") == "*Not run: why.*"
-    assert sentences.continued_trainings(7, 5) == "35 continued trainings (7 arms x 5 seeds)"
 
 
 # ------------------------------------------------------------------------------ sentences: chapters 03 to 08
@@ -331,3 +330,69 @@ def test_g_real_words_the_core_the_controls_and_the_outlier():
         "no control raises any language's loss by more than 0.012. The largest norm input is dimension 123 of "
         "`layers.3.norm.weight`, 45.7 times its norm's median, where the norm's gain is 0.046; scaling that gain "
         "by 4 raises the loss by 2.345 nats, a typical dimension's by 0.0031.")
+
+
+# ------------------------------------------------------------------------------ sentences: the first designs
+
+
+def _superseded(claim: str, verdict: str, by: str, **numbers) -> Verdict:
+    from dataclasses import replace
+
+    return replace(_verdict(claim, verdict, **numbers), superseded_by=by)
+
+
+def test_chapter_5_s_first_design_reading_quotes_each_part_and_names_its_redesign():
+    parts = [_verdict("R5 (language_marker)", "not reproduced", median=-0.0123),
+             _verdict("R5 (shared_function_words)", "contradicted", median=0.2),
+             _verdict("R5 (entity_overlap)", "reproduced", median=0.81),
+             _verdict("R5 (vocabulary)", "not reproduced", median=0.5, ci=[0.1, 0.9]),
+             _superseded("R5", "not reproduced", "R5-redesign")]
+    means = pd.DataFrame({"acc_xling": [0.25, 0.75, 0.5, 0.5], "language_probe": [0.5, 0.5, 0.99, 0.6]},
+                         index=["BPE 96, one script", "word level", "language marker", "baseline"])
+    text = sentences.ch05_first_design(parts, means, 0.3456)
+    assert text.startswith("On our worlds R5 is **not reproduced** in this design (superseded by R5-redesign).")
+    assert "a language marker changes final unification by -0.012 (**not reproduced**)" in text
+    assert "shared function words by +0.200 (**contradicted**)" in text and "rho is 0.81 (**reproduced**" in text
+    assert "from 0.25 with 96 BPE pieces to 0.75 with word-level tokens" in text
+    assert "smaller vocabularies made the task harder" in text  # the vocabulary trend's interval lies above 0
+    assert "accuracy 0.99 with a marker and 0.60 without" in text and text.endswith("is 0.35.")
+
+
+def test_chapter_6_s_first_design_reading_quotes_each_intervention_and_the_largest_gain():
+    gains = pd.DataFrame({"intervention": ["code-switching", "balanced attributes", "shared function words",
+                                           "no language marker"],
+                          "acc_corrected gain": [0.3, 0.01, -0.02, 0.0],
+                          "acc_corrected CI low": [0.2, -0.1, -0.1, -0.1],
+                          "acc_corrected CI high": [0.4, 0.1, 0.1, 0.1]})
+    text = sentences.ch06_first_design([_superseded("R7", "partial", "R7-redesign")], gains,
+                                       pd.Series({"code-switching": 0.876}))
+    assert text.startswith("On our worlds R7 is **partial** in this design (superseded by R7-redesign).")
+    assert "by +0.010 (balancing attributes), -0.020 (shared function words) and +0.000 (removing" in text
+    assert "**code-switching**: +0.300 (order-statistic interval of the median +0.200 to +0.400)" in text
+    assert text.endswith("Code-switching's in-language accuracy is 0.88.")
+
+
+def test_chapter_9_s_first_design_readings_quote_h1_s_parts_and_h2_s_rhos():
+    h1 = [_verdict("H1 (word)", "not reproduced", separability=0.51),
+          _verdict("H1 (BPE, two scripts)", "reproduced", separability=0.97),
+          _superseded("H1", "partial", "H1-redesign")]
+    assert sentences.ch09_first_h1(h1) == (
+        "With word-level tokens the median seed's one-vs-rest accuracy is 0.51; with BPE in two scripts it is 0.97. "
+        "Overall, H1 is **partial** in this design (superseded by H1-redesign).")
+    h2 = _superseded("H2", "not reproduced", "H2-redesign", translation_precision={"rho": 0.1},
+                     cross_script_share={"rho": -0.25})
+    text = sentences.ch09_first_h2(h2, 1.96)
+    assert text.startswith("In every run numNeighborCategory's mean is at least 1.96 of a possible 2")
+    assert text.endswith("translation precision is 0.10 and between unification and the cross-script share -0.25: "
+                         "H2 is **not reproduced** in this design (superseded by H2-redesign).")
+
+
+def test_chapter_10_s_first_design_reading_quotes_each_arm_s_forgetting():
+    g4 = _superseded("G4", "not reproduced", "G4-redesign", full=-0.01)
+    means = pd.DataFrame({"forgetting": [0.5, 0.52, 0.49]}, index=["full", "core frozen", "random frozen"])
+    text = sentences.ch10_first_g4(g4, means, 0.001)
+    assert text.startswith("After continued training, the old languages' answer loss has risen on average over "
+                           "seeds by 0.500 nats with everything trained, 0.520 with the core frozen and 0.490 with a "
+                           "random region frozen. Freezing the core did not reduce forgetting")
+    assert "G4 is **not reproduced** in this design (superseded by G4-redesign)." in text
+    assert "The new language ends with the same loss in all three arms" in text

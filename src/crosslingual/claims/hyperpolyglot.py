@@ -20,6 +20,7 @@ from crosslingual.claims.verdicts import (
     UNTESTABLE,
     Rule,
     Verdict,
+    first_design_not_run,
     insufficient,
     judged,
     n_seeds,
@@ -235,9 +236,14 @@ def h1_redesign(checkpoints: pd.DataFrame) -> Verdict:
 
 
 def h1_redesign_not_run(reason: str) -> Verdict:
-    """A build that left the redesign's study out (``chapters.cpu_budget_skips``, or ``-p h1_redesign no``) says
-    so on the scoreboard."""
+    """A build that left the redesign's section out (``-p h1_redesign no``) says so on the scoreboard."""
     return Verdict(H1_REDESIGN.claim, H1_REDESIGN_STATEMENT, UNTESTABLE, H1_REDESIGN.text, reason)
+
+
+def first_designs_not_run(reason: str) -> list[Verdict]:
+    """H1 and H2 on the word-level runs of chapters 3, 5 and 6 (the first designs), not judged in this build:
+    superseded by their redesigns."""
+    return [first_design_not_run(H1, H1_STATEMENT, reason), first_design_not_run(H2, H2_STATEMENT, reason)]
 
 
 def h1_real_model(separability: pd.DataFrame, model: str = H1_REAL_MODEL) -> Verdict:

@@ -22,6 +22,7 @@ from crosslingual.claims.verdicts import (
     UNTESTABLE,
     Rule,
     Verdict,
+    first_design_not_run,
     insufficient,
     judged,
     n_seeds,
@@ -417,6 +418,12 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
                       for ctrl, e in diffs.items()},
                    "shares": {f"{arm} {f:g}": float(v) for (arm, f), v in means.items()}},
                   [*diffs.values()], [*diffs.values()])
+
+
+def g4_not_run(reason: str) -> Verdict:
+    """G4's first design (one fraction frozen, the continued training of ``forgetting``), not judged in this
+    build: superseded by G4-redesign."""
+    return first_design_not_run(G4, G4_STATEMENT, reason)
 
 
 def g4_redesign_not_run(reason: str) -> Verdict:

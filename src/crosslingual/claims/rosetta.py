@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from crosslingual.claims import verdicts
 from crosslingual.claims.phases import MIN_PLATEAU, fit_phase
 from crosslingual.claims.stats import (
     ALPHA,
@@ -606,9 +607,14 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, s
 
 
 def not_run(rule: Rule, reason: str) -> Verdict:
-    """The verdict of a redesign whose study this build left out (``chapters.cpu_budget_skips``, or the
-    notebook's parameter), so that the scoreboard says why."""
+    """The verdict of a redesign whose section this build left out (the notebook's parameter), so that the
+    scoreboard says why."""
     return Verdict(rule.claim, _STATEMENTS[rule.claim], UNTESTABLE, rule.text, reason)
+
+
+def first_design_not_run(rule: Rule, reason: str) -> Verdict:
+    """The verdict of a first design (R5, R7) that this build did not judge: superseded by its redesign."""
+    return verdicts.first_design_not_run(rule, _STATEMENTS[rule.claim], reason)
 
 
 _STATEMENTS = {"R4-redesign": R4_OVERALL, "R5": R5_STATEMENT, "R5-redesign": R5_STATEMENT, "R7": R7_STATEMENT,

@@ -27,7 +27,9 @@ from crosslingual.claims.stats import ALPHA, MIN_UNITS, Effect, holm
 REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
 CONTRADICTED = "contradicted"  # the stated measure is significantly opposite to the claim
 UNTESTABLE, INSUFFICIENT = "untestable", "insufficient data"
-KINDS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, CONTRADICTED, UNTESTABLE, INSUFFICIENT)
+# a first design that a redesign superseded, not judged in this build (it runs on request: render.chapters)
+SUPERSEDED = "superseded"
+KINDS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, CONTRADICTED, UNTESTABLE, INSUFFICIENT, SUPERSEDED)
 PASSES = (REPRODUCED, PARTIAL)  # what a rule must not say on data with no effect (its calibration)
 # a part's role: evidence counts towards its claim; a positive control (true by construction) checks the pipeline;
 # a description is reported beside the claim and never judged with it (a confounded sweep, what the data show)
@@ -102,6 +104,8 @@ class Verdict:
     p: float = float("nan")  # the part's one-sided p in the claimed direction (family-wise control of parts)
     p_opposite: float = float("nan")  # the same in the opposite direction
     fragile: bool = False  # one seed crossing its null would change the verdict
+    # the redesign that superseded this verdict's design ("" for a claim's best test): shown, never its best test
+    superseded_by: str = ""
 
     def __post_init__(self):
         if self.verdict not in KINDS:
@@ -111,7 +115,8 @@ class Verdict:
 
     def row(self) -> dict:
         return {"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
-                "evidence": self.evidence, "rule": self.rule, "role": self.role, "fragile": self.fragile}
+                "evidence": self.evidence, "rule": self.rule, "role": self.role, "fragile": self.fragile,
+                "superseded_by": self.superseded_by}
 
     def number(self, *path) -> float:
         """``numbers[path[0]][path[1]]...``, or NaN where the verdict has no such number (a verdict with too few
@@ -176,7 +181,7 @@ def judged(claim: str, statement: str, rule: Rule, evidence: str, numbers: dict,
 def robustness(verdict: Verdict) -> str:
     """What the page says beside a verdict about how close it is to flipping over seeds (nothing for a verdict
     without a test, or for a single-model measurement, whose items are not seeds)."""
-    if verdict.verdict in (UNTESTABLE, INSUFFICIENT) or "single-model" in verdict.evidence:
+    if verdict.verdict in (UNTESTABLE, INSUFFICIENT, SUPERSEDED) or "single-model" in verdict.evidence:
         return ""
     return ("fragile: one seed crossing its null would change it" if verdict.fragile
             else "robust to any one seed")
@@ -222,6 +227,19 @@ def overall(claim: str, statement: str, parts: list[Verdict]) -> Verdict:
                    p=_smallest(p), p_opposite=_smallest(p_opposite), fragile=any(v.fragile for v in testable))
 
 
+def superseded(verdicts: list[Verdict], by: str) -> list[Verdict]:
+    """A first design's verdicts, judged in this build (its runs were trained for another claim, or asked for),
+    marked as superseded by the redesign ``by``: the page shows them beside the redesign, never as the claim's
+    best test."""
+    return [replace(v, superseded_by=by) for v in verdicts]
+
+
+def first_design_not_run(rule: Rule, statement: str, reason: str) -> Verdict:
+    """The verdict of a first design (``rule``) that this build did not judge
+    (``render.chapters.runs_first_designs``): superseded by its redesign, with the reason and how to run it."""
+    return Verdict(rule.claim, statement, SUPERSEDED, rule.text, reason, superseded_by=rule.claim + REDESIGN_SUFFIX)
+
+
 def _smallest(p: np.ndarray) -> float:
     """The smallest finite p of a family, NaN where there is none."""
     finite = p[np.isfinite(p)]
@@ -230,7 +248,10 @@ def _smallest(p: np.ndarray) -> float:
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     """The chapters' table of verdicts: the logged row, its fragility said in words (:func:`robustness`)."""
-    rows = [{**{k: x for k, x in v.row().items() if k != "fragile"}, "robustness": robustness(v)} for v in verdicts]
+    rows = [{**{k: x for k, x in v.row().items() if k not in ("fragile", "superseded_by")},
+             "verdict": v.verdict + (f" (superseded by {v.superseded_by})"
+                                     if v.superseded_by and v.verdict != SUPERSEDED else ""),
+             "robustness": robustness(v)} for v in verdicts]
     return pd.DataFrame(rows).set_index("claim")
 
 

@@ -35,8 +35,8 @@ from crosslingual.render.chapters import (
     Chapter,
     book_configs,
     chapter,
-    cpu_budget_skips,
-    every_study,
+    first_designs_asked,
+    runs_first_designs,
     toc_yaml,
 )
 from crosslingual.render.cost import cost_page, counted
@@ -146,8 +146,8 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         log.unlink(missing_ok=True)
     args = {"profile": profile, **(parameters or {})}
     device = resolve_device("auto")
-    gpu_studies = not cpu_budget_skips(profile)
-    keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device, gpu_studies)
+    first = runs_first_designs(profile)
+    keys = {nb: executed_cache.key(nb, profile, args, built_at or profile, runs_root(), device, first)
             for nb in books}
     reused = {nb: hit for nb in books if (hit := executed_cache.lookup(dest / nb.name, keys[nb])) is not None}
     for nb in reused:
@@ -281,7 +281,7 @@ book's profile), the page of this one carries a banner if it differs from the re
     and the claims page marks its verdicts. Parameters need ``only``: each chapter declares its own."""
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not allowed: choose one of {', '.join(map(repr, PROFILES))}")
-    every_study()  # a bad CROSSLINGUAL_EVERY_STUDY or CROSSLINGUAL_WORKERS fails here, before any work
+    first_designs_asked()  # a bad CROSSLINGUAL_FIRST_DESIGNS or CROSSLINGUAL_WORKERS fails here, before any work
     default_workers()
     root = _check_root(root)
     notebooks(root)  # the registry and the notebooks agree

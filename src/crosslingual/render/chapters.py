@@ -37,9 +37,10 @@ class Chapter:
     paper: str  # a key of crosslingual.claims.PAPERS: the toc part the chapter belongs to
     claims: tuple[str, ...] = ()  # the claims whose verdicts the chapter records
     studies: tuple[str, ...] = ()  # the grids whose runs it uses (trained before the notebooks run)
-    # grids too costly for the book on a CPU at the default profile (its 30-minute budget on 2 cores): trained
-    # and analysed only where a GPU is present or at another profile (``cpu_budget_skips``), or on request
-    gpu_studies: tuple[str, ...] = ()
+    # the grids of first designs that a redesign superseded (the paper's design as first reconstructed): trained
+    # and judged only where ``runs_first_designs`` says (on request at the default profile), so that the default
+    # book spends its time on each claim's best test
+    first_studies: tuple[str, ...] = ()
     # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
     extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
     seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
@@ -61,27 +62,27 @@ def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_world", "The synthetic world", ROSETTA),
-    Chapter("02_unification_dynamics", "Unification dynamics", ROSETTA, studies=("interventions",)),
+    # chapter 2's baseline world is one level of the information study (parallel fraction 0.6)
+    Chapter("02_unification_dynamics", "Unification dynamics", ROSETTA, studies=("information",)),
     Chapter("03_information", "Information in the language", ROSETTA, ("R1", "R3", "R4", "R4-redesign"),
-            ("information",), gpu_studies=("information_low_parallel",)),
+            ("information", "information_low_parallel")),
     Chapter("04_exposure_control", "An exposure-matched control", ROSETTA, ("R6",), ("exposure",)),
     Chapter("05_extractability", "How easy the language is to extract", ROSETTA, ("R5", "R5-redesign"),
-            ("extractability",), gpu_studies=("cue_isolation",)),
-    Chapter("06_interventions", "Steering unification", ROSETTA, ("R7", "R7-redesign"), ("interventions",),
-            gpu_studies=("cue_isolation",)),
+            ("cue_isolation",), first_studies=("extractability",)),
+    Chapter("06_interventions", "Steering unification", ROSETTA, ("R7", "R7-redesign"), ("cue_isolation",),
+            first_studies=("interventions",)),
     Chapter("07_unification_predicts_transfer", "Does unification predict transfer?", ROSETTA,
-            ("R2", "R2-redesign", "R3"),
-            ("information", "exposure", "extractability", "interventions", "learning_phase")),
+            ("R2", "R2-redesign", "R3"), ("information", "exposure", "learning_phase")),
     Chapter("08_real_strings", "Real strings and real models", ROSETTA, ("R3", "R4", "R8"), ("real_strings",)),
     Chapter("09_embedding_geometry", "Token-embedding geometry", HYPERPOLYGLOT,
             ("H1", "H1-redesign", "H2", "H2-redesign", "H3", "H1 (multilingual-e5-small)", "H1 (gemma-3-270m)",
              "H2 (multilingual-e5-small vs gemma-3-270m)", "H3 (multilingual-e5-small vs gemma-3-270m)"),
-            ("information", "extractability", "interventions"), extra_runs=_geometry_pairs,
-            gpu_studies=("script_geometry", "neighbourhoods")),
+            ("script_geometry", "neighbourhoods"), extra_runs=_geometry_pairs,
+            first_studies=("information", "extractability", "interventions")),
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
             ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
              "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
-             "G3 (gemma-3-270m)"), ("regions",), gpu_studies=("regions_large",)),
+             "G3 (gemma-3-270m)"), ("regions", "regions_large")),
 )
 
 
@@ -93,61 +94,67 @@ def chapter(name: str) -> Chapter:
     raise ConfigError(f"chapter {name!r} does not exist: choose one of {', '.join(c.name for c in CHAPTERS)}")
 
 
-# "1": the book trains and judges every chapter's gpu_studies on a CPU too (`make book EVERY_STUDY=1`, or
-# `crosslingual book --every-study`): for a machine with more cores, or a user with more time, than the budget's
-EVERY_STUDY_ENV = "CROSSLINGUAL_EVERY_STUDY"
+# "1": the book trains and judges the first designs too (`make book FIRST_DESIGNS=1`, or `crosslingual book
+# --first-designs`): the paper's designs as first reconstructed, which their redesigns superseded
+FIRST_DESIGNS_ENV = "CROSSLINGUAL_FIRST_DESIGNS"
+SECTION = ("auto", "yes", "no")  # the values of a notebook parameter that runs an optional section
 
 
-def every_study() -> bool:
-    """Whether this build was asked for every study on any device (``EVERY_STUDY_ENV``); a value other than
-    "1", "0" or unset is an error, not a silent default."""
-    value = os.environ.get(EVERY_STUDY_ENV, "")
+def first_designs_asked() -> bool:
+    """Whether this build was asked for the first designs (``FIRST_DESIGNS_ENV``); a value other than "1", "0" or
+    unset is an error, not a silent default."""
+    value = os.environ.get(FIRST_DESIGNS_ENV, "")
     if value not in ("", "0", "1"):
-        raise ConfigError(f"{EVERY_STUDY_ENV}={value!r} is not allowed: choose '1' (every study, the chapters' GPU "
-                          f"studies on a CPU too) or '0' (the default: them only on a GPU or off the default profile)")
+        raise ConfigError(f"{FIRST_DESIGNS_ENV}={value!r} is not allowed: choose '1' (the first designs, superseded "
+                          f"by their redesigns, trained and judged too) or '0' (the default: each claim's best test)")
     return value == "1"
 
 
-def cpu_budget_skips(profile: str) -> bool:
-    """Whether the book leaves the chapters' ``gpu_studies`` out here: at the default profile without a GPU,
-    where the 5-seed book already takes most of its 30 minutes on 2 cores (measured: bench/README.md), unless the build
-    asked for every study (``every_study``)."""
-    import torch
-
-    return profile == "default" and not torch.cuda.is_available() and not every_study()
+def runs_first_designs(profile: str) -> bool:
+    """Whether the book trains and judges the chapters' first designs (``first_studies``): on request at the
+    default profile (the book a reader gets spends its time on each claim's best test), at every other profile
+    (the test suite's smoke book keeps their code executed)."""
+    return profile != "default" or first_designs_asked()
 
 
-GPU_SECTION = ("auto", "yes", "no")  # the values of a notebook parameter that runs a section on a gpu_study
+def _section_value(parameter: str, value: str) -> str:
+    if value not in SECTION:
+        raise ConfigError(f"{parameter}={value!r} is not allowed: choose one of {', '.join(map(repr, SECTION))}")
+    return value
 
 
-def runs_gpu_section(parameter: str, value: str, profile: str) -> bool:
-    """Whether a notebook runs its section on one of its chapter's ``gpu_studies``: ``value`` (the notebook
-    parameter ``parameter``) is "yes", "no", or "auto": everywhere except where ``cpu_budget_skips``."""
-    if value not in GPU_SECTION:
-        raise ConfigError(f"{parameter}={value!r} is not allowed: choose one of {', '.join(map(repr, GPU_SECTION))}")
-    return value == "yes" or (value == "auto" and not cpu_budget_skips(profile))
+def runs_section(parameter: str, value: str) -> bool:
+    """Whether a notebook runs a redesign's section: "auto" and "yes" run it (every build does: it is the claim's
+    best test), "no" leaves it out (the verdict then says so)."""
+    return _section_value(parameter, value) != "no"
 
 
-def not_run_reason(parameter: str, value: str, configs: list["RunConfig"], work: str = "") -> str:
-    """Why a build left a section on a ``gpu_study`` out (its runs: ``configs``; or ``work``, where the cost is
-    not training runs, e.g. continued training of existing ones), for the verdict it then records (untestable)."""
-    if value == "no":
-        return f"not run in this build: -p {parameter} no"
-    work = work or f"{len({cfg.hash() for cfg in configs})} runs"
-    return (f"not run in this build: at the default profile on a CPU its {work} do not fit the book's "
-            f"30-minute budget on 2 cores (-p {parameter} yes runs it, as does make book EVERY_STUDY=1; a GPU "
-            f"build runs it by default)")
+def runs_first_design(parameter: str, value: str, profile: str) -> bool:
+    """Whether a notebook runs a first design's section (the notebook parameter ``parameter``): "yes", "no", or
+    "auto": where ``runs_first_designs``."""
+    return value == "yes" or (_section_value(parameter, value) == "auto" and runs_first_designs(profile))
+
+
+def not_run_reason(parameter: str) -> str:
+    """Why a build left a redesign's section out, for the verdict it then records (untestable)."""
+    return f"not run in this build: -p {parameter} no"
+
+
+def first_design_reason(parameter: str, redesign: str) -> str:
+    """Why a build did not judge a first design: the evidence of its ``superseded`` verdict."""
+    return (f"the first design, superseded by {redesign}, is not judged in this build: it runs on request "
+            f"(make book FIRST_DESIGNS=1 for every chapter, -p {parameter} yes for this one)")
 
 
 def book_configs(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> list["RunConfig"]:
     """Every run the chapters use at ``profile`` and their default seeds, each once, in chapter order: the book
-    trains them in one pool before executing the notebooks (``gpu_studies`` only where ``cpu_budget_skips``
-    does not leave them out)."""
+    trains them in one pool before executing the notebooks (``first_studies`` only where
+    ``runs_first_designs``)."""
     from crosslingual.store.grids import Grid
 
     configs: dict[str, RunConfig] = {}
     for c in chapters:
-        for name in c.studies + (() if cpu_budget_skips(profile) else c.gpu_studies):
+        for name in c.studies + (c.first_studies if runs_first_designs(profile) else ()):
             configs.update((cfg.hash(), cfg) for *_, cfg in Grid.load(name).expand(profile))
         if c.extra_runs is not None:
             configs.update((cfg.hash(), cfg) for cfg in c.extra_runs(profile, c.seeds, 0))

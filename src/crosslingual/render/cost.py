@@ -26,7 +26,7 @@ import torch
 from crosslingual.core.config import PROFILES, RunConfig, make_config
 from crosslingual.core.device import resolve_device
 from crosslingual.errors import ConfigError
-from crosslingual.render.chapters import cpu_budget_skips, every_study
+from crosslingual.render.chapters import runs_first_designs
 from crosslingual.store.sweep import SweepReport, default_workers, expected_cost
 
 # The fields a profile sets (the scale); every other field is a scientific knob that a counterpart keeps as is.
@@ -201,10 +201,9 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     device = resolve_device("auto")
     workers = default_workers(device)
     sharing = f" sharing its GPU ({torch.cuda.get_device_name()})" if device == "cuda" else ""
-    asked = ", asked for on a CPU (EVERY_STUDY=1)" if every_study() and not torch.cuda.is_available() else ""
-    studies = ("The chapters' GPU studies (redesigns too costly for the 30-minute budget of a CPU build) are "
-               + ("left out of this build, at the default profile on a CPU; `make book EVERY_STUDY=1` adds them."
-                  if cpu_budget_skips(profile) else f"in this build{asked}."))
+    studies = ("Every claim's best test (each redesign) is in this build; the first designs that the redesigns "
+               "superseded are " + ("in it too." if runs_first_designs(profile) else
+                                     "not (`make book FIRST_DESIGNS=1` adds them)."))
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine

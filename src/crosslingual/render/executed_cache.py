@@ -51,12 +51,12 @@ def environment() -> list[str]:
 
 
 def key(notebook: Path, profile: str, parameters: dict[str, Any], built_at: str, runs_root: Path,
-        device: str, gpu_studies: bool) -> str:
-    """The hash of everything but the runs that decides a chapter's executed page (``gpu_studies``: whether the
-    build runs the chapters' GPU studies, ``chapters.cpu_budget_skips``, which "auto" sections follow)."""
+        device: str, first_designs: bool) -> str:
+    """The hash of everything but the runs that decides a chapter's executed page (``first_designs``: whether the
+    build judges the first designs, ``chapters.runs_first_designs``, which "auto" sections follow)."""
     payload = {"version": RECORD_VERSION, "notebook": _digest(notebook.read_bytes()), "profile": profile,
                "parameters": parameters, "built_at": built_at, "code": code_digest(), "environment": environment(),
-               "runs_root": str(runs_root), "device": device, "gpu_studies": gpu_studies}
+               "runs_root": str(runs_root), "device": device, "first_designs": first_designs}
     return _digest(json.dumps(payload, sort_keys=True, default=str).encode())
 
 

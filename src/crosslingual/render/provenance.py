@@ -25,7 +25,7 @@ import torch
 from crosslingual.errors import ConfigError
 from crosslingual.files import write_atomic
 from crosslingual.pretrained.hf import check_model_dir
-from crosslingual.render.chapters import every_study
+from crosslingual.render.chapters import first_designs_asked
 from crosslingual.render.cost import run_seconds
 from crosslingual.render.notebook import check_value
 from crosslingual.store.runs import Run, machine_info
@@ -156,7 +156,7 @@ def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any]
         f"{f'; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} distinct)' if seeds else ''}.",
         code_item(executed_at, executed_at),
         f"- **Device**: {device_text(runs)}"
-        f"{'; every study asked for (EVERY_STUDY=1): the GPU studies run here too' if every_study() else ''}.",
+        f"{'; the first designs asked for (FIRST_DESIGNS=1)' if first_designs_asked() else ''}.",
         f"- **Built** {when}; **compute**: this notebook {notebook_seconds:.0f} s, and its runs' training "
         f"{training:.0f} s of worker time when they were trained.",
         ":::",

@@ -21,6 +21,7 @@ from crosslingual.claims.verdicts import (
     POSITIVE_CONTROL,
     REDESIGN_SUFFIX,
     REPRODUCED,
+    SUPERSEDED,
     UNTESTABLE,
     base_claim,
     registry,
@@ -28,7 +29,8 @@ from crosslingual.claims.verdicts import (
 from crosslingual.render.chapters import CHAPTERS
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
-          CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info"}
+          CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info",
+          SUPERSEDED: "bdg-light"}
 
 UNCOMMITTED = "uncommitted"
 
@@ -135,8 +137,11 @@ def claims_page(rows: list[dict]) -> str:
         base = row["claim"].split(" ")[0]
         overall = row["claim"] == base
         claim = f"**{row['claim']}**" if overall else row["claim"]
-        fragile = bool(row.get("fragile")) and row["verdict"] not in (UNTESTABLE, INSUFFICIENT)
-        marks = (" {bdg-warning-line}`fragile`" if fragile else "") + {
+        fragile = bool(row.get("fragile")) and row["verdict"] not in (UNTESTABLE, INSUFFICIENT, SUPERSEDED)
+        by = row.get("superseded_by") or ""
+        marks = (" {bdg-warning-line}`fragile`" if fragile else "") + (
+            (f" by {by}" if row["verdict"] == SUPERSEDED else f" {{bdg-light}}`first design: see {by}`") if by
+            else "") + {
             POSITIVE_CONTROL: " {bdg-light}`positive control`",
             DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
         table.append(f"| {claim} | {_badge(row)}{marks}{_differs(row)} | {_where(row)} |")
@@ -144,6 +149,9 @@ def claims_page(rows: list[dict]) -> str:
                    DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
         if fragile:
             control += " {bdg-warning-line}`fragile` *one seed crossing its null would change this verdict*"
+        if by and row["verdict"] != SUPERSEDED:
+            control += (f" *(the paper's design as first reconstructed, superseded by {by}: shown, not the claim's "
+                        "best test)*")
         lines = [f"{row['claim']} ({row['chapter']})",
                  f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
         if overall and base in RULES and RULES[base].redesign:
@@ -198,7 +206,10 @@ significantly opposite to the prediction. A verdict on a pretrained model is a s
 description of that model, with an interval over its items (script categories, windows of text) and no p-value.
 A claim with a suffix, such as `R4 (parallel_fraction)`, is one part of the overall verdict of the same claim;
 a claim marked `-redesign` tests the paper's claim again in an experiment built so that its
-effect could appear, under its own rule committed before its runs, beside the old design's verdict; a positive
+effect could appear, under its own rule committed before its runs: it is the claim's best test, and the book
+trains it by default. The design it replaced (the paper's design as first reconstructed) is shown beside it as
+*superseded*: with its verdict and numbers where its runs are trained anyway for another claim, else not judged
+in this build (`make book FIRST_DESIGNS=1` trains and judges every first design). A positive
 control is true by construction and checks the pipeline only. *Untestable* means the claim's precondition is
 absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
 a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than

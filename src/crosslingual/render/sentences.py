@@ -74,12 +74,6 @@ def comparison_not_run(reason: str) -> str:
     return f"*Not run: {reason}.*"
 
 
-def continued_trainings(arms: int, seeds: int) -> str:
-    """The work a section of continued training left out would have cost (``chapters.not_run_reason``'s ``work``):
-    ``arms`` continued trainings of each of ``seeds`` base runs."""
-    return f"{arms * seeds} continued trainings ({arms} arms x {seeds} seeds)"
-
-
 # ------------------------------------------------------------------------------ 03_information
 
 
@@ -333,3 +327,108 @@ def g_real(model: str, numbers: Mapping[str, Any], languages: int) -> str:
             f"its norm's median, where the norm's gain is {numbers['outlier_gain']:.3f}; scaling that gain by "
             f"{FACTOR:g} raises the loss by {numbers['outlier_rise']:.3f} nats, a typical dimension's by "
             f"{numbers['typical_rise']:.4f}.")
+
+
+# ------------------------------------------------------------------------------ 05 and 06: the first designs
+
+
+def ch05_first_design(verdicts: Sequence[Verdict], means: pd.DataFrame, probe_rho: float) -> str:
+    """The reading of chapter 05's first design (R5 on the study ``extractability``, superseded by R5-redesign):
+    its verdict; per manipulation the median seed's paired change in final unification (cue arms) or trend (sweeps)
+    with its verdict; cross-lingual accuracy at the two ends of the vocabulary sweep and how to read that sweep
+    (:func:`r5_vocabulary`); the last-layer probe with and without a marker; and Spearman's rho between probe and
+    unification across the runs (``probe_rho``). ``verdicts``: ``rosetta.r5_extractability``'s, the overall
+    verdict last; ``means``: per setting (``store.results.extractability_setting``'s names), ``acc_xling`` and
+    ``language_probe``."""
+    from crosslingual.store.results import extractability_setting
+
+    overall = verdicts[-1]
+    part = {v.claim: v for v in verdicts}
+
+    def number(name: str, digits: str) -> str:
+        return f"{part[f'{overall.claim} ({name})'].number('median'):{digits}}"
+
+    def word(name: str) -> str:
+        return f"**{part[f'{overall.claim} ({name})'].verdict}**"
+
+    probe, accuracy = means["language_probe"], means["acc_xling"]
+    bpe96, word_level = extractability_setting("vocabulary", 96), extractability_setting("vocabulary", 0)
+    marker, baseline = extractability_setting("language_marker", 1), extractability_setting("baseline", 0)
+    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
+    return (f"On our worlds {overall.claim} is **{overall.verdict}** in this design{by}. Per "
+            f"manipulation, in the median seed: a language marker changes final unification by "
+            f"{number('language_marker', '+.3f')} ({word('language_marker')}), shared function words by "
+            f"{number('shared_function_words', '+.3f')} ({word('shared_function_words')}); along the entity overlap "
+            f"sweep rho is {number('entity_overlap', '.2f')} ({word('entity_overlap')}, a positive control), and "
+            f"along the vocabulary sweep {number('vocabulary', '.2f')} ({word('vocabulary')}; a positive rho means "
+            f"that *larger* vocabularies unify more). Cross-lingual accuracy goes from {accuracy[bpe96]:.2f} with 96 "
+            f"BPE pieces to {accuracy[word_level]:.2f} with word-level tokens. "
+            f"{r5_vocabulary(part[f'{overall.claim} (vocabulary)'])} At the last layer the probe reads the language "
+            f"with accuracy {probe[marker]:.2f} with a marker and {probe[baseline]:.2f} without; across the runs of "
+            f"this design, Spearman's rho between the last-layer probe accuracy and the unification score is "
+            f"{probe_rho:.2f}.")
+
+
+def ch06_first_design(verdicts: Sequence[Verdict], gains: pd.DataFrame, acc_in: pd.Series) -> str:
+    """The reading of chapter 06's first design (R7 on the study ``interventions``, superseded by R7-redesign):
+    its verdict, the median seed's paired gain in chance-corrected cross-lingual accuracy of each of the paper's
+    interventions, the largest gain of all with its order-statistic interval, and code-switching's in-language
+    accuracy. ``verdicts``: ``rosetta.r7_interventions``' (the overall verdict last); ``gains``: its table, one row
+    per ``intervention``, largest gain first; ``acc_in``: per arm, its mean in-language accuracy."""
+    overall = verdicts[-1]
+    g = gains.set_index("intervention")["acc_corrected gain"]
+    best = gains.iloc[0]
+    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
+    return (f"On our worlds {overall.claim} is **{overall.verdict}** in this design{by}. The "
+            f"paper's interventions change chance-corrected cross-lingual accuracy, in the median seed, by "
+            f"{g['balanced attributes']:+.3f} (balancing attributes), {g['shared function words']:+.3f} (shared "
+            f"function words) and {g['no language marker']:+.3f} (removing the marker). The largest gain of all "
+            f"comes from **{best['intervention']}**: {best['acc_corrected gain']:+.3f} (order-statistic interval of "
+            f"the median {best['acc_corrected CI low']:+.3f} to {best['acc_corrected CI high']:+.3f}). "
+            f"Code-switching's in-language accuracy is {acc_in['code-switching']:.2f}.")
+
+
+# ------------------------------------------------------------------------------ 09 and 10: the first designs
+
+
+def ch09_first_h1(verdicts: Sequence[Verdict]) -> str:
+    """The reading of H1's first design (chapter 09, on the word-level runs of chapters 3 and 5 and chapter 6's
+    two-script BPE arm; superseded by H1-redesign): the median seed's one-vs-rest accuracy per kind of token, then
+    the overall verdict. ``verdicts``: ``hyperpolyglot.h1_script_separability``'s, its parts ``H1 (word)`` and
+    ``H1 (BPE, two scripts)`` and the overall verdict last, marked by ``claims.verdicts.superseded``."""
+    overall = verdicts[-1]
+    part = {v.claim: v for v in verdicts}
+    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
+    return (f"With word-level tokens the median seed's one-vs-rest accuracy is "
+            f"{part[f'{overall.claim} (word)'].number('separability'):.2f}; with BPE in two scripts it is "
+            f"{part[f'{overall.claim} (BPE, two scripts)'].number('separability'):.2f}. Overall, {overall.claim} is "
+            f"**{overall.verdict}** in this design{by}.")
+
+
+def ch09_first_h2(verdict: Verdict, neighbor_categories_min: float) -> str:
+    """The reading of H2's first design (chapter 09, on the word-level runs; superseded by H2-redesign): how far
+    numNeighborCategory saturates (``neighbor_categories_min``: its smallest run mean, of a possible 2 scripts),
+    then the median seed's Spearman's rho between unification and each neighbourhood measure, and the verdict.
+    ``verdict``: ``hyperpolyglot.h2_neighbourhoods_follow_unification``'s, marked by
+    ``claims.verdicts.superseded``."""
+    by = f" (superseded by {verdict.superseded_by})" if verdict.superseded_by else ""
+    return (f"In every run numNeighborCategory's mean is at least {neighbor_categories_min:.2f} of a possible 2 "
+            f"(the table at the head of this section). Across each seed's runs, the median seed's Spearman's rho "
+            f"between unification and translation precision is "
+            f"{verdict.number('translation_precision', 'rho'):.2f} and between unification and the cross-script "
+            f"share {verdict.number('cross_script_share', 'rho'):.2f}: {verdict.claim} is **{verdict.verdict}** in "
+            f"this design{by}.")
+
+
+def ch10_first_g4(verdict: Verdict, means: pd.DataFrame, spread: float) -> str:
+    """The reading of G4's first design (chapter 10, one frozen share in the continued training of
+    ``analysis.regions_study.forgetting``; superseded by G4-redesign): the old languages' answer-loss rise per arm,
+    which way freezing the core moved it (:func:`g4`), the verdict, and whether the arms learnt the new language
+    alike (:func:`g4_learning`). ``means`` and ``spread``: ``analysis.regions_study.g4_summary``'s (one row per
+    arm, ``full``, ``core frozen`` and ``random frozen``, with its mean ``forgetting`` over seeds)."""
+    rise = means["forgetting"]
+    by = f" (superseded by {verdict.superseded_by})" if verdict.superseded_by else ""
+    return (f"After continued training, the old languages' answer loss has risen on average over seeds by "
+            f"{rise['full']:.3f} nats with everything trained, {rise['core frozen']:.3f} with the core frozen and "
+            f"{rise['random frozen']:.3f} with a random region frozen. {g4(verdict)} {verdict.claim} is "
+            f"**{verdict.verdict}** in this design{by}. {g4_learning(spread)}")
