@@ -332,6 +332,13 @@ def g_real(model: str, numbers: Mapping[str, Any], languages: int) -> str:
 # ------------------------------------------------------------------------------ 05 and 06: the first designs
 
 
+def _in_this_design(verdict: Verdict) -> str:
+    """The clause "R5 is **not reproduced** in this design (superseded by R5-redesign)": a first design's verdict,
+    with the redesign that superseded it (``Verdict.superseded_by``) where there is one."""
+    by = f" (superseded by {verdict.superseded_by})" if verdict.superseded_by else ""
+    return f"{verdict.claim} is **{verdict.verdict}** in this design{by}"
+
+
 def ch05_first_design(verdicts: Sequence[Verdict], means: pd.DataFrame, probe_rho: float) -> str:
     """The reading of chapter 05's first design (R5 on the study ``extractability``, superseded by R5-redesign):
     its verdict; per manipulation the median seed's paired change in final unification (cue arms) or trend (sweeps)
@@ -354,8 +361,7 @@ def ch05_first_design(verdicts: Sequence[Verdict], means: pd.DataFrame, probe_rh
     probe, accuracy = means["language_probe"], means["acc_xling"]
     bpe96, word_level = extractability_setting("vocabulary", 96), extractability_setting("vocabulary", 0)
     marker, baseline = extractability_setting("language_marker", 1), extractability_setting("baseline", 0)
-    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
-    return (f"On our worlds {overall.claim} is **{overall.verdict}** in this design{by}. Per "
+    return (f"On our worlds {_in_this_design(overall)}. Per "
             f"manipulation, in the median seed: a language marker changes final unification by "
             f"{number('language_marker', '+.3f')} ({word('language_marker')}), shared function words by "
             f"{number('shared_function_words', '+.3f')} ({word('shared_function_words')}); along the entity overlap "
@@ -378,8 +384,7 @@ def ch06_first_design(verdicts: Sequence[Verdict], gains: pd.DataFrame, acc_in: 
     overall = verdicts[-1]
     g = gains.set_index("intervention")["acc_corrected gain"]
     best = gains.iloc[0]
-    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
-    return (f"On our worlds {overall.claim} is **{overall.verdict}** in this design{by}. The "
+    return (f"On our worlds {_in_this_design(overall)}. The "
             f"paper's interventions change chance-corrected cross-lingual accuracy, in the median seed, by "
             f"{g['balanced attributes']:+.3f} (balancing attributes), {g['shared function words']:+.3f} (shared "
             f"function words) and {g['no language marker']:+.3f} (removing the marker). The largest gain of all "
@@ -398,11 +403,10 @@ def ch09_first_h1(verdicts: Sequence[Verdict]) -> str:
     ``H1 (BPE, two scripts)`` and the overall verdict last, marked by ``claims.verdicts.superseded``."""
     overall = verdicts[-1]
     part = {v.claim: v for v in verdicts}
-    by = f" (superseded by {overall.superseded_by})" if overall.superseded_by else ""
     return (f"With word-level tokens the median seed's one-vs-rest accuracy is "
             f"{part[f'{overall.claim} (word)'].number('separability'):.2f}; with BPE in two scripts it is "
-            f"{part[f'{overall.claim} (BPE, two scripts)'].number('separability'):.2f}. Overall, {overall.claim} is "
-            f"**{overall.verdict}** in this design{by}.")
+            f"{part[f'{overall.claim} (BPE, two scripts)'].number('separability'):.2f}. Overall, "
+            f"{_in_this_design(overall)}.")
 
 
 def ch09_first_h2(verdict: Verdict, neighbor_categories_min: float) -> str:
@@ -411,13 +415,11 @@ def ch09_first_h2(verdict: Verdict, neighbor_categories_min: float) -> str:
     then the median seed's Spearman's rho between unification and each neighbourhood measure, and the verdict.
     ``verdict``: ``hyperpolyglot.h2_neighbourhoods_follow_unification``'s, marked by
     ``claims.verdicts.superseded``."""
-    by = f" (superseded by {verdict.superseded_by})" if verdict.superseded_by else ""
     return (f"In every run numNeighborCategory's mean is at least {neighbor_categories_min:.2f} of a possible 2 "
             f"(the table at the head of this section). Across each seed's runs, the median seed's Spearman's rho "
             f"between unification and translation precision is "
             f"{verdict.number('translation_precision', 'rho'):.2f} and between unification and the cross-script "
-            f"share {verdict.number('cross_script_share', 'rho'):.2f}: {verdict.claim} is **{verdict.verdict}** in "
-            f"this design{by}.")
+            f"share {verdict.number('cross_script_share', 'rho'):.2f}: {_in_this_design(verdict)}.")
 
 
 def ch10_first_g4(verdict: Verdict, means: pd.DataFrame, spread: float) -> str:
@@ -427,8 +429,7 @@ def ch10_first_g4(verdict: Verdict, means: pd.DataFrame, spread: float) -> str:
     alike (:func:`g4_learning`). ``means`` and ``spread``: ``analysis.regions_study.g4_summary``'s (one row per
     arm, ``full``, ``core frozen`` and ``random frozen``, with its mean ``forgetting`` over seeds)."""
     rise = means["forgetting"]
-    by = f" (superseded by {verdict.superseded_by})" if verdict.superseded_by else ""
     return (f"After continued training, the old languages' answer loss has risen on average over seeds by "
             f"{rise['full']:.3f} nats with everything trained, {rise['core frozen']:.3f} with the core frozen and "
-            f"{rise['random frozen']:.3f} with a random region frozen. {g4(verdict)} {verdict.claim} is "
-            f"**{verdict.verdict}** in this design{by}. {g4_learning(spread)}")
+            f"{rise['random frozen']:.3f} with a random region frozen. {g4(verdict)} {_in_this_design(verdict)}. "
+            f"{g4_learning(spread)}")
