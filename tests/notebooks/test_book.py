@@ -208,6 +208,24 @@ def test_the_studies_trained_up_front_are_the_runs_the_notebooks_ask_for():
             assert (params["seeds"], params["seed"]) == (grid.seeds, grid.seed), (name, path.name)
 
 
+def test_the_notebooks_train_nothing_the_continued_trainings_are_computed_before_them(smoke_book, monkeypatch):
+    """Chapter 10's continued trainings are computed by ``derive_chapters`` before the notebooks, under the keys
+    the notebook asks for: computing them again finds every table (a computation would fail here), and the store
+    holds no others (a notebook asking under other keys would have trained and added its own)."""
+    from crosslingual.analysis import regions_study
+    from crosslingual.render.build import derive_chapters
+    from crosslingual.render.chapters import chapter, runs_first_design
+    from crosslingual.store.layout import DERIVED, runs_root
+
+    tables = sorted((runs_root() / DERIVED).glob("forgetting-*.parquet"))
+    designs = 1 + runs_first_design("first_design", "auto", "smoke")  # G4-redesign, and G4's first design
+    assert len(tables) == designs * _parameters(ROOT / "notebooks" / "10_linguistic_regions.ipynb")["seeds"]
+    monkeypatch.setattr(regions_study, "_continued",
+                        lambda *args, **kwargs: pytest.fail("a continued training was computed again"))
+    derive_chapters(ROOT, "smoke", (chapter("10"),))
+    assert sorted((runs_root() / DERIVED).glob("forgetting-*.parquet")) == tables
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_chapter_page_says_how_it_was_made_and_hides_its_code(smoke_book, path):
     executed = nbformat.read(SMOKE / "book" / "book" / "experiments" / path.name, as_version=4)

@@ -145,3 +145,22 @@ def test_the_book_trains_every_chapter_s_runs_once():
     geometry = chapter("09")
     assert {cfg.seed for cfg in configs} >= {s + PAIR_SEED_OFFSET for s in range(geometry.seeds)}
     assert {cfg.seed for cfg in configs if cfg.seed < PAIR_SEED_OFFSET} == set(range(5))
+
+
+def test_the_book_runs_each_chapter_s_continued_trainings_with_its_notebook_s_defaults(capsys):
+    """``derive_chapters`` calls a chapter's ``derived`` with the profile and its notebook's parameter defaults (the
+    keys its notebook will ask for); a failure is reported, not raised: the notebook meets it again and shows it."""
+    from dataclasses import replace
+
+    from crosslingual.render.build import derive_chapters
+
+    seen = []
+    recording = replace(chapter("10"), derived=lambda profile, p: seen.append((profile, p)))
+    failing = replace(chapter("10"), derived=lambda profile, p: 1 / 0)
+    derive_chapters(ROOT, "smoke", (recording, failing, chapter("01")))
+    defaults = {name: default for name, (_, default) in
+                declared_parameters(ROOT / "notebooks" / "10_linguistic_regions.ipynb").items()}
+    assert seen == [("smoke", defaults)] and defaults["continue_steps"] == 0
+    out = capsys.readouterr().out
+    assert "failed: chapter 10_linguistic_regions's continued trainings: ZeroDivisionError" in out
+    assert [c.name for c in CHAPTERS if c.derived] == ["10_linguistic_regions"]

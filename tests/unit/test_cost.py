@@ -205,3 +205,11 @@ def test_the_cost_page_says_whether_the_first_designs_are_in_the_build(gpu, aske
     page = " ".join(cost_page(USAGE, "default", report).split())
     assert expected in page and "Every claim's best test (each redesign) is in this build" in page
     assert ("worker processes sharing its GPU (NVIDIA H200)" in page) == gpu
+
+
+def test_the_cost_page_names_the_continued_trainings_and_their_time():
+    from crosslingual.render.cost import cost_page
+
+    report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
+    page = " ".join(cost_page(USAGE, "default", report, derived_seconds=212.4).split())
+    assert "then the continued trainings that chapter 10 starts from its runs, in 212 s; no notebook trains" in page

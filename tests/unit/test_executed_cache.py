@@ -250,6 +250,6 @@ def test_the_timing_summary_says_which_chapters_were_reused(reused):
         trained, requested, workers, seconds = [], 3, 1, 0.5
 
     usage = [{"notebook": "10_linguistic_regions", "seconds": 15.0, "runs": [], **({"reused": True} if reused else {})}]
-    text = build.timing_summary(Report(), usage, 1.0, 2.0)
+    text = build.timing_summary(Report(), usage, 0.0, 1.0, 2.0)
     line = next(s for s in text.splitlines() if "10_linguistic_regions" in s)
     assert ("reused; executed earlier in 15 s" in line and line.endswith(" 0 s")) if reused else line.endswith("15 s")

@@ -409,6 +409,45 @@ def test_cached_table_recomputes_for_a_new_code_version_only(tmp_path):
     assert len(calls) == 3
 
 
+def test_cached_table_without_a_computation_reads_what_is_cached_and_none_otherwise(tmp_path):
+    from crosslingual.store.derived import cached_table
+
+    assert cached_table("t", {"a": 1}, None, root=tmp_path) is None
+    cached_table("t", {"a": 1}, lambda: pd.DataFrame({"x": [1.0]}), root=tmp_path)
+    assert cached_table("t", {"a": 1}, None, root=tmp_path).x.tolist() == [1.0]
+    (table,) = (tmp_path / ".derived").glob("t-*.parquet")
+    table.write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="no matching checksum"):
+        assert cached_table("t", {"a": 1}, None, root=tmp_path) is None
+    assert not table.exists()  # quarantined: the caller computes it elsewhere
+
+
+def test_g4_curves_read_cached_tables_here_and_send_only_the_rest_to_workers(monkeypatch):
+    """A rebuild whose continued trainings are all cached starts no worker process."""
+    from types import SimpleNamespace
+
+    import crosslingual.analysis.regions_study as study
+
+    runs = [SimpleNamespace(config=SimpleNamespace(seed=s)) for s in range(3)]
+    cached = {0: pd.DataFrame({"x": [0.0]}), 2: pd.DataFrame({"x": [2.0]})}
+    sent = []
+
+    def read(run, cached_only=False, **kwargs):
+        assert cached_only and kwargs == {"steps": 24, "eval_every": 2, "n_sequences": 8}
+        return cached.get(run.config.seed)
+
+    def workers(fn, todo, workers, desc, **kwargs):
+        sent.append([r.config.seed for r in todo])
+        return [pd.DataFrame({"x": [10.0 + r.config.seed]}) for r in todo]
+
+    monkeypatch.setattr(study, "forgetting_all_parameters", read)
+    monkeypatch.setattr(study, "map_runs", workers)
+    out = study.g4_redesign_curves(runs, 24, 8)
+    assert sent == [[1]] and out.x.tolist() == [0.0, 11.0, 2.0] and out.seed.tolist() == [0, 1, 2]
+    cached[1] = pd.DataFrame({"x": [1.0]})
+    assert study.g4_redesign_curves(runs, 24, 8).x.tolist() == [0.0, 1.0, 2.0] and sent == [[1]]
+
+
 def test_analyse_is_cached_and_reads_back_equal_tables(tmp_path, monkeypatch):
     import dataclasses
 

@@ -38,9 +38,10 @@ from crosslingual.analysis.regions import (
     total_scores,
 )
 from crosslingual.claims.designs import G4_REDESIGN_FRACTIONS, G4_REDESIGN_LR
-from crosslingual.core.config import context_length
+from crosslingual.core.config import RunConfig, context_length
 from crosslingual.core.train import lm_loss
 from crosslingual.store.derived import cached_table, cached_tables
+from crosslingual.store.per_run import map_runs
 from crosslingual.store.runs import Run
 
 SELECTED = (0, 1, 2, 3)  # regions are chosen on these languages' sequences
@@ -207,10 +208,11 @@ def _analyse(run: Run, n_sequences: int, fractions: tuple[float, ...], factors: 
 
 def forgetting(run: Run, *, fraction: float = PAPER_FRACTION, steps: int = 300, batch_size: int = 128,
                lr: float = 3e-4, weight_decay: float = 0.1, eval_every: int = 25, n_sequences: int = 256,
-               progress: bool = False) -> pd.DataFrame:
+               progress: bool = False, cached_only: bool = False) -> pd.DataFrame | None:
     """G4: continue training the run's final model on the new language only, with nothing frozen, with the core
     region frozen, and with a random region of the same size frozen. Long table: arm x step x language loss,
-    with the number of sequences seen. Cached in the run store (``cached_table``)."""
+    with the number of sequences seen. Cached in the run store (``cached_table``); ``cached_only``: ``None``
+    instead of computing a table that is not cached."""
     key = dict(run=run.path.name, fraction=fraction, steps=steps, batch_size=batch_size, lr=lr,
                weight_decay=weight_decay, eval_every=eval_every, n_sequences=n_sequences)
 
@@ -220,17 +222,19 @@ def forgetting(run: Run, *, fraction: float = PAPER_FRACTION, steps: int = 300, 
 
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, eval_every=eval_every,
                     n_sequences=n_sequences, progress=progress)
-    return cached_table("forgetting", key, lambda: _continued(run, arms, outer=False, **settings))
+    return cached_table("forgetting", key, None if cached_only else
+                        lambda: _continued(run, arms, outer=False, **settings))
 
 
 def forgetting_all_parameters(run: Run, *, fractions: tuple[float, ...] = G4_REDESIGN_FRACTIONS, steps: int = 300,
                               batch_size: int = 128, lr: float = G4_REDESIGN_LR, weight_decay: float = 0.1,
-                              eval_every: int = 25, n_sequences: int = 256, progress: bool = False) -> pd.DataFrame:
+                              eval_every: int = 25, n_sequences: int = 256, progress: bool = False,
+                              cached_only: bool = False) -> pd.DataFrame | None:
     """G4-redesign: ``forgetting`` with regions chosen among every parameter alike (blocks, embeddings, final norm
     and LM head: ``regions.units(outer=True)``), at each of ``fractions``: arms ``full`` and, per fraction,
     ``core frozen`` and ``random frozen`` (column ``fraction``; 0 for ``full``). The answer rows also carry each
     language's ``unigram`` answer loss (``unigram_answer_loss``), against which forgetting is scored. Cached as
-    kind ``forgetting-all``."""
+    kind ``forgetting-all`` (``cached_only`` as in ``forgetting``)."""
     for f in fractions:
         region_size(1, f)  # a clear error for a share outside (0, 1]
     key = dict(run=run.path.name, fractions=list(fractions), steps=steps, batch_size=batch_size, lr=lr,
@@ -245,7 +249,40 @@ def forgetting_all_parameters(run: Run, *, fractions: tuple[float, ...] = G4_RED
 
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay, eval_every=eval_every,
                     n_sequences=n_sequences, progress=progress)
-    return cached_table("forgetting-all", key, lambda: _continued(run, arms, outer=True, **settings))
+    return cached_table("forgetting-all", key, None if cached_only else
+                        lambda: _continued(run, arms, outer=True, **settings))
+
+
+def continued_steps(cfg: RunConfig, requested: int = 0) -> int:
+    """The steps of G4's continued trainings: ``requested``, or (0) a fifth of the base runs' steps."""
+    return requested or max(1, cfg.train.steps // 5)
+
+
+def g4_redesign_curves(runs: list[Run], steps: int, n_sequences: int, workers: int | None = None) -> pd.DataFrame:
+    """``forgetting_all_parameters`` of every run (7 arms of ``steps`` steps each, evaluated about 12 times), in
+    one table with a ``seed`` column. The book computes it before its notebooks (``render.chapters``), so that
+    chapter 10 reads the cached tables and trains nothing."""
+    return _continued_runs(forgetting_all_parameters, runs, workers, "continued training, 7 arms", steps=steps,
+                           eval_every=max(1, steps // 12), n_sequences=n_sequences)
+
+
+def _continued_runs(fn, runs: list[Run], workers: int | None, desc: str, **kwargs) -> pd.DataFrame:
+    """``fn(run, **kwargs)`` of every run in one table with a ``seed`` column: the cached tables read in this
+    process, the others computed in worker processes (``map_runs``), so that a rebuild whose tables are all
+    cached starts no process (about 5 s of a second ``make book``)."""
+    tables = [fn(run, cached_only=True, **kwargs) for run in runs]
+    todo = [run for run, table in zip(runs, tables) if table is None]
+    computed = iter(map_runs(fn, todo, workers=workers, desc=desc, **kwargs) if todo else [])
+    tables = [next(computed) if table is None else table for table in tables]
+    return pd.concat([t.assign(seed=run.config.seed) for run, t in zip(runs, tables)], ignore_index=True)
+
+
+def g4_first_curves(runs: list[Run], steps: int, n_sequences: int, fraction: float, lr: float,
+                    workers: int | None = None) -> pd.DataFrame:
+    """``forgetting`` of every run (G4's first design: 3 arms, ``fraction`` frozen, learning rate ``lr``), as
+    :func:`g4_redesign_curves`."""
+    return _continued_runs(forgetting, runs, workers, "continued training", fraction=fraction, steps=steps, lr=lr,
+                           eval_every=max(1, steps // 12), n_sequences=n_sequences)
 
 
 def _continued(run: Run, arms, *, outer: bool, steps: int, batch_size: int, lr: float, weight_decay: float,

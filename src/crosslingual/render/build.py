@@ -40,7 +40,13 @@ from crosslingual.render.chapters import (
     toc_yaml,
 )
 from crosslingual.render.cost import cost_page, counted
-from crosslingual.render.provenance import annotate, book_profile, check_chapter_parameters, mark_reused
+from crosslingual.render.provenance import (
+    annotate,
+    book_profile,
+    check_chapter_parameters,
+    declared_parameters,
+    mark_reused,
+)
 from crosslingual.render.scoreboard import scoreboard_page
 from crosslingual.store.layout import runs_root
 from crosslingual.store.runs import USAGE_LOG, Run
@@ -226,6 +232,27 @@ def train_chapters(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> Sw
     return report
 
 
+def derive_chapters(root: Path, profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> float:
+    """Run each chapter's ``derived`` computations (continued trainings from its runs) with the notebook's
+    parameter defaults, after the studies' pool and before the notebooks, so that a notebook reads their cached
+    tables and trains nothing; returns the wall time. A failure is reported here and met again (and shown) by
+    its notebook, as a failed run is."""
+    start = time.perf_counter()
+    for c in chapters:
+        if c.derived is None:
+            continue
+        defaults = {name: default for name, (_, default) in
+                    declared_parameters(root / "notebooks" / f"{c.name}.ipynb").items()}
+        try:
+            c.derived(profile, defaults)
+        except Exception as err:  # noqa: BLE001 - the notebook meets it again and fails with its own traceback
+            print(f"  failed: chapter {c.name}'s continued trainings: {type(err).__name__}: {err}", flush=True)
+    seconds = time.perf_counter() - start
+    if any(c.derived for c in chapters):
+        print(f"chapters' continued trainings at profile={profile}: {seconds:.0f} s", flush=True)
+    return seconds
+
+
 OUT_MARKER = ".crosslingual-book"  # in every --out directory the book command made; nothing else is ever replaced
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "notebooks")
 
@@ -302,18 +329,20 @@ book's profile), the page of this one carries a banner if it differs from the re
         train_chapters(built_at, missing)
     # with parameters, the chapter's notebook trains its own runs (their configs depend on the parameters)
     report = train_chapters(profile, () if parameters else selected)
+    derived_seconds = derive_chapters(root, built_at, missing) + derive_chapters(root, profile, () if parameters
+                                                                                 else selected)
     start = time.perf_counter()
     usage = execute_notebooks(root, experiments, built_at, chapters=missing) if missing else []
     usage += execute_notebooks(root, experiments, profile, parameters, chapters=selected, built_at=built_at)
     notebooks_seconds = time.perf_counter() - start
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
         if only is None or not (experiments / "cost.md").exists():
-            write_atomic(experiments / "cost.md", cost_page(usage, profile, report).encode())
+            write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds).encode())
         write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
-    print(timing_summary(report, usage, notebooks_seconds, time.perf_counter() - start), flush=True)
+    print(timing_summary(report, usage, derived_seconds, notebooks_seconds, time.perf_counter() - start), flush=True)
     return target / "_build" / "html" / "index.html"
 
 
@@ -329,14 +358,17 @@ def _reuse_out(root: Path, out: Path) -> Path:
 SETUP_SECONDS_ENV = "CROSSLINGUAL_SETUP_SECONDS"  # set by `make book`: the set-up it timed before this command
 
 
-def timing_summary(report: SweepReport, usage: list[dict], notebooks_seconds: float, html_seconds: float) -> str:
-    """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, the notebooks
+def timing_summary(report: SweepReport, usage: list[dict], derived_seconds: float, notebooks_seconds: float,
+                   html_seconds: float) -> str:
+    """Where a build's time went, printed at its end: set-up (when ``make`` timed it), training, the continued
+    trainings from the runs (``derive_chapters``), the notebooks
     (each chapter's own time; several run at once, so they add up to more than the phase; a reused chapter
     costs nothing here, and its line says what its execution took), the HTML."""
     setup = os.environ.get(SETUP_SECONDS_ENV)
     phases = [("set-up (make setup)", float(setup))] if setup else []
     phases.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
                    f"{counted(report.workers, 'worker')})", report.seconds))
+    phases.append(("continued trainings from the runs", derived_seconds))
     phases.append(("executing the notebooks, side by side", notebooks_seconds))
     chapters = [(f"  chapter {u['notebook']} (reused; executed earlier in {u['seconds']:.0f} s)", 0.0)
                 if u.get("reused") else (f"  chapter {u['notebook']}", u["seconds"]) for u in usage]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crosslingual.errors import ConfigError
 
@@ -44,6 +44,11 @@ class Chapter:
     # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
     extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
     seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
+    # what the notebook computes from its runs by training them further (continued trainings), as a function of
+    # the profile and the notebook's parameters at their defaults: the book runs it after training the studies and
+    # before the notebooks (``render.build.derive_chapters``), so that no notebook trains; the notebook calls the
+    # same functions and reads their cached tables
+    derived: Callable[[str, dict[str, Any]], None] | None = None
 
     @property
     def order(self) -> int:
@@ -58,6 +63,26 @@ def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
     from crosslingual.analysis.geometry_study import pair_configs
 
     return [cfg for pair in pair_configs(profile, seeds, seed) for cfg in pair]
+
+
+def _continued_trainings(profile: str, p: dict[str, Any]) -> None:
+    """Chapter 10's continued trainings: G4-redesign's (every build) and G4's first design's (where
+    ``runs_first_design`` says), with the notebook's parameters ``p``."""
+    from crosslingual.analysis.regions_study import continued_steps, g4_first_curves, g4_redesign_curves
+    from crosslingual.store.grids import Grid
+    from crosslingual.store.sweep import run_many
+
+    redesign = runs_section("g4_redesign", p["g4_redesign"])
+    first = runs_first_design("first_design", p["first_design"], profile)
+    if not (redesign or first):
+        return
+    grid = [cfg for *_, cfg in Grid.load("regions").expand(profile, p["seeds"], p["seed"])]
+    runs = run_many(grid, progress=False)
+    steps = continued_steps(grid[0], p["continue_steps"])
+    if redesign:
+        g4_redesign_curves(runs, steps, p["n_sequences"])
+    if first:
+        g4_first_curves(runs, steps, p["n_sequences"], fraction=p["freeze_fraction"], lr=p["continue_lr"])
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -82,7 +107,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
             ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
              "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
-             "G3 (gemma-3-270m)"), ("regions", "regions_large")),
+             "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_continued_trainings),
 )
 
 

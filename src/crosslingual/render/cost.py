@@ -26,7 +26,7 @@ import torch
 from crosslingual.core.config import PROFILES, RunConfig, make_config
 from crosslingual.core.device import resolve_device
 from crosslingual.errors import ConfigError
-from crosslingual.render.chapters import runs_first_designs
+from crosslingual.render.chapters import CHAPTERS, runs_first_designs
 from crosslingual.store.sweep import SweepReport, default_workers, expected_cost
 
 # The fields a profile sets (the scale); every other field is a scientific knob that a counterpart keeps as is.
@@ -181,7 +181,7 @@ def chapter_costs(usage: Iterable[dict], profile: str, profiles: Iterable[str] |
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> str:
+def cost_page(usage: list[dict], profile: str, studies_report: SweepReport, derived_seconds: float = 0.0) -> str:
     """The book's cost model: per chapter, its runs, their training time and the notebook time, measured at the
     built profile and estimated at the others (``crosslingual.render.cost``), so that an experiment's cost can be read
     before it is added."""
@@ -204,6 +204,9 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport) -> s
     studies = ("Every claim's best test (each redesign) is in this build; the first designs that the redesigns "
                "superseded are " + ("in it too." if runs_first_designs(profile) else
                                      "not (`make book FIRST_DESIGNS=1` adds them)."))
+    derived = [c.name[:2] for c in CHAPTERS if c.derived]
+    continuing = (f"chapter {derived[0]} starts from its runs" if len(derived) == 1 else
+                  f"chapters {', '.join(derived)} start from their runs")
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
@@ -221,8 +224,9 @@ per core and one more (so the wall time is less than the notebook column's total
 
 This build first trained the studies' runs in one pool ({counted(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
-{studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time; the notebook column
-is then mostly analysis (and the few runs outside the studies).
+{studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time, then the continued trainings
+that {continuing}, in {derived_seconds:.0f} s; no notebook trains, so the notebook column is
+analysis.
 
 The tables of the other profiles are estimates from this build, so that the cost of an experiment can be read
 before it is run (`crosslingual.render.cost`). Each run there is its *counterpart*: for a run of the book's studies,

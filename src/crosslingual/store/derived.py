@@ -19,14 +19,15 @@ from crosslingual.store.integrity import quarantine_target
 from crosslingual.store.layout import DERIVED, parquet_bytes, runs_root, store_errors, write_json
 
 
-def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root: Path | None = None,
-                 version: int = 1) -> pd.DataFrame:
+def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame] | None, root: Path | None = None,
+                 version: int = 1) -> pd.DataFrame | None:
     """A table derived from finished runs by further computation (e.g. continued training from a run's weights),
     cached under ``runs/.derived/`` by a hash of ``key``, the result-format version and ``version``, written
     atomically and read back only when its sidecar (key and checksum) matches: a killed computation leaves
     nothing behind and is redone on the next call, and a damaged or foreign table is quarantined and recomputed.
     ``version`` is the computing code's version: bumping it recomputes the table. Version 1 is left out of the
-    hash, so tables cached before versions existed stay valid. The index is not stored."""
+    hash, so tables cached before versions existed stay valid. The index is not stored. With ``compute=None`` a
+    missing (or quarantined) table is ``None``: the caller reads what is cached and computes the rest elsewhere."""
     root = root or runs_root()
     versioned = {} if version == 1 else {"version": version}
     payload = json.dumps({"kind": kind, "key": key, "format": RESULT_FORMAT_VERSION, **versioned}, sort_keys=True)
@@ -47,6 +48,8 @@ def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame], root
                 os.replace(f, target / f.name)
         warnings.warn(f"derived table {path.name} has no matching checksum (damaged, or written by an older "
                       f"version); moved to {target} and recomputing it", stacklevel=2)
+    if compute is None:
+        return None
     table = compute()
     with store_errors(root):
         path.parent.mkdir(parents=True, exist_ok=True)
