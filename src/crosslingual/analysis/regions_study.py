@@ -10,6 +10,7 @@ as in the paper (our choice: the Rosetta chapters train on the answer only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -260,13 +261,14 @@ def continued_steps(cfg: RunConfig, requested: int = 0) -> int:
 
 def g4_redesign_curves(runs: list[Run], steps: int, n_sequences: int, workers: int | None = None) -> pd.DataFrame:
     """``forgetting_all_parameters`` of every run (7 arms of ``steps`` steps each, evaluated about 12 times), in
-    one table with a ``seed`` column. The book computes it before its notebooks (``render.chapters``), so that
-    chapter 10 reads the cached tables and trains nothing."""
+    one table with a ``seed`` column. The book computes it before its notebooks (``render.build.derive_chapters``),
+    so that chapter 10 reads the cached tables and trains nothing."""
     return _continued_runs(forgetting_all_parameters, runs, workers, "continued training, 7 arms", steps=steps,
                            eval_every=max(1, steps // 12), n_sequences=n_sequences)
 
 
-def _continued_runs(fn, runs: list[Run], workers: int | None, desc: str, **kwargs) -> pd.DataFrame:
+def _continued_runs(fn: Callable[..., pd.DataFrame | None], runs: list[Run], workers: int | None, desc: str,
+                    **kwargs) -> pd.DataFrame:
     """``fn(run, **kwargs)`` of every run in one table with a ``seed`` column: the cached tables read in this
     process, the others computed in worker processes (``map_runs``), so that a rebuild whose tables are all
     cached starts no process (about 5 s of a second ``make book``)."""
