@@ -133,6 +133,28 @@ def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
     assert len(html) > 2000
 
 
+# What a reader cannot follow: the project's internal notes and issue numbers. The claims page is left out for now:
+# it quotes the registered rules verbatim, and some of their committed texts name internal notes (issue #38)
+UNFOLLOWABLE = ("issue #", "science.md", "design notes")
+
+
+def page_text(html: str) -> str:
+    """What a reader sees of a page: its text without scripts, styles and tags, whitespace collapsed."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_page_text_drops_scripts_and_tags():
+    assert page_text("<p>a <b>b</b></p><script>var x = NaN;</script>\n<style>p {}</style> c") == "a b c"
+
+
+@pytest.mark.parametrize("page", ["book/intro.html", "book/method.html", "book/experiments/cost.html",
+                                  "book/references.html", *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
+def test_no_page_cites_what_a_reader_cannot_follow(smoke_book, page):
+    text = page_text((smoke_book.parent / page).read_text())
+    assert not [s for s in UNFOLLOWABLE if s in text], page
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_figures_exist(smoke_book, path):
     html_dir = smoke_book.parent
@@ -362,3 +384,11 @@ def test_no_verdict_quotes_an_interval_outside_its_parameters_range(smoke_book):
     bad = [(row["claim"], i) for row in rows for i in intervals_out_of_range(row["evidence"])]
     page = re.sub(r"<[^>]+>", "", (smoke_book.parent / "book" / "experiments" / "claims.html").read_text())
     assert bad == [] and intervals_out_of_range(page) == []
+
+
+def test_the_cite_block_names_the_package_s_version():
+    from crosslingual import __version__
+
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert re.findall(r"version = \{([^}]*)\}", intro) == [__version__]
+    assert f'version = "{__version__}"' in (ROOT / "pyproject.toml").read_text()

@@ -1042,3 +1042,15 @@ def test_h2_between_two_pretrained_models_compares_them_per_language():
     mixed = table(0.1, 0.05)
     mixed.loc[(mixed.language == "x0") & (mixed.model == "gemma-3-270m"), "pairs"] = 9
     assert sorted(set(h2_real_languages(mixed).language)) == [f"x{i}" for i in range(1, 6)]  # x0 out for both
+
+
+def test_the_rules_page_keeps_the_command_lines_of_registered_texts_as_typed():
+    """Sphinx turns ``--`` in prose into an en dash that no shell takes: the rules' command lines go in code spans
+    (the registered texts are not edited), and nothing else is wrapped."""
+    from crosslingual.render.scoreboard import commands_as_code
+
+    assert commands_as_code("a pilot (never used; crosslingual sweep cue_isolation --seeds 2 --seed 1000) placed"
+                            ) == "a pilot (never used; `crosslingual sweep cue_isolation --seeds 2 --seed 1000`) placed"
+    assert commands_as_code("the crosslingual package") == "the crosslingual package"
+    section = rules_section()
+    assert section.count("`crosslingual sweep ") == section.count("crosslingual sweep ") > 0

@@ -5,6 +5,7 @@ call, the figure context, the placeholder of a section left out) and the sentenc
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -396,3 +397,43 @@ def test_chapter_10_s_first_design_reading_quotes_each_arm_s_forgetting():
                            "random region frozen. Freezing the core did not reduce forgetting")
     assert "G4 is **not reproduced** in this design (superseded by G4-redesign)." in text
     assert "The new language ends with the same loss in all three arms" in text
+
+
+def test_a_chapter_shows_its_verdicts_in_three_columns_with_the_rules_folded():
+    """Claim, verdict (with its role and robustness) and evidence fit the text column; the statements and rules,
+    long sentences, are under one toggle; every text is escaped."""
+    from crosslingual.render.notebook import verdicts_html
+
+    verdicts = [Verdict("R4 (p)", "More information <less> unification.", "reproduced", "rho < 0 & p < 0.05",
+                        "median rho -0.80 [-0.90, -0.50] over 5 seeds", fragile=True),
+                Verdict("R5 (overlap)", "Shared names unify", "reproduced", "the rule", "ev", role="positive control")]
+    html = verdicts_html(verdicts)
+    table, folded = html.split("<details>")
+    assert table.count("<th>") == 3 and all(f"<th>{name}</th>" in table for name in ("claim", "verdict", "evidence"))
+    assert "reproduced; fragile: one seed crossing its null would change it" in table
+    assert "reproduced (positive control); robust to any one seed" in table
+    assert "median rho -0.80 [-0.90, -0.50] over 5 seeds" in table and "the rule" not in table
+    assert ("<dt>R4 (p)</dt><dd>More information &lt;less&gt; unification. <em>Rule:</em> rho &lt; 0 &amp; p &lt; "
+            "0.05</dd>") in folded
+
+
+def test_a_data_table_reads_as_the_book_prints_it(monkeypatch):
+    """Row labels become columns, names are words, counts are integers, no negative zero, a dash for a gap."""
+    import IPython.display
+
+    from crosslingual.render.notebook import MISSING, show_table, tidy_table
+
+    table = pd.DataFrame({"sweep": ["a", "a", "b"], "level": [0.0, 0.5, 1.0], "information": [-1e-17, 0.2, 1 / 3],
+                          "n_runs": [178.0, 26.0, float("nan")], "acc_xling": [0.5, float("nan"), 0.25]}
+                         ).set_index(["sweep", "level"])
+    tidy = tidy_table(table)
+    assert list(tidy.columns) == ["sweep", "level", "information", "n runs", "acc xling"]
+    assert str(tidy["n runs"].dtype) == "Int64" and tidy["n runs"].tolist()[:2] == [178, 26]
+    assert math.copysign(1, tidy.information[0]) == 1 and tidy.information[2] == 0.333
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda html: shown.append(html.data))
+    show_table(table)
+    cells = re.findall(r"<td>(.*?)</td>", shown[0])
+    assert cells[:5] == ["a", "0.000", "0.000", "178", "0.500"] and cells[9] == MISSING and cells[13] == MISSING
+    assert "nan" not in shown[0].lower() and "-0.000" not in shown[0] and "<th></th>" not in shown[0]
+    assert list(tidy_table(pd.Series({"x": 1.5}, name="fact set")).columns) == ["", "fact set"]

@@ -29,6 +29,7 @@ from crosslingual.core.config import PROFILES
 from crosslingual.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from crosslingual.claims.verdicts import Verdict
@@ -169,15 +170,71 @@ def verdict_glue_name(claim: str) -> str:
     return "verdict_" + re.sub(r"\W+", "_", claim).strip("_")
 
 
-def show_verdicts(verdicts: list) -> None:
-    """Display verdicts as one table, every column in full (a verdict's rule and evidence are long sentences)."""
+MISSING = "—"  # a table cell with no value: a dash, never "nan"
+
+
+def tidy_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> pd.DataFrame:
+    """A data table as the book prints it: the row labels as ordinary columns (no row numbers), column names in
+    words (underscores as spaces, the levels of a column MultiIndex joined), a column of whole numbers as integers
+    (counts read "178", not "178.0"), other numbers rounded to ``digits`` without a negative zero ("-0.000" is
+    round-off of a value that is 0)."""
     import pandas as pd
-    from IPython.display import display
+
+    df = table.to_frame() if isinstance(table, pd.Series) else table.copy()
+    if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
+        df = df.reset_index()
+    df.columns = [" ".join(str(level) for level in name if str(level)) if isinstance(name, tuple) else str(name)
+                  for name in df.columns]
+    df = df.rename(columns=lambda name: "" if name == "index" else name.replace("_", " "))
+    for name in df.columns:
+        column = df[name]
+        if pd.api.types.is_float_dtype(column):
+            values = column.dropna()
+            whole = len(values) and bool(((values == values.round()) & (values.abs() < 2**53)).all())
+            df[name] = column.round().astype("Int64") if whole else column.round(digits) + 0.0
+    return df
+
+
+def show_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> None:
+    """Display a data table (:func:`tidy_table`): numbers to ``digits`` decimals, a missing value as a dash."""
+    import pandas as pd
+    from IPython.display import HTML, display
+
+    def cell(value: Any) -> str:
+        if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
+            return MISSING
+        return f"{value:.{digits}f}" if pd.api.types.is_float(value) else str(value)
+
+    display(HTML(tidy_table(table, digits).map(cell).to_html(index=False, border=0, classes="crosslingual-table")))
+
+
+def verdicts_html(verdicts: list) -> str:
+    """A chapter's verdicts as a page can hold them: a three-column table (claim; verdict, with its role when it
+    is not evidence and its robustness to one seed; the numbers it rests on), then each claim's statement and rule
+    folded under one toggle. The six-column table it replaces squeezed the rules' long sentences into a word per
+    line and ran past the text column at 1280 px."""
+    from html import escape
+
+    import pandas as pd
 
     from crosslingual.claims import verdict_table
+    from crosslingual.claims.verdicts import EVIDENCE
 
-    with pd.option_context("display.max_colwidth", None):
-        display(verdict_table(verdicts))
+    table = verdict_table(verdicts)
+    said = [verdict + (f" ({role})" if role != EVIDENCE else "") + (f"; {robust}" if robust else "")
+            for verdict, role, robust in zip(table.verdict, table.role, table.robustness)]
+    compact = pd.DataFrame({"claim": table.index, "verdict": said, "evidence": table.evidence})
+    rules = "".join(f"<dt>{escape(claim)}</dt><dd>{escape(row.statement.rstrip('.'))}. <em>Rule:</em> "
+                    f"{escape(row.rule)}</dd>" for claim, row in table.iterrows())
+    return (compact.to_html(index=False, classes="crosslingual-verdicts", border=0)
+            + f"<details><summary>The claims and their rules</summary><dl>{rules}</dl></details>")
+
+
+def show_verdicts(verdicts: list) -> None:
+    """Display a chapter's verdicts (:func:`verdicts_html`)."""
+    from IPython.display import HTML, display
+
+    display(HTML(verdicts_html(verdicts)))
 
 
 def publish_verdicts(verdicts: list, chapter: str, anchor: str, show: bool = True) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -163,11 +164,22 @@ def claims_page(rows: list[dict]) -> str:
             lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
         previous = registry().get(row["claim"], {}).get("previous") if overall else None
         if previous:
-            lines.append(f": *Before #36:* the rule of commit `{previous['commit']}` read "
-                         f"*{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
+            lines.append(f": *Before the re-registration of 2026-12-06:* the rule of commit `{previous['commit']}` "
+                         f"read *{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
                          f"replaced because it passed data with no effect (see the rule's change below)")
         details.append("\n".join(lines))
     return "\n".join(table) + "\n\n## Details\n\n" + "\n\n".join(details)
+
+
+# a command line quoted in a registered rule's text: `crosslingual <verb> ...` up to the clause's end
+COMMAND = re.compile(r"crosslingual (?:sweep|book|calibrate|toc)\b[^;),]*")
+
+
+def commands_as_code(text: str) -> str:
+    """``text`` with its command lines in code spans, so that the page keeps ``--seeds`` as typed (Sphinx turns
+    ``--`` in prose into an en dash, which a shell does not take) and a reader can copy them. The registered
+    texts themselves are not edited (their lines date the rules)."""
+    return COMMAND.sub(lambda m: f"`{m.group(0).strip()}`", text)
 
 
 def rules_section() -> str:
@@ -185,7 +197,7 @@ def rules_section() -> str:
             if previous:
                 text += (f" *The rule it replaced* (commit `{previous['commit']}`, "
                          f"{previous['default_verdict'] or 'no verdict'} at default): {previous['text']}.")
-            out.append(text)
+            out.append(commands_as_code(text))
         out.append("")
     return "\n".join(out)
 
@@ -221,8 +233,9 @@ those of the rest of the book's build (`crosslingual book --chapter`).
 
 The thresholds and rules, one place per paper (`crosslingual.claims.rosetta`, `.hyperpolyglot`,
 `.linguistic_regions`). All were rewritten in one change after the 3-seed results of earlier builds had been
-seen (the statistical standard of `science.md` section 5 is newer than those results), and re-registered in #36
-after null tables showed that several passed data with no effect; the thresholds themselves were kept, except
+seen (the statistical standard they follow, at least 5 seeds, intervals of the median and rules calibrated on
+nulls, is newer than those results), and re-registered on 2026-12-06 after null tables showed that several
+passed data with no effect; the thresholds themselves were kept, except
 where a rule below says what changed. Each rule below shows the rule it replaced and that rule's verdict. Every
 rule is calibrated on null tables in the test suite (`tests/unit/test_calibration.py`, simulators in
 `crosslingual.claims.nulls`).
