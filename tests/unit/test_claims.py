@@ -1054,3 +1054,10 @@ def test_the_rules_page_keeps_the_command_lines_of_registered_texts_as_typed():
     assert commands_as_code("the crosslingual package") == "the crosslingual package"
     section = rules_section()
     assert section.count("`crosslingual sweep ") == section.count("crosslingual sweep ") > 0
+
+
+def test_a_p_value_is_printed_to_what_three_decimals_resolve():
+    from crosslingual.claims.stats import p_text
+
+    assert [p_text(p) for p in (1 / 32, 0.0004999, 0.0005, 0.0, float("nan"))] == [
+        "p = 0.031", "p < 0.001", "p = 0.001", "p < 0.001", "no p-value"]

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from crosslingual.claims.stats import MIN_UNITS, effect, measurement, per_seed, spearman, trend_per_seed
+from crosslingual.claims.stats import MIN_UNITS, effect, measurement, p_text, per_seed, spearman, trend_per_seed
 from crosslingual.claims.verdicts import (
     CONTRADICTED,
     NOT_REPRODUCED,
@@ -204,7 +204,7 @@ def h1_script_separability(per_run: pd.DataFrame) -> list[Verdict]:
             continue
         parts.append(judged(claim, H1_STATEMENT, H1,
                             f"accuracy {full.text()} (vs {H1_MIN_PARTIAL}: {half.agree}/{half.n} seeds above, "
-                            f"p = {half.p:.3f})", numbers, [full], [half], []))
+                            f"{p_text(half.p)})", numbers, [full], [half], []))
     return [*parts, overall("H1", H1_STATEMENT, parts)]
 
 
@@ -226,7 +226,7 @@ def h1_redesign(checkpoints: pd.DataFrame) -> Verdict:
     # every level needs the margin over the shuffled-label probe: an intersection-union test of each with it
     verdict = replace(judged(H1_REDESIGN.claim, H1_REDESIGN_STATEMENT, H1_REDESIGN,
                              f"accuracy {full.text()} (vs {H1_MIN_PARTIAL}: {half.agree}/{half.n} seeds above, "
-                             f"p = {half.p:.3f}); minus the shuffled-label probe {margin.text()}",
+                             f"{p_text(half.p)}); minus the shuffled-label probe {margin.text()}",
                              {"separability": full.median, "ci": full.ci, "margin": margin.median,
                               "margin_ci": margin.ci, "peak": float(curve.max()), "peak_step": int(curve.idxmax())},
                              [full, margin], [half], []))  # below the shuffled probe: not reproduced (the rule)

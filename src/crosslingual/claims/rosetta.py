@@ -21,6 +21,7 @@ from crosslingual.claims.stats import (
     MIN_UNITS,
     chance_corrected,
     effect,
+    p_text,
     partial_spearman,
     per_seed,
     permutation_correlation_p,
@@ -252,7 +253,7 @@ def r1_cross_lingual_gap(final: pd.DataFrame) -> Verdict:
     gap = per_seed(final.assign(gap=final.acc_in - final.acc_xling), "gap")
     signed, sized = effect(gap), effect(gap, null=R1_MIN_GAP)
     return judged("R1", R1_STATEMENT, R1,
-                  f"gap {signed.text()}; vs {R1_MIN_GAP}: {sized.agree}/{sized.n} seeds above, p = {sized.p:.3f} "
+                  f"gap {signed.text()}; vs {R1_MIN_GAP}: {sized.agree}/{sized.n} seeds above, {p_text(sized.p)} "
                   f"(in-language {final.acc_in.mean():.2f}, cross-lingual {final.acc_xling.mean():.2f})",
                   {"gap": signed.median, "ci": signed.ci, "p": sized.p}, [sized], [signed])
 
@@ -347,7 +348,7 @@ def r2_learning_phase(checkpoints: pd.DataFrame, chance: float, rule: Rule = R2)
             else "unification after transfer" if e.opposite else "undetermined"
         timing = judged(f"{name} (timing)", R2_STATEMENT, rule,
                         f"transfer midpoint - unification midpoint, decades: median {e.interval_text()} ({kind}; "
-                        f"within +-{R2_MAX_LEAD}: p = {max(after.p, before.p):.3f})",
+                        f"within +-{R2_MAX_LEAD}: {p_text(max(after.p, before.p))})",
                         {"lag": e.median, "ci": e.ci, "kind": kind}, [after, before], [], [])
     rising = transferring.dropna(subset=["unification_t90", "transfer_t90"])
     order = per_seed(rising.assign(order=rising.transfer_t90 - rising.unification_t90), "order")
@@ -422,7 +423,7 @@ def r3_unification_predicts_transfer(checkpoints: pd.DataFrame) -> Verdict:
         return Verdict("R3", R3_STATEMENT, UNTESTABLE, R3.text, f"{int(stats.runs.min())} runs per seed: no "
                        "correlation across runs can be computed (a rank correlation needs 3)", numbers)
     across = (f"final rho across runs {final.text()} (vs {R3_MIN_RHO}: {final_sized.agree}/{final.n} seeds above, "
-              f"p = {final_sized.p:.3f}; shuffled pairing: p = {shuffled:.3f})"
+              f"{p_text(final_sized.p)}; shuffled pairing: {p_text(shuffled)})"
               if final.n >= MIN_UNITS else f"final rho across runs not computable ({int(stats.runs.min())} runs per "
               "seed; a rank correlation needs 3), so this design cannot reach 'reproduced'")
     evidence = (f"{across}; within-step rho {within.text()}; descriptions: partial rho given step "
@@ -553,7 +554,7 @@ def r6_exposure_control(final: pd.DataFrame) -> Verdict:
     return judged("R6", R6_STATEMENT, R6,
                   f"parallel: per-seed trend {helps.text()}; repeat control: per-seed trend {exposure.text()}; "
                   f"parallel - repeat {adv.text()} (vs {R6_MIN_ADVANTAGE}: {adv_sized.agree}/{adv.n} seeds above, "
-                  f"p = {adv_sized.p:.3f})",
+                  f"{p_text(adv_sized.p)})",
                   {"rho_parallel": helps.median, "rho_repeat": exposure.median, "advantage": adv.median,
                    "advantage_ci": adv.ci}, [helps, adv_sized], [adv], [adv])
 
@@ -662,6 +663,6 @@ def r8_real_model(pairs: pd.DataFrame) -> Verdict:
         PARTIAL if p <= ALPHA else NOT_REPRODUCED
     return Verdict("R8", R8_STATEMENT, verdict, R8.text,
                    f"Spearman rho {rho:.2f} over {len(langs) * (len(langs) - 1) // 2} pairs of {len(langs)} "
-                   f"languages of one model (a single-model measurement), Mantel p = {p:.3f}",
+                   f"languages of one model (a single-model measurement), Mantel {p_text(p)}",
                    {"rho": rho, "p": p, "languages": langs},
                    p=p, p_opposite=p_less)

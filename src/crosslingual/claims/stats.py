@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import permutations
-from math import comb, factorial
+from math import comb, factorial, isfinite
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,15 @@ def _finite(values) -> np.ndarray:
 def fixed(value: float, digits: int = 2) -> str:
     """``value`` with ``digits`` decimals, never "-0.00": a tiny negative value rounds to a plain zero."""
     return f"{round(float(value), digits) + 0.0:.{digits}f}"
+
+
+def p_text(p: float, digits: int = 3) -> str:
+    """"p = 0.031"; "p < 0.001" where ``digits`` decimals would print a p of 0 (no test has p = 0: an exact or
+    permutation test resolves to its count of arrangements); "no p-value" where none was computed."""
+    if not isfinite(p):
+        return "no p-value"
+    floor = 10.0 ** -digits
+    return f"p < {floor:.{digits}f}" if p < floor / 2 else f"p = {p:.{digits}f}"
 
 
 def binomial_tail(k: int, n: int) -> float:
@@ -173,7 +182,7 @@ class Effect:
         side = "above" if self.sign > 0 else "below"
         null = fixed(self.null, digits) if self.null else "0"
         return (f"median {self.interval_text(digits)}, {self.agree}/{self.n} seeds {side} {null}, "
-                f"p = {self.p:.3f}")
+                f"{p_text(self.p)}")
 
     def numbers(self) -> dict:
         return {"median": self.median, "mean": self.mean, "ci": self.ci, "p": self.p, "n": self.n,

@@ -18,6 +18,7 @@ from crosslingual.analysis.regions_study import PAPER_FRACTION, SAME_LOSS_SPREAD
 from crosslingual.claims.designs import FACTOR
 from crosslingual.claims.linguistic_regions import OUTLIER_MIN_RATIO
 from crosslingual.claims.rosetta import R4_MAX_TREND, R5_REDESIGN_CUE_SIGNS
+from crosslingual.claims.stats import p_text
 from crosslingual.claims.verdicts import INSUFFICIENT, UNTESTABLE
 from crosslingual.store.results import cue_setting
 
@@ -193,8 +194,8 @@ def h2_redesign(verdict: Verdict, names: int) -> str:
             f"each seed's most unified run {s['most_unified']:.2f}), and {t['mean']:.3f} of the names have a "
             f"translation among them (shuffled: {t['chance']:.3f}; most unified run {t['most_unified']:.3f}). "
             f"Per-seed Spearman's rho with unification, the median seed's: {s['rho']:.2f} (order-statistic "
-            f"interval of the median {s['ci'][0]:.2f} to {s['ci'][1]:.2f}, p = {s['p']:.3f}) for the scripts, "
-            f"{t['rho']:.2f} ({t['ci'][0]:.2f} to {t['ci'][1]:.2f}, p = {t['p']:.3f}) for translations "
+            f"interval of the median {s['ci'][0]:.2f} to {s['ci'][1]:.2f}, {p_text(s['p'])}) for the scripts, "
+            f"{t['rho']:.2f} ({t['ci'][0]:.2f} to {t['ci'][1]:.2f}, {p_text(t['p'])}) for translations "
             f"({verdict.claim}: **{verdict.verdict}**).")
 
 
@@ -298,9 +299,9 @@ def g4_redesign(verdict: Verdict) -> str:
                      verdict.number(arm, "p")) for arm in ("full", "random frozen"))
     return (f"With nothing frozen the old languages lose {verdict.number('shares', 'full 0'):.2f} of the gap. "
             f"Freezing the core instead lowers that by {full[0]:.3f} on average over the three shares in the median "
-            f"seed (order-statistic interval of the median {full[1]:.3f} to {full[2]:.3f}, p = {full[3]:.3f}); "
+            f"seed (order-statistic interval of the median {full[1]:.3f} to {full[2]:.3f}, {p_text(full[3])}); "
             f"against a random region of the same size the difference is {random[0]:.3f} ({random[1]:.3f} to "
-            f"{random[2]:.3f}, p = {random[3]:.3f}). {verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
+            f"{random[2]:.3f}, {p_text(random[3])}). {verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
 
 
 def g13_redesign(g1: Verdict, g3: Verdict, numbers: pd.DataFrame, slots: Sequence[int]) -> str:
