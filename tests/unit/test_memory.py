@@ -69,7 +69,7 @@ def test_the_estimated_model_is_the_one_the_trainer_builds(overrides):
     cfg = make_config("smoke", **overrides)
     world = World(cfg.world)
     built = Transformer(cfg.model, len(world.vocab), context_length(cfg, world.seq_len)).n_params()
-    estimated = parameter_count(cfg.model, vocabulary_size(cfg.world), context_length(cfg, sequence_length(cfg.world)))
+    estimated = memory.run_parameters(cfg)
     assert estimated == built if cfg.world.tokenizer == "word" else estimated >= built
 
 

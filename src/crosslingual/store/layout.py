@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from crosslingual.core.config import RunConfig, context_length
+from crosslingual.core.config import RunConfig
 from crosslingual.errors import StoreError
 from crosslingual.files import write_atomic, write_errors
-from crosslingual.store.memory import parameter_count, sequence_length, vocabulary_size
+from crosslingual.store.memory import run_parameters
 
 DONE, STATE, METRICS, PARTIAL = "DONE", "state.safetensors", "metrics.parquet", "metrics.partial.parquet"
 LOCK, TAKEOVER = "lock", "lock.takeover"
@@ -84,8 +84,7 @@ def check_store(root: Path, need_bytes: int = 0) -> None:
 def disk_bytes(cfg: RunConfig) -> int:
     """Disk a run needs at most while it trains: its kept weight files, the resume state (weights and AdamW's
     two moments) and, during a rename, a second copy of the largest of them, plus a megabyte for its tables."""
-    n_params = parameter_count(cfg.model, vocabulary_size(cfg.world), context_length(cfg, sequence_length(cfg.world)))
-    return (cfg.train.keep_checkpoints + 3 + 3) * n_params * 4 + 2**20
+    return (cfg.train.keep_checkpoints + 3 + 3) * run_parameters(cfg) * 4 + 2**20
 
 
 def parquet_bytes(table: pd.DataFrame, index: bool = True) -> bytes:

@@ -77,6 +77,13 @@ def parameter_count(cfg: ModelConfig, vocab_size: int, seq_len: int) -> int:
     return embeddings + cfg.n_layers * (2 * norm + attention + mlp) + norm
 
 
+def run_parameters(cfg: RunConfig) -> int:
+    """A run's parameter count from its config alone, without building its world or training it: exact for
+    word-level worlds, a bound for BPE ones (as their vocabulary and sequence length are). A page can then say
+    how large a model is whether or not its section ran."""
+    return parameter_count(cfg.model, vocabulary_size(cfg.world), context_length(cfg, sequence_length(cfg.world)))
+
+
 def _per_token_layer(cfg: ModelConfig, seq_len: int) -> int:
     """Floats autograd keeps per token and layer: about 14 d-wide tensors (norm inputs and outputs, q/k/v and
     their contiguous copies, attention output, residuals), the MLP's hidden layer (GELU: 2, SwiGLU: 4 of
