@@ -427,9 +427,10 @@ def test_a_data_table_reads_as_the_book_prints_it(monkeypatch):
                           "n_runs": [178.0, 26.0, float("nan")], "acc_xling": [0.5, float("nan"), 0.25]}
                          ).set_index(["sweep", "level"])
     tidy = tidy_table(table)
-    assert list(tidy.columns) == ["sweep", "level", "information", "n runs", "acc xling"]
+    assert list(tidy.columns) == ["sweep", "level", "information", "n runs", "cross-lingual accuracy"]
     assert str(tidy["n runs"].dtype) == "Int64" and tidy["n runs"].tolist()[:2] == [178, 26]
     assert math.copysign(1, tidy.information[0]) == 1 and tidy.information[2] == 0.333
+    assert str(tidy_table(pd.DataFrame({"acc": [1.0, 1.0, 0.0]})).acc.dtype) == "float64"  # a share, not a count
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda html: shown.append(html.data))
     show_table(table)

@@ -171,13 +171,18 @@ def verdict_glue_name(claim: str) -> str:
 
 
 MISSING = "—"  # a table cell with no value: a dash, never "nan"
+# The run metrics' names in words, for a table's header (any other name reads with its underscores as spaces)
+WORDS = {"acc_in": "in-language accuracy", "acc_xling": "cross-lingual accuracy",
+         "acc_xling_entity_seen": "cross-lingual accuracy (entity seen)", "unification": "unification score",
+         "retrieval_at_1": "retrieval at 1", "language_probe": "language-probe accuracy",
+         "loss_train": "final training loss", "acc_corrected": "chance-corrected cross-lingual accuracy"}
 
 
 def tidy_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> pd.DataFrame:
     """A data table as the book prints it: the row labels as ordinary columns (no row numbers), column names in
-    words (underscores as spaces, the levels of a column MultiIndex joined), a column of whole numbers as integers
-    (counts read "178", not "178.0"), other numbers rounded to ``digits`` without a negative zero ("-0.000" is
-    round-off of a value that is 0)."""
+    words (``WORDS``, else underscores as spaces; the levels of a column MultiIndex joined), a column of whole
+    numbers as integers (counts read "178", not "178.0"), other numbers rounded to ``digits`` without a negative
+    zero ("-0.000" is round-off of a value that is 0)."""
     import pandas as pd
 
     df = table.to_frame() if isinstance(table, pd.Series) else table.copy()
@@ -185,12 +190,14 @@ def tidy_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> pd.DataFrame
         df = df.reset_index()
     df.columns = [" ".join(str(level) for level in name if str(level)) if isinstance(name, tuple) else str(name)
                   for name in df.columns]
-    df = df.rename(columns=lambda name: "" if name == "index" else name.replace("_", " "))
+    df = df.rename(columns=lambda name: "" if name == "index" else WORDS.get(name, name.replace("_", " ")))
     for name in df.columns:
         column = df[name]
         if pd.api.types.is_float_dtype(column):
             values = column.dropna()
-            whole = len(values) and bool(((values == values.round()) & (values.abs() < 2**53)).all())
+            # counts: whole numbers, some above 1 (a share or accuracy that happens to be 0 or 1 keeps its decimals)
+            whole = len(values) and bool(((values == values.round()) & (values.abs() < 2**53)).all()) \
+                and values.abs().max() > 1
             df[name] = column.round().astype("Int64") if whole else column.round(digits) + 0.0
     return df
 
