@@ -410,8 +410,9 @@ def test_a_chapter_shows_its_verdicts_in_three_columns_with_the_rules_folded():
     html = verdicts_html(verdicts)
     table, folded = html.split("<details>")
     assert table.count("<th>") == 3 and all(f"<th>{name}</th>" in table for name in ("claim", "verdict", "evidence"))
-    assert "reproduced; fragile: one seed crossing its null would change it" in table
-    assert "reproduced (positive control); robust to any one seed" in table
+    assert "<td>reproduced, fragile</td>" in table and "<td>reproduced (positive control)</td>" in table
+    assert "<em>Fragile</em>: one seed crossing its null would change the verdict" in table
+    assert 'text-align: right' not in table
     assert "median rho -0.80 [-0.90, -0.50] over 5 seeds" in table and "the rule" not in table
     assert ("<dt>R4 (p)</dt><dd>More information &lt;less&gt; unification. <em>Rule:</em> rho &lt; 0 &amp; p &lt; "
             "0.05</dd>") in folded

@@ -212,14 +212,19 @@ def show_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> None:
             return MISSING
         return f"{value:.{digits}f}" if pd.api.types.is_float(value) else str(value)
 
-    display(HTML(tidy_table(table, digits).map(cell).to_html(index=False, border=0, classes="crosslingual-table")))
+    display(HTML(tidy_table(table, digits).map(cell).to_html(index=False, border=0, justify="left",
+                                                            classes="crosslingual-table")))
+
+
+FRAGILE_NOTE = ("one seed crossing its null would change the verdict; a tested verdict not so marked is robust to "
+                "any one seed")
 
 
 def verdicts_html(verdicts: list) -> str:
     """A chapter's verdicts as a page can hold them: a three-column table (claim; verdict, with its role when it
-    is not evidence and its robustness to one seed; the numbers it rests on), then each claim's statement and rule
-    folded under one toggle. The six-column table it replaces squeezed the rules' long sentences into a word per
-    line and ran past the text column at 1280 px."""
+    is not evidence and "fragile" where one seed would change it, said once under the table; the numbers it rests
+    on), then each claim's statement and rule folded under one toggle. The six-column table it replaces squeezed
+    the rules' long sentences into a word per line and ran past the text column at 1280 px."""
     from html import escape
 
     import pandas as pd
@@ -228,12 +233,14 @@ def verdicts_html(verdicts: list) -> str:
     from crosslingual.claims.verdicts import EVIDENCE
 
     table = verdict_table(verdicts)
-    said = [verdict + (f" ({role})" if role != EVIDENCE else "") + (f"; {robust}" if robust else "")
-            for verdict, role, robust in zip(table.verdict, table.role, table.robustness)]
+    fragile = table.robustness.str.startswith("fragile")
+    said = [verdict + (f" ({role})" if role != EVIDENCE else "") + (", fragile" if weak else "")
+            for verdict, role, weak in zip(table.verdict, table.role, fragile)]
     compact = pd.DataFrame({"claim": table.index, "verdict": said, "evidence": table.evidence})
+    note = f"<p><em>Fragile</em>: {FRAGILE_NOTE}.</p>" if fragile.any() else ""
     rules = "".join(f"<dt>{escape(claim)}</dt><dd>{escape(row.statement.rstrip('.'))}. <em>Rule:</em> "
                     f"{escape(row.rule)}</dd>" for claim, row in table.iterrows())
-    return (compact.to_html(index=False, classes="crosslingual-verdicts", border=0)
+    return (compact.to_html(index=False, classes="crosslingual-verdicts", border=0, justify="left") + note
             + f"<details><summary>The claims and their rules</summary><dl>{rules}</dl></details>")
 
 
