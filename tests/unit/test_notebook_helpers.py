@@ -1,5 +1,5 @@
 """The helpers every chapter calls instead of repeating its plumbing (``crosslingual.render.notebook``: the set-up
-call, the figure context, the placeholder of a section left out) and the sentences it glues
+call, the figure context, the marker of a section left out) and the sentences it glues
 (``crosslingual.render.sentences``), each pinned on hand-made inputs."""
 
 from __future__ import annotations
@@ -108,19 +108,33 @@ def test_a_figure_whose_body_raises_is_closed_and_not_glued(glued):
 # ------------------------------------------------------------------------------ section_not_run
 
 
-def test_a_section_left_out_glues_its_placeholder_and_its_reading(glued):
+@pytest.fixture
+def marked(monkeypatch) -> list:
+    """The absence markers the helpers display (``IPython.display.display`` is looked up when they are called)."""
+    import IPython.display
+
+    out: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw, metadata: out.append((data, metadata)))
+    return out
+
+
+def test_a_section_left_out_marks_its_figure_absent_and_glues_its_reading(glued, marked):
     verdicts = [_verdict("R4-redesign", UNTESTABLE, "not run in this build: -p r4_redesign no")]
-    section_not_run(verdicts, "fig_r4_redesign", "r4r_reading")
-    fig = glued["fig_r4_redesign"]
-    assert [t.get_text() for t in fig.axes[0].texts] == ["R4-redesign was not run in this build"]
-    assert not fig.axes[0].axison and not plt.fignum_exists(fig.number)
+    section_not_run(verdicts, "fig_r4_redesign", "r4r_reading", parameter="r4_redesign=yes")
+    assert "fig_r4_redesign" not in glued  # no blank figure: the page shows one admonition instead
+    [(data, metadata)] = marked
+    assert metadata == {"scrapbook": {"name": "crosslingual-absent:fig_r4_redesign",
+                                      "mime_prefix": "application/papermill.record/"}}
+    assert data == {"application/papermill.record/application/json": {
+        "claims": [["R4-redesign", "a statement"]], "reason": "not run in this build: -p r4_redesign no",
+        "parameter": "r4_redesign=yes", "first_design": False}}
     assert glued["r4r_reading"].data == "*R4-redesign: untestable, not run in this build: -p r4_redesign no.*"
 
 
-def test_a_section_left_out_may_word_its_reading_itself(glued):
+def test_a_section_left_out_may_word_its_reading_itself(glued, marked):
     section_not_run([_verdict("R8", UNTESTABLE, "why")], "fig_hf", "hf_reading", reading="No model.")
-    assert [t.get_text() for t in glued["fig_hf"].axes[0].texts] == ["R8 was not run in this build"]
     assert glued["hf_reading"].data == "No model."
+    assert marked[0][0]["application/papermill.record/application/json"]["reason"] == "No model."
 
 
 # ------------------------------------------------------------------------------ sentences: what did not run
@@ -129,8 +143,6 @@ def test_a_section_left_out_may_word_its_reading_itself(glued):
 def test_the_sentences_of_what_did_not_run():
     g1, g3 = _verdict("G1-redesign", UNTESTABLE, "too slow here"), _verdict("G3-redesign", UNTESTABLE, "too slow here")
     assert sentences.not_run([g1, g3]) == "*G1-redesign and G3-redesign: untestable, too slow here.*"
-    assert sentences.not_run_note([g1]) == "G1-redesign was not run in this build"
-    assert sentences.not_run_note([g1, g3]) == "G1-redesign and G3-redesign were not run in this build"
     assert sentences.not_installed("m-1") == "m-1 is not installed (`make models`)"
     assert sentences.skipped("m-1", "m-2") == "this build skipped m-1 (pretrained='m-2')"
     assert sentences.skipped("m-1", "", ("m-1", "m-2")) == \
@@ -439,3 +451,22 @@ def test_a_data_table_reads_as_the_book_prints_it(monkeypatch):
     assert cells[:5] == ["a", "0.000", "0.000", "178", "0.500"] and cells[9] == MISSING and cells[13] == MISSING
     assert "nan" not in shown[0].lower() and "-0.000" not in shown[0] and "<th></th>" not in shown[0]
     assert list(tidy_table(pd.Series({"x": 1.5}, name="fact set")).columns) == ["", "fact set"]
+
+
+# ------------------------------------------------------------------------------ the house style: legible fonts
+
+
+def test_a_wide_figure_s_fonts_grow_with_its_width_and_none_is_below_the_floor():
+    from crosslingual.render.plots import BASE_WIDTH, MIN_POINTS, legible
+
+    wide, ax = plt.subplots(figsize=(2 * BASE_WIDTH, 3))
+    small = ax.set_title("a title", fontsize=6)
+    large = ax.set_xlabel("an axis label", fontsize=12)
+    legible(wide)
+    assert small.get_fontsize() == 2 * MIN_POINTS and large.get_fontsize() == 24
+    narrow, ax = plt.subplots(figsize=(BASE_WIDTH / 2, 3))
+    kept = ax.set_ylabel("a label", fontsize=11)
+    legible(narrow)
+    assert kept.get_fontsize() == 11  # a figure at most the column's width is shown at its size
+    plt.close(wide)
+    plt.close(narrow)

@@ -40,6 +40,7 @@ from crosslingual.render.chapters import (
     toc_yaml,
 )
 from crosslingual.render.cost import cost_page, counted
+from crosslingual.render.findings import FINDINGS, findings_page
 from crosslingual.render.provenance import (
     annotate,
     book_profile,
@@ -339,6 +340,7 @@ book's profile), the page of this one carries a banner if it differs from the re
         if only is None or not (experiments / "cost.md").exists():
             write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds).encode())
         write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
+        write_atomic(experiments / FINDINGS, findings_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)

@@ -110,6 +110,23 @@ def run_seconds(run: _RunLike) -> float:
     return float(run.info["wall_seconds_this_process"]) / max(1, int(run.info.get("batched_with", 1)))
 
 
+def first_design_seconds(studies: Sequence[str], profile: str, runs: Sequence[_RunLike]) -> tuple[int, float] | None:
+    """What the first design's grids ``studies`` would cost where a build left them out: the number of their runs
+    (default seeds, at ``profile``) that the store lacks, and their estimated training time on one core, each run's
+    ``expected_cost`` times the median seconds per unit of it over ``runs`` (the chapter's runs in this build,
+    of the same profile and machine: a rate from runs of the same scale, where the fixed per-step overheads that
+    make a cross-profile estimate an upper bound cancel). None where nothing is known to estimate from."""
+    from crosslingual.store.grids import Grid
+    from crosslingual.store.layout import DONE, run_dir
+
+    rates = [run_seconds(r) / expected_cost(r.config) for r in runs if "wall_seconds_this_process" in r.info]
+    if not studies or not rates:
+        return None
+    configs = {cfg.hash(): cfg for name in studies for *_, cfg in Grid.load(name).expand(profile)}
+    missing = [cfg for cfg in configs.values() if not (run_dir(cfg) / DONE).is_file()]
+    return len(missing), statistics.median(rates) * sum(expected_cost(cfg) for cfg in missing)
+
+
 def _analysis_size(cfg: RunConfig) -> float:
     """What a chapter's analysis of a run roughly grows with: the facts it probes times the model's size."""
     return cfg.world.n_entities * cfg.world.n_relations * cfg.model.n_layers * cfg.model.d_model

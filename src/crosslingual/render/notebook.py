@@ -1,8 +1,9 @@
 """What every experiment notebook calls, so that a chapter's cells hold its experiment and not its plumbing: the
 set-up that checks its parameters before any work (:func:`set_up_chapter`, the first line of its validation cell),
-the figure that is laid out, glued and closed in one ``with`` (:func:`figure`), the placeholder of a section a
-build left out (:func:`section_not_run`), and the helper that records, glues and shows its verdicts
-(:func:`publish_verdicts`). What the page says in sentences is worded in :mod:`crosslingual.render.sentences`.
+the figure that is laid out, glued and closed in one ``with`` (:func:`figure`), the marker of a section a build
+left out, which the page shows as one admonition (:func:`section_not_run`), and the helper that records, glues
+and shows its verdicts (:func:`publish_verdicts`). What the page says in sentences is worded in
+:mod:`crosslingual.render.sentences`.
 
 Papermill only warns (on stderr) about a parameter the notebook does not declare, and the chapter then runs with
 its default: a misspelled ``-p parallel_fracton 0.5`` leaves the user believing they changed something they did
@@ -132,36 +133,43 @@ def set_up_chapter(namespace: dict[str, Any], min_seeds: int = 1) -> int | None:
 @contextmanager
 def figure(name: str, nrows: int = 1, ncols: int = 1, **subplots: Any) -> Iterator[tuple[Figure, Any]]:
     """A figure for the page, glued as ``name`` for the Markdown's ``{glue:figure}``: the body draws on the
-    ``(fig, axes)`` of ``plt.subplots(nrows, ncols, **subplots)``; on leaving, the figure is laid out and glued
+    ``(fig, axes)`` of ``plt.subplots(nrows, ncols, **subplots)``; on leaving, its fonts are made legible at the
+    page's size (:func:`crosslingual.render.plots.legible`), and the figure is laid out and glued
     without being displayed where it was drawn (the page shows it where the text refers to it), and closed, so that
     the inline backend does not show it a second time at the end of the cell. A body that raises leaves no open
     figure behind and glues nothing: a half-drawn figure must not reach the page."""
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
+    from crosslingual.render.plots import legible
+
     fig, axes = plt.subplots(nrows, ncols, **subplots)
     try:
         yield fig, axes
+        legible(fig)
         fig.tight_layout()
         glue(name, fig, display=False)
     finally:
         plt.close(fig)
 
 
-def section_not_run(verdicts: list[Verdict], figure_name: str, reading_name: str, reading: str = "") -> None:
-    """What a section that this build left out shows, in one call: the figure its ``{glue:figure}`` refers to
-    (glued as ``figure_name``) holds one line saying which claims were not run, and its reading (glued as
-    ``reading_name``) gives their verdict and why (:func:`crosslingual.render.sentences.not_run`), or ``reading``
-    where the chapter words that itself. ``verdicts`` are the section's untestable verdicts, which carry the reason;
-    the caller records them as its other branch records the verdicts of a section that ran."""
+def section_not_run(verdicts: list[Verdict], figure_name: str, reading_name: str, reading: str = "",
+                    parameter: str = "") -> None:
+    """What a section that this build left out does, in one call: it marks the figure its ``{glue:figure}``
+    refers to (glued as ``figure_name``) as absent, so that the page shows one admonition in place of the section
+    (``crosslingual.render.absences``), and glues its reading (``reading_name``): the claims' verdict and why
+    (:func:`crosslingual.render.sentences.not_run`), or ``reading`` where the chapter words that itself (the
+    admonition then gives that as the reason). ``verdicts`` are the section's untestable or superseded verdicts,
+    which carry the reason; ``parameter`` (``name=value``) is the notebook parameter that runs the section, for
+    the command the admonition gives. The caller records the verdicts as its other branch records those of a
+    section that ran."""
     from IPython.display import Markdown
     from myst_nb import glue
 
     from crosslingual.render import sentences
+    from crosslingual.render.absences import mark_absent
 
-    with figure(figure_name, figsize=(7, 1.2)) as (_, ax):
-        ax.text(0.5, 0.5, sentences.not_run_note(verdicts), ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+    mark_absent(verdicts, figure_name, reason=reading, parameter=parameter)
     glue(reading_name, Markdown(reading or sentences.not_run(verdicts)), display=False)
 
 
@@ -231,15 +239,16 @@ def verdicts_html(verdicts: list) -> str:
 
     from crosslingual.claims import verdict_table
     from crosslingual.claims.verdicts import EVIDENCE
+    from crosslingual.render.scoreboard import glossed
 
     table = verdict_table(verdicts)
     fragile = table.robustness.str.startswith("fragile")
     said = [verdict + (f" ({role})" if role != EVIDENCE else "") + (", fragile" if weak else "")
             for verdict, role, weak in zip(table.verdict, table.role, fragile)]
-    compact = pd.DataFrame({"claim": table.index, "verdict": said, "evidence": table.evidence})
+    compact = pd.DataFrame({"claim": table.index, "verdict": said, "evidence": table.evidence.map(glossed)})
     note = f"<p><em>Fragile</em>: {FRAGILE_NOTE}.</p>" if fragile.any() else ""
-    rules = "".join(f"<dt>{escape(claim)}</dt><dd>{escape(row.statement.rstrip('.'))}. <em>Rule:</em> "
-                    f"{escape(row.rule)}</dd>" for claim, row in table.iterrows())
+    rules = "".join(f"<dt>{escape(claim)}</dt><dd>{escape(glossed(row.statement).rstrip('.'))}. <em>Rule:</em> "
+                    f"{escape(glossed(row.rule))}</dd>" for claim, row in table.iterrows())
     return (compact.to_html(index=False, classes="crosslingual-verdicts", border=0, justify="left") + note
             + f"<details><summary>The claims and their rules</summary><dl>{rules}</dl></details>")
 

@@ -20,6 +20,24 @@ def set_theme() -> None:
                       "axes.titlesize": "medium", "legend.frameon": False})
 
 
+BASE_WIDTH = 7.0  # inches: a figure this wide is shown at about the text column's width, so its fonts read as set
+MIN_POINTS = 9.0  # the smallest font at BASE_WIDTH: about 13 px in the column at 1280 px, 80% of the body text
+
+
+def legible(fig: plt.Figure) -> None:
+    """Make every text of ``fig`` readable at the size the page shows it. The page scales an image to the text
+    column, so a figure wider than ``BASE_WIDTH`` inches is shrunk by that ratio, fonts and all: a 12-inch figure's
+    tick labels came out at about 7 px. Each text is raised to at least ``MIN_POINTS`` (``fontsize="x-small"``
+    legends included), then scaled by the figure's width over ``BASE_WIDTH``, so that what reads at 7 inches reads
+    the same in a wider figure. Called by ``render.notebook.figure`` before the layout."""
+    from matplotlib.text import Text
+
+    factor = max(1.0, fig.get_figwidth() / BASE_WIDTH)
+    for text in fig.findobj(Text):
+        if text.get_text():
+            text.set_fontsize(max(text.get_fontsize(), MIN_POINTS) * factor)
+
+
 def seed_band(values) -> tuple[float, float]:
     """seaborn ``errorbar=``: the order-statistic interval of the median over the values at one point (one per
     seed), the interval the verdicts use (:func:`crosslingual.claims.stats.median_interval`). The estimate is the
@@ -95,9 +113,12 @@ def gain_forest(gains: pd.DataFrame, axes: tuple[plt.Axes, plt.Axes], claimed: t
     axes[1].legend(handles, list(labels), fontsize="small", loc="lower right")
 
 
-def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "") -> plt.Axes:
-    """Cosine matrix with fact-major rows; thin lines separate facts so K x K blocks stand out."""
-    sns.heatmap(matrix, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar=False,
+def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "",
+                         colour_bar: bool = False) -> plt.Axes:
+    """Cosine matrix with fact-major rows; thin lines separate facts so K x K blocks stand out. ``colour_bar``
+    draws the scale beside this panel (one per figure: every panel shares it, -1 to 1)."""
+    sns.heatmap(matrix, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar=colour_bar,
+                cbar_kws={"label": "cosine similarity", "shrink": 0.8} if colour_bar else None,
                 xticklabels=False, yticklabels=False)
     n = matrix.shape[0]
     for i in range(0, n + 1, n_languages):

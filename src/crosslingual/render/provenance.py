@@ -4,8 +4,9 @@ After papermill executes a chapter, :func:`annotate` rewrites the executed copy 
 *provenance* box under the title (profile, every parameter with those that differ from the book's build marked,
 seeds, the runs used by hash, commit, device, date, compute time), a visible banner when the page was
 re-executed (``crosslingual book --chapter``) with parameters that differ from the rest of the book's build, the
-parameter cells removed from the page (their facts are in the box), and every code cell's source collapsed
-behind a toggle (``hide-input``), so that a chapter reads like a paper. The source notebook is not touched. A
+parameter cells removed from the page (their facts are in the box), every code cell's source collapsed
+behind a toggle (``hide-input``), so that a chapter reads like a paper, and each section that did not run in one
+admonition (``crosslingual.render.absences``). The source notebook is not touched. A
 chapter reused by a later build (``crosslingual.render.executed_cache``) keeps its page, whose box then names both the
 commit it was executed at and the build's (:func:`mark_reused`).
 """
@@ -25,8 +26,9 @@ import torch
 from crosslingual.errors import ConfigError
 from crosslingual.files import write_atomic
 from crosslingual.pretrained.hf import check_model_dir
-from crosslingual.render.chapters import first_designs_asked
-from crosslingual.render.cost import run_seconds
+from crosslingual.render import absences, sentences
+from crosslingual.render.chapters import CHAPTERS, first_designs_asked
+from crosslingual.render.cost import first_design_seconds, run_seconds
 from crosslingual.render.notebook import check_value
 from crosslingual.store.runs import Run, machine_info
 
@@ -190,6 +192,7 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
         wanted = "remove-cell" if {PARAMETERS_TAG, INJECTED_TAG} & set(tags) else "hide-input"
         if wanted not in tags:
             tags.append(wanted)
+    cells = absences.collapse(cells, notebook.stem, _first_design_cost(cells, notebook.stem, profile, runs))
     executed_at = commit(root)
     added = [_markdown_cell(provenance_markdown(notebook, profile, parameters, runs, notebook_seconds, executed_at,
                                                 built_at), BOX_ID)]
@@ -202,6 +205,16 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
         profile=profile, book_profile=built_at, parameters=parameters, differs=differs, commit=executed_at)
     _write(executed, nb)
     return differs
+
+
+def _first_design_cost(cells: list[dict], chapter: str, profile: str, runs: list[Run]) -> str:
+    """The estimated cost that the admonition of a first design this build left out gives (empty where the page
+    has none, or where nothing is known to estimate it from)."""
+    if not any(p["first_design"] for p in absences.markers(cells).values()):
+        return ""
+    studies = next((c.first_studies for c in CHAPTERS if c.name == chapter), ())
+    estimate = first_design_seconds(studies, profile, runs)
+    return sentences.first_design_cost(*estimate) if estimate else ""
 
 
 def mark_reused(executed: Path, root: Path) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 import re
 import subprocess
 from functools import cache
@@ -30,10 +29,33 @@ from crosslingual.claims.verdicts import (
 from crosslingual.render.chapters import CHAPTERS
 
 BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bdg-danger",
-          CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-secondary", INSUFFICIENT: "bdg-info",
+          CONTRADICTED: "bdg-danger-line", UNTESTABLE: "bdg-primary", INSUFFICIENT: "bdg-info",
           SUPERSEDED: "bdg-light"}
 
 UNCOMMITTED = "uncommitted"
+
+NOT_RUN = "not run in this build"  # a badge of its own: an untestable verdict whose section the build left out
+CONTROL = "control"
+# the reasons the render tier gives an untestable verdict whose section or model this build did not run
+# (chapters.not_run_reason, sentences.skipped / not_installed / missing_models / r8_missing_model); a test pins
+# each of those functions' wording against this pattern
+NOT_RUN_REASON = re.compile(r"not run in this build|did not run in this build|this build skipped|is not installed"
+                            r"|no real model was given")
+
+
+def shown_verdict(row: dict) -> str:
+    """The word a row's badge says: its verdict, except for a positive control and a section not run."""
+    if row.get("role") == POSITIVE_CONTROL:
+        return CONTROL
+    if row["verdict"] == UNTESTABLE and NOT_RUN_REASON.search(row["evidence"]):
+        return NOT_RUN
+    return row["verdict"]
+
+
+def badge(row: dict) -> str:
+    word = shown_verdict(row)
+    colour = {CONTROL: "bdg-light", NOT_RUN: "bdg-secondary"}.get(word) or BADGES.get(word, "bdg-light")
+    return f"{{{colour}}}`{word}`"
 
 
 def _rule_lines(claim: str) -> tuple[Path, int, int] | None:
@@ -111,10 +133,6 @@ def _missing(rows: list[dict]) -> list[dict]:
             for c in CHAPTERS for claim in c.claims if (claim, c.name) not in seen]
 
 
-def _badge(row: dict) -> str:
-    return f"{{{BADGES.get(row['verdict'], 'bdg-light')}}}`{row['verdict']}`"
-
-
 def _where(row: dict) -> str:
     """A short link to the chapter's verdicts: "chapter 7" (the table stays narrow)."""
     text = f"chapter {int(row['chapter'][:2])}" if row["chapter"][:2].isdigit() else row["chapter"]
@@ -145,7 +163,7 @@ def claims_page(rows: list[dict]) -> str:
             else "") + {
             POSITIVE_CONTROL: " {bdg-light}`positive control`",
             DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
-        table.append(f"| {claim} | {_badge(row)}{marks}{_differs(row)} | {_where(row)} |")
+        table.append(f"| {claim} | {badge(row)}{marks}{_differs(row)} | {_where(row)} |")
         control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
                    DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
         if fragile:
@@ -154,9 +172,10 @@ def claims_page(rows: list[dict]) -> str:
             control += (f" *(the paper's design as first reconstructed, superseded by {by}: shown, not the claim's "
                         "best test)*")
         lines = [f"{row['claim']} ({row['chapter']})",
-                 f": {_badge(row)}{_differs(row)} {_cell(row['statement'])}: {_cell(row['evidence'])}{control}"]
+                 f": {badge(row)}{_differs(row)} {_cell(glossed(row['statement']))}: "
+                 f"{_cell(commands_as_code(glossed(row['evidence'])))}{control}"]
         if overall and base in RULES and RULES[base].redesign:
-            lines.append(f": *Redesign of {base_claim(base)}:* {_cell(RULES[base].redesign)}")
+            lines.append(f": *Redesign of {base_claim(base)}:* {_cell(glossed(RULES[base].redesign))}")
         if overall and PAPER_FIGURES.get(base_claim(base)):
             lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
         if overall and rule_commit(base):
@@ -172,7 +191,10 @@ def claims_page(rows: list[dict]) -> str:
 
 
 # a command line quoted in a registered rule's text: `crosslingual <verb> ...` up to the clause's end
-COMMAND = re.compile(r"crosslingual (?:sweep|book|calibrate|toc)\b[^;),]*")
+# a command line in prose: the CLI with its arguments, a make target with its variables, a notebook parameter
+# (``-p name value``); one already in a code span is left as it is
+COMMAND = re.compile(r"(?<!`)(?:crosslingual (?:sweep|book|calibrate|toc)\b[^;),`]*"
+                     r"|make (?:book|test|models)\b(?: [A-Z_]+=[^\s;),`]+)*|-p \w+ (?:\"[^\"]*\"|[^\s;),.`]+))")
 
 
 def commands_as_code(text: str) -> str:
@@ -180,6 +202,26 @@ def commands_as_code(text: str) -> str:
     ``--`` in prose into an en dash, which a shell does not take) and a reader can copy them. The registered
     texts themselves are not edited (their lines date the rules)."""
     return COMMAND.sub(lambda m: f"`{m.group(0).strip()}`", text)
+
+
+# A registered text is frozen (its digest dates the rule), but a reader cannot follow the project's internal
+# references in it: on a page, each is put in words (GLOSS_NOTE says so where the rules are quoted in full)
+GLOSSES = ((re.compile(r"`{0,2}science\.md`{0,2}(?: 5)?"), "the book's statistical standard"),
+           (re.compile(r"(?<![\w&])#36\b"), "verdicts v3"), (re.compile(r"(?<![\w&])#17\b"), "verdicts v2"),
+           (re.compile(r"(?<![\w&])#19\b"), "the redesigns"), (re.compile(r"(?<![\w&])#\d+\b"), "an earlier revision"))
+GLOSS_NOTE = ("The rules are quoted as they were registered, with the project's internal references put in words: "
+              "*verdicts v2* is the revision that made each independent seed the unit, with intervals of real "
+              "coverage; *verdicts v3* the re-registration of every rule on 2026-12-06, after tables with no effect "
+              "passed some of the rules (each is now calibrated on such null tables in the test suite); *the book's "
+              "statistical standard* is the one the Method page describes (at least five seeds, one model = one "
+              "unit, rules committed before the runs they judge).")
+
+
+def glossed(text: str) -> str:
+    """A registered text as a page shows it: its internal references in words (``GLOSSES``)."""
+    for pattern, words in GLOSSES:
+        text = pattern.sub(words, text)
+    return text
 
 
 def rules_section() -> str:
@@ -197,15 +239,23 @@ def rules_section() -> str:
             if previous:
                 text += (f" *The rule it replaced* (commit `{previous['commit']}`, "
                          f"{previous['default_verdict'] or 'no verdict'} at default): {previous['text']}.")
-            out.append(commands_as_code(text))
+            out.append(commands_as_code(glossed(text)))
         out.append("")
     return "\n".join(out)
 
 
 def scoreboard_page(claims_log: Path) -> str:
     """The Claims page: every verdict the chapters recorded while this build executed them, then the rules."""
-    rows = [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
+    from crosslingual.render.findings import findings_markdown, read_claims  # it words rows with this module
+
+    rows = read_claims(claims_log)
     return f"""# Claims scoreboard
+
+## What the book found
+
+{findings_markdown(rows)}
+
+## Every verdict, part by part
 
 Every claim of the papers that this book tests, with the verdict its chapter computed while this book was
 built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are the median
@@ -238,7 +288,7 @@ nulls, is newer than those results), and re-registered on 2026-12-06 after null 
 passed data with no effect; the thresholds themselves were kept, except
 where a rule below says what changed. Each rule below shows the rule it replaced and that rule's verdict. Every
 rule is calibrated on null tables in the test suite (`tests/unit/test_calibration.py`, simulators in
-`crosslingual.claims.nulls`).
+`crosslingual.claims.nulls`). {GLOSS_NOTE}
 
 {rules_section()}
 """

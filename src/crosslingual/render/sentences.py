@@ -42,9 +42,40 @@ def not_run(verdicts: Sequence[Verdict]) -> str:
     return f"*{_claims(verdicts)}: {verdicts[0].verdict}, {verdicts[0].evidence}.*"
 
 
-def not_run_note(verdicts: Sequence[Verdict]) -> str:
-    """The line the figure of a section left out shows in place of its panels."""
-    return f"{_claims(verdicts)} {'was' if len(verdicts) == 1 else 'were'} not run in this build"
+def absent_section(payloads: Sequence[Mapping[str, Any]], chapter: str, cost: str = "") -> str:
+    """The admonition that stands for a section this build did not run (``crosslingual.render.absences``): the
+    claims it judges, in words; why it did not run; the command that runs it (``chapter``: the notebook's stem;
+    each payload's ``parameter``, ``name=value``); and, for a first design, ``cost``, its estimated training
+    time. ``payloads`` are the section's absence markers (``absences.mark_absent``): their claims are said once."""
+    from crosslingual.render.scoreboard import commands_as_code
+
+    claims = dict.fromkeys((claim, statement.rstrip(".")) for p in payloads for claim, statement in p["claims"])
+    names = " and ".join(claim for claim, _ in claims)
+    tests = "; ".join(f"**{claim}**: {statement}" for claim, statement in claims)
+    reasons = []
+    for reason in dict.fromkeys(p["reason"] for p in payloads):
+        reasons.append(reason if reason.endswith((".", ".*")) else f"It did not run: {reason}.")
+    parameters = list(dict.fromkeys(p["parameter"] for p in payloads if p["parameter"]))
+    how = " ".join(f"`crosslingual book --chapter {chapter[:2]} -p {parameter}`" for parameter in parameters)
+    if any(p["first_design"] for p in payloads):
+        how += " (`make book FIRST_DESIGNS=1` runs every chapter's first design)"
+    lines = [f"```{{admonition}} Not run in this build: {names}", ":class: crosslingual-absent", "",
+             f"This section judges {tests}.", commands_as_code(" ".join(reasons))]
+    if how:
+        lines.append(f"To run it: {how.strip()}.")
+    if cost and any(p["first_design"] for p in payloads):
+        lines.append(cost)
+    return "\n".join([*lines, "```"])
+
+
+def first_design_cost(runs: int, seconds: float) -> str:
+    """A first design's estimated cost, for the admonition that stands for it (``render.cost.first_design_seconds``:
+    ``runs`` missing from the store, ``seconds`` of training on one core)."""
+    if not runs:
+        return "Its runs are in the store: running it costs only its analysis."
+    minutes = f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    return (f"Estimated cost: {runs} run{'' if runs == 1 else 's'}, about {minutes} of training on one core of this "
+            "machine (from the rate of this chapter's runs in this build; the cost page explains the estimate).")
 
 
 def not_installed(model: str) -> str:

@@ -1,0 +1,149 @@
+"""What the book found, paper by paper: the table a reader meets first (on the introduction and at the top of the
+Claims page), written by the build from the verdicts the chapters recorded.
+
+One row per claim of a paper: the claim in words; the paper's own result; the verdict of the claim's *best test*
+(its redesign where it has one, else its own design; a claim recorded by two chapters shows both), with the first
+clause of its evidence and a link to the chapter; and the verdicts on real pretrained models, which the row says
+plainly where they disagree with the small models. A positive control is badged as a control, never as
+"reproduced"; a claim whose section this build did not run is badged "not run in this build", apart from
+"untestable", which is kept for a precondition measured absent. Under each table: how many claims each verdict
+got. The badges' colours (``book/assets/crosslingual.css``) are the Okabe-Ito palette, which readers with the
+common colour-vision deficiencies tell apart, and every badge also says its verdict in words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from crosslingual.claims import PAPER_FIGURES, PAPERS
+from crosslingual.claims.verdicts import (
+    CONTRADICTED,
+    KINDS,
+    NOT_REPRODUCED,
+    PASSES,
+    REDESIGN_SUFFIX,
+    SUPERSEDED,
+    base_claim,
+)
+from crosslingual.pretrained.wheels import SOURCES
+from crosslingual.render.scoreboard import (
+    CONTROL,
+    NOT_RECORDED,
+    NOT_RUN,
+    badge,
+    commands_as_code,
+    glossed,
+    shown_verdict,
+)
+
+FAILS = (NOT_REPRODUCED, CONTRADICTED)
+TABLE_CLASS = "crosslingual-findings"  # fixed column widths that wrap long names (book/assets/crosslingual.css)
+SHORT = 150  # characters of a verdict's evidence in the table (the chapter and the Claims page give it whole)
+
+
+def real_model(label: str) -> str:
+    """The pretrained model(s) a verdict's label names (``"H1 (gemma-3-270m)"`` -> ``"gemma-3-270m"``), or ""."""
+    suffix = label.partition(" (")[2].rstrip(")")
+    return suffix if any(name in suffix for name in SOURCES) else ""
+
+
+def _short(text: str) -> str:
+    """The first clause of a verdict's evidence, cut at a word before ``SHORT`` characters."""
+    text = glossed(text).split("; ")[0]
+    while text.count("(") > text.count(")"):  # a clause cut inside its parenthesis loses the parenthesis
+        text = text[:text.rindex("(")].rstrip()
+    if len(text) > SHORT:
+        text = text[:SHORT].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return commands_as_code(text).replace("|", "\\|")
+
+
+def _link(row: dict) -> str:
+    number = f"chapter {int(row['chapter'][:2])}" if row["chapter"][:2].isdigit() else row["chapter"]
+    # an absolute document name: the table is included from pages in other folders
+    return (f"{{ref}}`{number} <{row['anchor']}>`" if row.get("anchor")
+            else f"{{doc}}`{number} </book/experiments/{row['chapter']}>`")
+
+
+def best_tests(rows: list[dict], claim: str) -> list[dict]:
+    """The overall verdict(s) of ``claim``'s best test: its redesign's where one was recorded, else its own design's
+    (one per chapter that recorded it), never a superseded one."""
+    for label in (claim + REDESIGN_SUFFIX, claim):
+        found = [r for r in rows if r["claim"] == label and r["verdict"] != SUPERSEDED and not r.get("superseded_by")]
+        if found:
+            return found
+    return []
+
+
+def _disagreement(best: list[dict], real: list[dict]) -> str:
+    ours = {shown_verdict(r) for r in best}
+    theirs = {shown_verdict(r) for r in real}
+    if ours <= set(FAILS) and theirs & set(PASSES):
+        return " *The small models do not show it; a real model does.*"
+    if ours <= set(PASSES) and ours and theirs & set(FAILS):
+        return " *The small models show it; a real model does not.*"
+    return ""
+
+
+def paper_claims(module) -> list[str]:
+    """A paper's claims (without redesigns and parts), in their numbered order."""
+    claims = {base_claim(label) for label in module.RULES}
+    return sorted(claims, key=lambda c: (c[0], int(c[1:])))
+
+
+def findings_table(rows: list[dict], module) -> tuple[str, Counter]:
+    """One paper's results table (Markdown) and the count of its claims by the verdict of their best test."""
+    lines = ["```{table}", f":class: {TABLE_CLASS}", "",
+             "| claim | the paper | this book's best test | real models |", "|---|---|---|---|"]
+    counts: Counter = Counter()
+    for claim in paper_claims(module):
+        best = best_tests(rows, claim)
+        mine = [r for r in rows if base_claim(r["claim"]) == claim]
+        real = [r for r in mine if real_model(r["claim"])]
+        statement = next((r["statement"] for r in mine if r["claim"] == claim and r["statement"]),
+                         best[0]["statement"] if best else "")
+        label = best[0]["claim"] if best else claim
+        ours = "; ".join(f"{badge(r)} {_short(r['evidence'])} ({_link(r)})" for r in best) or NOT_RECORDED
+        theirs = "; ".join(f"{real_model(r['claim'])}: {badge(r)}" for r in real) or "—"
+        paper = PAPER_FIGURES.get(claim, "") or "—"
+        lines.append(f"| **{claim}** {glossed(statement)}{'' if label == claim else f' (best test: {label})'} | "
+                     f"{paper} | {ours}{_disagreement(best, real)} | {theirs} |")
+        words = {shown_verdict(r) for r in best}
+        counts[words.pop() if len(words) == 1 else "mixed" if words else NOT_RECORDED] += 1
+    return "\n".join([*lines, "```"]), counts
+
+
+def count_line(counts: Counter) -> str:
+    """How many of a paper's claims got each verdict (``5 claims: 2 reproduced, 3 not reproduced.``)."""
+    order = [*KINDS, NOT_RUN, CONTROL, "mixed", NOT_RECORDED]
+    said = [f"{counts[word]} {word}" for word in sorted(counts, key=lambda w: order.index(w) if w in order else 99)]
+    total = sum(counts.values())
+    return f"{total} claim{'' if total == 1 else 's'}: " + ", ".join(said) + "."
+
+
+def findings_markdown(rows: list[dict], heading: str = "###") -> str:
+    """Every paper's results table, with its count of verdicts: what the build includes in the introduction and
+    at the top of the Claims page (``heading``: the level of each paper's heading there)."""
+    parts = []
+    for paper, module in PAPERS.items():
+        table, counts = findings_table(rows, module)
+        parts.append(f"{heading} {paper}\n\n{table}\n\n{count_line(counts)}")
+    return "\n\n".join(parts)
+
+
+FINDINGS = "findings.md"  # written next to the Claims page; the introduction includes it
+
+
+def read_claims(claims_log: Path) -> list[dict]:
+    """The verdicts the chapters recorded while this build executed them (``claims.record``)."""
+    return [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
+
+
+def findings_page(claims_log: Path) -> str:
+    """The introduction's results section (``FINDINGS``): every paper's table, from this build's verdicts."""
+    return ("Each claim's best test is its redesign where it has one (built so that the effect could appear), "
+            "else the paper's design as we reconstructed it; the numbers are the median seed with the "
+            "order-statistic interval of the median over at least 5 seeds, as the chapters give them; a verdict "
+            "on a pretrained model describes that one model. {doc}`/book/experiments/claims` has every part of "
+            "every verdict and the rules that decided them.\n\n" + findings_markdown(read_claims(claims_log)) + "\n")
