@@ -92,9 +92,8 @@ VIEWPORT = """<!doctype html><html><body style="margin:0"><pre id="out">pending<
 <script>
 document.getElementById("f").onload = () => setTimeout(() => {
   const doc = document.getElementById("f").contentDocument, width = doc.documentElement.clientWidth;
-  const table = doc.querySelector("table");
-  const rows = [...table.querySelectorAll("tbody tr")].map(tr => {
-    const cell = tr.children[1], box = cell.getBoundingClientRect();
+  const rows = [...doc.querySelectorAll("table.crosslingual-findings tbody tr")].map(tr => {
+    const cell = tr.children[2], box = cell.getBoundingClientRect();
     return {claim: tr.children[0].innerText.trim(), verdict: cell.innerText.trim(), left: box.left,
             right: box.right, badge: !!cell.querySelector(".sd-badge")};
   });
@@ -117,6 +116,47 @@ def test_the_scoreboard_s_verdicts_are_on_screen_at_1280_px(served):
         assert 0 <= row["left"] and row["right"] <= found["width"], \
             (f"{row['claim']}: its verdict ({row['left']:.0f}-{row['right']:.0f} px) is outside the "
              f"{found['width']} px view")
+
+
+OVERFLOW = """<!doctype html><html><body style="margin:0"><pre id="out">pending</pre>
+<iframe id="f" style="border:0" width="%d" height="900"></iframe>
+<script>
+const pages = %s;
+const results = {};
+async function visit(page) {
+  const frame = document.getElementById("f");
+  await new Promise(done => { frame.onload = done; frame.src = page; });
+  await new Promise(done => setTimeout(done, 1500));  // images and fonts
+  const doc = frame.contentDocument, article = doc.querySelector(".bd-article");
+  const right = article.getBoundingClientRect().right;
+  const wide = [...article.querySelectorAll("table, img, .pst-scrollable-table-container, .cell_output .output")]
+    .filter(el => el.getClientRects().length > 0
+            && (el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > right + 1))
+    .map(el => el.tagName + "." + el.className + " " + el.scrollWidth + ">" + el.clientWidth + ": "
+         + (el.innerText || el.getAttribute("src") || "").slice(0, 60));
+  results[page] = wide;
+}
+(async () => { for (const p of pages) { await visit(p); } document.getElementById("out").textContent =
+  "RESULTS" + JSON.stringify(results) + "END"; })();
+</script></body></html>"""
+
+READER_PAGES = ["book/intro.html", "book/method.html", "book/experiments/claims.html", "book/experiments/cost.html",
+                *[f"book/experiments/{c.name}.html" for c in CHAPTERS]]
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_table_or_figure_runs_past_the_text_column(served, width):
+    """At a 1280 and an 800 px window, no table, figure or output of any page is wider than the column that holds
+    it: nothing is cut off or hidden behind a sideways scroll bar."""
+    html_dir, url = served
+    harness = html_dir / f"_overflow_{width}.html"
+    harness.write_text(OVERFLOW % (width, json.dumps(READER_PAGES)))
+    dom = chromium(f"--window-size={width},900", f"--virtual-time-budget={3000 * len(READER_PAGES) + 10_000}",
+                   "--dump-dom", f"{url}/{harness.name}")
+    assert "RESULTS" in dom, f"the overflow check did not finish: {dom[-500:]}"
+    found = json.loads(html.unescape(dom.split("RESULTS", 1)[1].split("END", 1)[0]))
+    assert set(found) == set(READER_PAGES)
+    assert not {page: wide for page, wide in found.items() if wide}
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/experiments/06_interventions.html"])

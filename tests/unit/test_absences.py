@@ -3,6 +3,8 @@ a page is replaced, what stays (headings, opening prose, labels, glued values), 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from crosslingual.render import absences, sentences
@@ -25,7 +27,7 @@ def code(cell_id: str, *figures: str, payload: dict | None = None) -> dict:
                {"output_type": "display_data", "metadata": {"scrapbook": {"name": f"{cell_id}_value",
                                                                             "mime_prefix": absences.PREFIX}},
                 "data": {absences.PREFIX + "text/plain": "1"}}]
-    outputs += [{"output_type": "display_data", "data": {absences.PREFIX + absences.MIME: payload or FIRST},
+    outputs += [{"output_type": "display_data", "data": {absences.PREFIX + absences.MIME: json.dumps(payload or FIRST)},
                  "metadata": {"scrapbook": {"name": absences.marker_key(f), "mime_prefix": absences.PREFIX}}}
                 for f in figures]
     return {"cell_type": "code", "id": cell_id, "metadata": {"tags": ["hide-input"]}, "outputs": outputs,

@@ -4,6 +4,7 @@ call, the figure context, the marker of a section left out) and the sentences it
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -125,16 +126,17 @@ def test_a_section_left_out_marks_its_figure_absent_and_glues_its_reading(glued,
     [(data, metadata)] = marked
     assert metadata == {"scrapbook": {"name": "crosslingual-absent:fig_r4_redesign",
                                       "mime_prefix": "application/papermill.record/"}}
-    assert data == {"application/papermill.record/application/json": {
+    assert list(data) == ["application/papermill.record/text/plain"]  # JSON text: a notebook's data are strings
+    assert json.loads(data["application/papermill.record/text/plain"]) == {
         "claims": [["R4-redesign", "a statement"]], "reason": "not run in this build: -p r4_redesign no",
-        "parameter": "r4_redesign=yes", "first_design": False}}
+        "parameter": "r4_redesign=yes", "first_design": False}
     assert glued["r4r_reading"].data == "*R4-redesign: untestable, not run in this build: -p r4_redesign no.*"
 
 
 def test_a_section_left_out_may_word_its_reading_itself(glued, marked):
     section_not_run([_verdict("R8", UNTESTABLE, "why")], "fig_hf", "hf_reading", reading="No model.")
     assert glued["hf_reading"].data == "No model."
-    assert marked[0][0]["application/papermill.record/application/json"]["reason"] == "No model."
+    assert json.loads(marked[0][0]["application/papermill.record/text/plain"])["reason"] == "No model."
 
 
 # ------------------------------------------------------------------------------ sentences: what did not run
@@ -451,6 +453,8 @@ def test_a_data_table_reads_as_the_book_prints_it(monkeypatch):
     assert cells[:5] == ["a", "0.000", "0.000", "178", "0.500"] and cells[9] == MISSING and cells[13] == MISSING
     assert "nan" not in shown[0].lower() and "-0.000" not in shown[0] and "<th></th>" not in shown[0]
     assert list(tidy_table(pd.Series({"x": 1.5}, name="fact set")).columns) == ["", "fact set"]
+    labels = tidy_table(pd.DataFrame({"sweep": ["attribute_association", None], "n": [0.5, 0.25]}))
+    assert labels.sweep[0] == "attribute association" and labels.n.tolist() == [0.5, 0.25]  # a label that wraps
 
 
 # ------------------------------------------------------------------------------ the house style: legible fonts
@@ -462,8 +466,12 @@ def test_a_wide_figure_s_fonts_grow_with_its_width_and_none_is_below_the_floor()
     wide, ax = plt.subplots(figsize=(2 * BASE_WIDTH, 3))
     small = ax.set_title("a title", fontsize=6)
     large = ax.set_xlabel("an axis label", fontsize=12)
+    ax.tick_params(labelsize=5)
     legible(wide)
     assert small.get_fontsize() == 2 * MIN_POINTS and large.get_fontsize() == 24
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])  # ticks made after the call take the size too
+    wide.canvas.draw()
+    assert {t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels()} == {2 * MIN_POINTS}
     narrow, ax = plt.subplots(figsize=(BASE_WIDTH / 2, 3))
     kept = ax.set_ylabel("a label", fontsize=11)
     legible(narrow)

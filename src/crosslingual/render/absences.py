@@ -15,6 +15,7 @@ so that the links into the section still land.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from crosslingual.claims.verdicts import Verdict
 
 MARKER = "crosslingual-absent:"  # the glue key of a figure's absence marker is MARKER + the figure's name
-MIME = "application/json"
+# the marker's payload, as JSON text: a notebook's output data under any key but a plain JSON type must be a
+# string (nbformat's schema), and glue's keys are "application/papermill.record/<mime type>"
+MIME = "text/plain"
 PREFIX = "application/papermill.record/"  # where myst-nb's glue keeps a value in the output's data
 FIGURE = re.compile(r"^[`:]{3,}\{glue:figure\}\s+(\S+)")
 HEADING = re.compile(r"^(#{1,6})\s")
@@ -47,7 +50,7 @@ def mark_absent(verdicts: Sequence[Verdict], figure_name: str, reason: str = "",
 
     payload = {"claims": [[v.claim, v.statement] for v in verdicts], "reason": reason or verdicts[0].evidence,
                "parameter": parameter, "first_design": any(v.superseded_by for v in verdicts)}
-    display({PREFIX + MIME: payload}, raw=True,
+    display({PREFIX + MIME: json.dumps(payload)}, raw=True,
             metadata={"scrapbook": {"name": marker_key(figure_name), "mime_prefix": PREFIX}})
 
 
@@ -58,7 +61,7 @@ def markers(cells: list[dict]) -> dict[str, dict]:
         for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
             name = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
             if name.startswith(MARKER) and PREFIX + MIME in output.get("data", {}):
-                found[name[len(MARKER):]] = output["data"][PREFIX + MIME]
+                found[name[len(MARKER):]] = json.loads(output["data"][PREFIX + MIME])
     return found
 
 

@@ -187,10 +187,10 @@ WORDS = {"acc_in": "in-language accuracy", "acc_xling": "cross-lingual accuracy"
 
 
 def tidy_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> pd.DataFrame:
-    """A data table as the book prints it: the row labels as ordinary columns (no row numbers), column names in
-    words (``WORDS``, else underscores as spaces; the levels of a column MultiIndex joined), a column of whole
-    numbers as integers (counts read "178", not "178.0"), other numbers rounded to ``digits`` without a negative
-    zero ("-0.000" is round-off of a value that is 0)."""
+    """A data table as the book prints it: the row labels as ordinary columns (no row numbers), column names and
+    text labels in words (``WORDS``, else underscores as spaces; the levels of a column MultiIndex joined), a
+    column of whole numbers as integers (counts read "178", not "178.0"), other numbers rounded to ``digits``
+    without a negative zero ("-0.000" is round-off of a value that is 0)."""
     import pandas as pd
 
     df = table.to_frame() if isinstance(table, pd.Series) else table.copy()
@@ -201,7 +201,10 @@ def tidy_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> pd.DataFrame
     df = df.rename(columns=lambda name: "" if name == "index" else WORDS.get(name, name.replace("_", " ")))
     for name in df.columns:
         column = df[name]
-        if pd.api.types.is_float_dtype(column):
+        if not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            # a label in words: "attribute association", not one unbreakable "attribute_association"
+            df[name] = column.map(lambda v: v.replace("_", " ") if isinstance(v, str) else v)
+        elif pd.api.types.is_float_dtype(column):
             values = column.dropna()
             # counts: whole numbers, some above 1 (a share or accuracy that happens to be 0 or 1 keeps its decimals)
             whole = len(values) and bool(((values == values.round()) & (values.abs() < 2**53)).all()) \

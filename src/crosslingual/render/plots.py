@@ -33,8 +33,15 @@ def legible(fig: plt.Figure) -> None:
     from matplotlib.text import Text
 
     factor = max(1.0, fig.get_figwidth() / BASE_WIDTH)
+    ticks = set()
+    for ax in fig.axes:  # through tick_params: ticks made at drawing time take the size too
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            labels = [t for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)]
+            size = labels[0].get_fontsize() if labels else MIN_POINTS
+            ax.tick_params(axis=name, which="both", labelsize=max(size, MIN_POINTS) * factor)
+            ticks.update(map(id, labels))
     for text in fig.findobj(Text):
-        if text.get_text():
+        if text.get_text() and id(text) not in ticks:
             text.set_fontsize(max(text.get_fontsize(), MIN_POINTS) * factor)
 
 
