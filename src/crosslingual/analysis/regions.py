@@ -172,7 +172,7 @@ def size(mask: Mask) -> int:
 
 
 def jaccard(a: Mask, b: Mask) -> float:
-    """|a and b| / |a or b| over all entries (1.0 for two empty regions)."""
+    """``|a and b| / |a or b|`` over all entries (1.0 for two empty regions)."""
     inter = sum(int((a[n] & b[n]).sum()) for n in a)
     union = sum(int((a[n] | b[n]).sum()) for n in a)
     return inter / union if union else 1.0
@@ -296,7 +296,7 @@ def language_losses(model: nn.Module, data: dict[int, torch.Tensor], loss_fn: Lo
 
 @torch.no_grad()
 def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor, batch_size: int = 1024) -> pd.DataFrame:
-    """Mean |activation| of every hidden dimension at the input of every norm inside the blocks (rows: the norm
+    """Mean ``|activation|`` of every hidden dimension at the input of every norm inside the blocks (rows: the norm
     weight it feeds, e.g. ``blocks.{i}.ln1.weight`` of our models, ``model.layers.{i}.input_layernorm.weight``
     of a Hugging Face Llama; columns: dimensions), over ``tokens`` in batches of ``batch_size`` sequences (a
     large vocabulary's logits are big). Outlier dimensions, in the paper's sense, are the few whose magnitude
@@ -309,9 +309,9 @@ def dimension_magnitudes(model: nn.Module, tokens: torch.Tensor, batch_size: int
 
 @torch.no_grad()
 def massive_activations(model: nn.Module, tokens: torch.Tensor) -> pd.DataFrame:
-    """Per residual-stream hook point of one of our models (``model.hook_names``): the largest |activation|
+    """Per residual-stream hook point of one of our models (``model.hook_names``): the largest ``|activation|``
     over every token and dimension of ``tokens`` (one pass: a few hundred sequences), where it sits
-    (``dimension``, ``position``), the median |activation| and their ``ratio``. Massive activations (Sun et
+    (``dimension``, ``position``), the median ``|activation|`` and their ``ratio``. Massive activations (Sun et
     al. 2024) are single entries thousands of times the median, at a fixed dimension and at the first or
     delimiter tokens; a mean over tokens (as ``dimension_magnitudes`` takes) would dilute them."""
     was_training = model.training

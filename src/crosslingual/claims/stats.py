@@ -1,7 +1,8 @@
 """Small-sample statistics for the verdicts: a test and an interval that hold at 5 independent units whatever the
 shape of the units' distribution.
 
-The unit is one independent seed (world and initialisation drawn together, ``../shared/spec/science.md`` 5).
+The unit is one independent seed (world and initialisation drawn together), the statistical standard of the
+book's Method page.
 Checkpoints, levels and language pairs of one seed are reduced to one number per seed *before* any interval or
 test, so nothing here ever sees two values of the same seed as independent. The estimand is the **median seed**:
 the value that half of the models trained this way exceed. Two tools do all the work, both distribution-free:
@@ -204,7 +205,7 @@ def effect(values, sign: int = 1, null: float = 0.0) -> Effect:
 @dataclass(frozen=True)
 class Measurement:
     """A quantity over the items of *one* model (script categories, windows of text, languages): a description
-    of that model, not evidence about models in general (``science.md`` 5: one model is one unit). The median
+    of that model, not evidence about models in general (one model is one unit). The median
     item with its order-statistic interval over items (exact coverage ``coverage``, 0.95 where the items allow);
     no p-value. ``holds`` asks whether the whole interval lies beyond a threshold."""
 
@@ -263,8 +264,8 @@ def partial_spearman(x, y, z) -> float:
     """Spearman's rho of ``x`` and ``y`` with ``z`` partialled out: the Pearson correlation of the ranks of
     ``x`` and ``y`` after each is regressed linearly on the ranks of ``z``. It removes a shared dependence on ``z``
     that is linear in ranks only: two quantities that saturate together with training time keep a partial rho
-    (0.49 on chapter 3's runs with their pairing shuffled, #36), so R3 shows it as a description, never judges
-    it. NaN with fewer than 4 values or a constant input."""
+    (0.49 on chapter 3's runs with their pairing shuffled, found when the rules were re-registered as verdicts
+    v3), so R3 shows it as a description, never judges it. NaN with fewer than 4 values or a constant input."""
     x, y, z = (np.asarray(a, dtype=float) for a in (x, y, z))
     if len(x) < 4 or min(np.ptp(x), np.ptp(y)) == 0:
         return float("nan")

@@ -75,7 +75,7 @@ class Rule:
     """A claim's pre-registered rule: the text the scoreboard shows, why its thresholds are what they are, and,
     where it was changed after a first look at data, what changed (shown on the page).
 
-    A *redesign* tests a claim again in an experiment built so that its effect could appear (issue #19). It is
+    A *redesign* tests a claim again in an experiment built so that its effect could appear. It is
     its own claim, ``"<claim>-redesign"``, with its own rule and commit, so that the scoreboard shows it beside
     the old design's verdict rather than replacing it; ``redesign`` says in one line what differs."""
 

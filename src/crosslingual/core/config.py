@@ -64,7 +64,7 @@ class _Normalised:
 
 @dataclass(frozen=True)
 class WorldConfig(_Normalised):
-    """The synthetic multilingual world (science.md section 1)."""
+    """The synthetic multilingual world (the Method page of the book, "The synthetic world")."""
 
     n_entities: int = 64  # 64 x 24 facts: see the calibration table in book/method.md
     n_relations: int = 24

@@ -2,7 +2,7 @@
 
 All functions take representations ``h`` of shape ``[..., K, F, d]``: K languages, F facts (the same facts in
 the same order in every language), any leading batch dimensions (layers, checkpoints). Our definition
-(science.md section 3; the paper left it under-specified):
+(the Method page of the book, "Metrics"; the paper left it under-specified):
 
     U = mean_f cos(h_a(f), h_b(f)) - mean_f mean_{f' != f, same relation} cos(h_a(f), h_a(f')),
 

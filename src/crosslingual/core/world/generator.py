@@ -6,7 +6,7 @@ or the script, or make translations cognates); the value always comes last, so a
 is "prefix -> predict the value token". Sequences are fixed-length, so the whole corpus is one dense integer
 array and a training batch is an index gather.
 
-Splits (science.md section 1):
+Splits (the Method page of the book, "The synthetic world"):
   * train: every parallel fact in every language + every non-parallel fact in the one language it was assigned;
   * in-language eval: trained (fact, language) pairs (the memorisation control);
   * cross-lingual eval: every non-parallel fact that is trained, in each language it was *never* seen in (the
