@@ -82,3 +82,23 @@ def test_the_findings_page_has_every_paper_with_its_count(tmp_path):
         assert paper in page
     assert f"{len(rosetta.PAPER_FIGURES)} claims: 1 reproduced, 7 not recorded." in page
     assert findings_markdown([]).count("not recorded |") == 15
+
+
+def test_a_chapter_opens_with_its_verdicts_on_whole_claims_and_real_models():
+    from crosslingual.render.findings import chapter_findings
+
+    rows = [row("G1-redesign", "not reproduced", "0/6 languages; more", anchor="verdicts-10-g13-redesign"),
+            row("G1-redesign (L0)", "not reproduced"), row("G1 (smollm2-135m)", "reproduced", "11/11 languages"),
+            row("G1", "partial", superseded_by="G1-redesign"),
+            row("G4", "superseded", "not judged in this build", superseded_by="G4-redesign")]
+    box = chapter_findings(rows)
+    assert box.startswith(":::{admonition} What this chapter found\n:class: crosslingual-chapter-findings\n")
+    items = [line for line in box.splitlines() if line.startswith("- ")]
+    assert items == [
+        "- {bdg-danger}`not reproduced` **G1-redesign**: G1-redesign in words. 0/6 languages "
+        "({ref}`its test <verdicts-10-g13-redesign>`)",
+        "- {bdg-success}`reproduced` **G1 (smollm2-135m)**: G1 in words. 11/11 languages "
+        "({ref}`its test <verdicts-10>`)",
+        "- {bdg-warning}`partial` **G1** (the first design, superseded by G1-redesign): G1 in words. median 0.5 "
+        "[0.4, 0.6], 5/5 seeds above 0, p = 0.031 ({ref}`its test <verdicts-10>`)"]
+    assert chapter_findings([row("G1-redesign (L0)", "partial")]) == ""

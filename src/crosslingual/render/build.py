@@ -171,8 +171,10 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
         """Annotate a finished chapter's page and record it for reuse, with its runs and verdicts."""
         runs_log, claims_log = logs[nb]
         runs = [Run(Path(r)) for r in sorted(set(runs_log.read_text().split()))] if runs_log.exists() else []
-        differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds, root, built_at or profile)
-        claims = [json.dumps({**json.loads(line), "differs": differs}) for line in _read_lines(claims_log)]
+        recorded = [json.loads(line) for line in _read_lines(claims_log)]
+        differs = annotate(dest / nb.name, nb, profile, parameters or {}, runs, seconds, root, built_at or profile,
+                           recorded)
+        claims = [json.dumps({**row, "differs": differs}) for row in recorded]
         runs_log.unlink(missing_ok=True)
         claims_log.unlink(missing_ok=True)
         executed_cache.record(dest / nb.name, keys[nb], [r.path for r in runs], seconds, claims)

@@ -50,12 +50,16 @@ def real_model(label: str) -> str:
 
 
 def _short(text: str) -> str:
-    """The first clause of a verdict's evidence, cut at a word before ``SHORT`` characters."""
+    """The first clause of a verdict's evidence, cut at a word before ``SHORT`` characters, and before a
+    parenthesis that the cut left open."""
     text = glossed(text).split("; ")[0]
-    while text.count("(") > text.count(")"):  # a clause cut inside its parenthesis loses the parenthesis
+    cut = len(text) > SHORT
+    if cut:
+        text = text[:SHORT].rsplit(" ", 1)[0]
+    while text.count("(") > text.count(")"):
         text = text[:text.rindex("(")].rstrip()
-    if len(text) > SHORT:
-        text = text[:SHORT].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    if cut:
+        text = text.rstrip(",;:") + " …"
     return commands_as_code(text).replace("|", "\\|")
 
 
@@ -147,3 +151,23 @@ def findings_page(claims_log: Path) -> str:
             "order-statistic interval of the median over at least 5 seeds, as the chapters give them; a verdict "
             "on a pretrained model describes that one model. {doc}`/book/experiments/claims` has every part of "
             "every verdict and the rules that decided them.\n\n" + findings_markdown(read_claims(claims_log)) + "\n")
+
+
+CHAPTER_BOX_ID = "crosslingual-chapter-findings"  # the box's cell id and class on a chapter's page
+
+
+def chapter_findings(rows: list[dict]) -> str:
+    """The box that opens a chapter's page: each verdict the chapter recorded on a whole claim or on a real model
+    (its parts are in the chapter's tables), with its badge, the claim in words, the first clause of its evidence
+    and a link to where the chapter judges it; a first design judged beside its redesign says so. Empty where the
+    chapter recorded none (the world chapter)."""
+    shown = [r for r in rows if r["verdict"] != SUPERSEDED and (" (" not in r["claim"] or real_model(r["claim"]))]
+    if not shown:
+        return ""
+    lines = [":::{admonition} What this chapter found", f":class: {CHAPTER_BOX_ID}", ""]
+    for r in shown:
+        first = f" (the first design, superseded by {r['superseded_by']})" if r.get("superseded_by") else ""
+        where = f" ({{ref}}`its test <{r['anchor']}>`)" if r.get("anchor") else ""
+        lines.append(f"- {badge(r)} **{r['claim']}**{first}: {glossed(r['statement'])}. "
+                     f"{_short(r['evidence'])}{where}")
+    return "\n".join([*lines, ":::"])

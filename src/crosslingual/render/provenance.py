@@ -5,8 +5,9 @@ After papermill executes a chapter, :func:`annotate` rewrites the executed copy 
 seeds, the runs used by hash, commit, device, date, compute time), a visible banner when the page was
 re-executed (``crosslingual book --chapter``) with parameters that differ from the rest of the book's build, the
 parameter cells removed from the page (their facts are in the box), every code cell's source collapsed
-behind a toggle (``hide-input``), so that a chapter reads like a paper, and each section that did not run in one
-admonition (``crosslingual.render.absences``). The source notebook is not touched. A
+behind a toggle (``hide-input``), so that a chapter reads like a paper, a box of what the chapter found under the
+box (its verdicts, ``crosslingual.render.findings``), and each section that did not run in one admonition
+(``crosslingual.render.absences``). The source notebook is not touched. A
 chapter reused by a later build (``crosslingual.render.executed_cache``) keeps its page, whose box then names both the
 commit it was executed at and the build's (:func:`mark_reused`).
 """
@@ -29,6 +30,7 @@ from crosslingual.pretrained.hf import check_model_dir
 from crosslingual.render import absences, sentences
 from crosslingual.render.chapters import CHAPTERS, first_designs_asked
 from crosslingual.render.cost import first_design_seconds, run_seconds
+from crosslingual.render.findings import CHAPTER_BOX_ID, chapter_findings
 from crosslingual.render.notebook import check_value
 from crosslingual.store.runs import Run, machine_info
 
@@ -179,10 +181,12 @@ def _markdown_cell(text: str, cell_id: str) -> dict:
 
 
 def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str, Any], runs: list[Run],
-             notebook_seconds: float, root: Path, built_at: str = DEFAULT_PROFILE) -> dict[str, Any]:
+             notebook_seconds: float, root: Path, built_at: str = DEFAULT_PROFILE,
+             claims: list[dict] | None = None) -> dict[str, Any]:
     """Rewrite the executed copy ``executed`` of ``notebook`` for the book (see the module docstring);
-    ``built_at`` is the profile of the book's build, against which the banner compares. Returns what differs
-    from that build (name -> value), which the claims page marks."""
+    ``built_at`` is the profile of the book's build, against which the banner compares; ``claims`` are the
+    verdicts the chapter recorded, which the box under its title sums up (``findings.chapter_findings``).
+    Returns what differs from that build (name -> value), which the claims page marks."""
     nb = json.loads(executed.read_text())
     cells = [c for c in nb["cells"] if PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in cells:
@@ -196,6 +200,9 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
     executed_at = commit(root)
     added = [_markdown_cell(provenance_markdown(notebook, profile, parameters, runs, notebook_seconds, executed_at,
                                                 built_at), BOX_ID)]
+    found = chapter_findings(claims or [])
+    if found:
+        added.append(_markdown_cell(found, CHAPTER_BOX_ID))
     diff = differences(notebook, profile, parameters, built_at)
     if diff:
         added.insert(0, _markdown_cell(banner_markdown(diff), "crosslingual-banner"))
