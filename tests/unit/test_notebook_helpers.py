@@ -478,3 +478,10 @@ def test_a_wide_figure_s_fonts_grow_with_its_width_and_none_is_below_the_floor()
     assert kept.get_fontsize() == 11  # a figure at most the column's width is shown at its size
     plt.close(wide)
     plt.close(narrow)
+
+
+def test_the_canonical_angle_note_gives_the_value_or_why_there_is_none():
+    assert sentences.canonical_angle(None, 60, 64) == ("with 60 input pieces in 64 dimensions there are too few "
+                                                       "pieces per dimension, so it is not computed")
+    assert sentences.canonical_angle(0.9312, 4000, 64) == ("over 4000 input pieces in 64 dimensions the largest "
+                                                           "cosine is 0.93")

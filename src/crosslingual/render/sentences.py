@@ -201,6 +201,16 @@ def r8_not_run(reason: str) -> str:
 # ------------------------------------------------------------------------------ 09_embedding_geometry
 
 
+def canonical_angle(cosine: float | None, rows: int, columns: int) -> str:
+    """Chapter 09's note on the paper's other agreement measure, the largest canonical-angle cosine between two
+    runs' input embeddings (``rows`` pieces x ``columns`` dimensions): its value, or, where
+    ``analysis.geometry.max_canonical_cosine`` refused the shapes (``cosine`` None), why it means nothing here."""
+    if cosine is None:
+        return (f"with {rows} input pieces in {columns} dimensions there are too few pieces per dimension, so it is "
+                "not computed")
+    return f"over {rows} input pieces in {columns} dimensions the largest cosine is {cosine:.2f}"
+
+
 def h1_redesign(verdict: Verdict, pieces: int, steps: int) -> str:
     """H1-redesign's reading: the final separability of the scripts in the median seed, with the order-statistic
     interval of the median over seeds, and its margin over the shuffled-label probe; then the best checkpoint of
