@@ -485,3 +485,16 @@ def test_the_canonical_angle_note_gives_the_value_or_why_there_is_none():
                                                        "pieces per dimension, so it is not computed")
     assert sentences.canonical_angle(0.9312, 4000, 64) == ("over 4000 input pieces in 64 dimensions the largest "
                                                            "cosine is 0.93")
+
+
+def test_a_share_axis_starts_just_below_the_lowest_value_and_shows_chance_where_it_reaches():
+    from crosslingual.render.plots import share_axis
+
+    fig, ax = plt.subplots()
+    share_axis(ax, [0.91, 0.97, 0.88], chance=0.5)
+    assert ax.get_ylim() == pytest.approx((0.85, 1.0)) and not ax.lines  # chance is off the axis
+    share_axis(ax, [0.45, 0.9], chance=0.5)
+    assert ax.get_ylim() == pytest.approx((0.4, 1.0)) and len(ax.lines) == 1
+    share_axis(ax, [0.01, 0.9])
+    assert ax.get_ylim()[0] == 0.0
+    plt.close(fig)

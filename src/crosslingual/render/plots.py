@@ -65,6 +65,16 @@ BAND = {"estimator": "median", "errorbar": seed_band}
 with :func:`seed_band`, the estimate and interval the verdicts judge."""
 
 
+def share_axis(ax: plt.Axes, values, margin: float = 0.03, chance: float | None = None) -> None:
+    """A y axis for shares in [0, 1] that shows where they lie: from just below the lowest value (a multiple of
+    0.05) to 1, instead of from 0, which squeezed bars between 0.85 and 1 into a sliver; ``chance`` is drawn
+    (:func:`chance_line`) where the axis reaches it."""
+    low = max(0.0, int((float(np.min(values)) - margin) * 20) / 20)
+    ax.set_ylim(low, 1.0)
+    if chance is not None and chance >= low:
+        chance_line(ax, chance)
+
+
 def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
     ax.axhline(level, color="0.4", linestyle=":", linewidth=1.2, zorder=0)
     ax.annotate(label, xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
