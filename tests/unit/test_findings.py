@@ -102,3 +102,18 @@ def test_a_chapter_opens_with_its_verdicts_on_whole_claims_and_real_models():
         "- {bdg-warning}`partial` **G1** (the first design, superseded by G1-redesign): G1 in words. median 0.5 "
         "[0.4, 0.6], 5/5 seeds above 0, p = 0.031 ({ref}`its test <verdicts-10>`)"]
     assert chapter_findings([row("G1-redesign (L0)", "partial")]) == ""
+
+
+def test_a_commit_hash_links_to_the_repository_where_the_book_names_one(tmp_path):
+    from crosslingual.render.scoreboard import commit_ref, repository_url
+
+    assert repository_url(tmp_path) == ""  # no _config.yml
+    (tmp_path / "_config.yml").write_text("title: x\n# repository:\n#   url: https://example.org/r\n")
+    assert repository_url(tmp_path) == ""  # the documented example, commented out
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/r/\n")
+    url = repository_url(tmp_path)
+    assert url == "https://example.org/r"
+    assert commit_ref("5790b95", "") == "`5790b95`"
+    assert commit_ref("5790b95 + uncommitted changes (diff 0a1b2c3d)", url) == (
+        "[`5790b95`](https://example.org/r/commit/5790b95) + uncommitted changes (diff 0a1b2c3d)")
+    assert commit_ref("uncommitted", url) == "uncommitted" and commit_ref("", url) == ""

@@ -157,14 +157,14 @@ def test_a_reused_page_names_the_commit_it_was_executed_at_and_the_build_s(noteb
     first = _git(repo, "rev-parse", "--short", "HEAD")
     page = executed.read_bytes()
     assert not provenance.mark_reused(executed, repo) and executed.read_bytes() == page  # the same commit
-    assert _code_line(executed).startswith(f"- **Code**: commit {first}, torch ")
+    assert _code_line(executed).startswith(f"- **Code**: commit `{first}`, torch ")
     (repo / "code.py").write_text("x = 2\n")
     _git(repo, "commit", "-qam", "second")
     second = _git(repo, "rev-parse", "--short", "HEAD")
     assert provenance.mark_reused(executed, repo)
     line = _code_line(executed)
-    assert line.startswith(f"- **Code**: executed at commit {first}; reused unchanged by the build at commit "
-                           f"{second} (same package code, packages, notebook, parameters and runs), torch ")
+    assert line.startswith(f"- **Code**: executed at commit `{first}`; reused unchanged by the build at commit "
+                           f"`{second}` (same package code, packages, notebook, parameters and runs), torch ")
     page = executed.read_bytes()
     assert not provenance.mark_reused(executed, repo) and executed.read_bytes() == page  # not stamped twice
     (repo / "code.py").write_text("x = 3\n")
@@ -178,3 +178,7 @@ def test_a_reused_page_names_the_commit_it_was_executed_at_and_the_build_s(noteb
     assert provenance.mark_reused(executed, repo) and _code_line(executed) == third
     nb = json.loads(executed.read_text())
     assert sum(PROVENANCE_TAG in c["metadata"]["tags"] for c in nb["cells"]) == 2  # banner and box, no more
+    (repo / "_config.yml").write_text("repository:\n  url: https://example.org/crosslingual/\n")
+    assert provenance.mark_reused(executed, repo)  # with repository.url set, each commit links to itself
+    head = _git(repo, "rev-parse", "--short", "HEAD")
+    assert f"[`{head}`](https://example.org/crosslingual/commit/{head})" in _code_line(executed)

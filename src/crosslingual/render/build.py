@@ -48,7 +48,7 @@ from crosslingual.render.provenance import (
     declared_parameters,
     mark_reused,
 )
-from crosslingual.render.scoreboard import scoreboard_page
+from crosslingual.render.scoreboard import repository_url, scoreboard_page
 from crosslingual.store.layout import runs_root
 from crosslingual.store.runs import USAGE_LOG, Run
 from crosslingual.store.sweep import (
@@ -341,7 +341,8 @@ book's profile), the page of this one carries a banner if it differs from the re
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
         if only is None or not (experiments / "cost.md").exists():
             write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds).encode())
-        write_atomic(experiments / "claims.md", scoreboard_page(experiments / ".claims.jsonl").encode())
+        write_atomic(experiments / "claims.md",
+                     scoreboard_page(experiments / ".claims.jsonl", repository_url(root)).encode())
         write_atomic(experiments / FINDINGS, findings_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()

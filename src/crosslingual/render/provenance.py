@@ -32,6 +32,7 @@ from crosslingual.render.chapters import CHAPTERS, first_designs_asked
 from crosslingual.render.cost import first_design_seconds, run_seconds
 from crosslingual.render.findings import CHAPTER_BOX_ID, chapter_findings
 from crosslingual.render.notebook import check_value
+from crosslingual.render.scoreboard import commit_ref, repository_url
 from crosslingual.store.runs import Run, machine_info
 
 PARAMETERS_TAG = "parameters"
@@ -124,17 +125,20 @@ def _value(value: Any) -> str:
     return f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
 
 
-def code_item(executed_at: str, build: str) -> str:
+def code_item(executed_at: str, build: str, url: str = "") -> str:
     """The box's line on the code: the commit the page was executed at, and the build's when a later build
-    reused it (its cache key proved everything that decides the page unchanged, the package's code included)."""
-    where = f"commit {executed_at}" if executed_at == build else (
-        f"executed at commit {executed_at}; reused unchanged by the build at commit {build} (same package code, "
+    reused it (its cache key proved everything that decides the page unchanged, the package's code included);
+    each a link into the repository at ``url`` where the book's ``repository.url`` is set."""
+    executed, built = commit_ref(executed_at, url), commit_ref(build, url)
+    where = f"commit {executed}" if executed_at == build else (
+        f"executed at commit {executed}; reused unchanged by the build at commit {built} (same package code, "
         "packages, notebook, parameters and runs)")
     return f"{CODE_ITEM}{where}, torch {torch.__version__}."
 
 
 def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any], runs: list[Run],
-                        notebook_seconds: float, executed_at: str, built_at: str = DEFAULT_PROFILE) -> str:
+                        notebook_seconds: float, executed_at: str, built_at: str = DEFAULT_PROFILE,
+                        url: str = "") -> str:
     """The box: every parameter as executed (those that differ from the book's build in bold, with its value),
     the runs and their seeds, commit (``executed_at``), device, date and compute time."""
     declared = declared_parameters(notebook)
@@ -158,7 +162,7 @@ def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any]
         f"- **Parameters** (papermill): {'; '.join(shown)}.",
         f"- **Runs**: {len(runs)} from the run store{': ' + listed if runs else ''}"
         f"{f'; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} distinct)' if seeds else ''}.",
-        code_item(executed_at, executed_at),
+        code_item(executed_at, executed_at, url),
         f"- **Device**: {device_text(runs)}"
         f"{'; the first designs asked for (FIRST_DESIGNS=1)' if first_designs_asked() else ''}.",
         f"- **Built** {when}; **compute**: this notebook {notebook_seconds:.0f} s, and its runs' training "
@@ -199,7 +203,7 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
     cells = absences.collapse(cells, notebook.stem, _first_design_cost(cells, notebook.stem, profile, runs))
     executed_at = commit(root)
     added = [_markdown_cell(provenance_markdown(notebook, profile, parameters, runs, notebook_seconds, executed_at,
-                                                built_at), BOX_ID)]
+                                                built_at, repository_url(root)), BOX_ID)]
     found = chapter_findings(claims or [])
     if found:
         added.append(_markdown_cell(found, CHAPTER_BOX_ID))
@@ -230,7 +234,7 @@ def mark_reused(executed: Path, root: Path) -> bool:
     latest only); returns whether the page changed, when the caller must record its new digest."""
     nb = json.loads(executed.read_text())
     box = next(c for c in nb["cells"] if c.get("id") == BOX_ID)
-    item = code_item(nb["metadata"]["crosslingual"]["commit"], commit(root))
+    item = code_item(nb["metadata"]["crosslingual"]["commit"], commit(root), repository_url(root))
     lines = "".join(box["source"]).splitlines()
     stamped = [item if line.startswith(CODE_ITEM) else line for line in lines]
     if stamped == lines:

@@ -107,6 +107,29 @@ def rule_commit(claim: str) -> str:
     return newest[:7]
 
 
+SHA = re.compile(r"\b[0-9a-f]{7,40}\b")
+
+
+def repository_url(root: Path) -> str:
+    """The book's ``repository.url`` in ``_config.yml`` (Jupyter Book's key), without a trailing slash; "" when it
+    is unset, and commit hashes then stay plain text."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str((config.get("repository") or {}).get("url") or "").rstrip("/")
+
+
+def commit_ref(text: str, url: str = "") -> str:
+    """A commit hash in Markdown: a link to the commit in the repository at ``url`` (``<url>/commit/<hash>``),
+    else a code span; the words around a hash (``+ uncommitted changes``) stay as they are."""
+    if not SHA.search(text):
+        return text
+    return SHA.sub(lambda m: f"[`{m[0]}`]({url}/commit/{m[0]})" if url else f"`{m[0]}`", text, count=1)
+
+
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -145,7 +168,7 @@ def _differs(row: dict) -> str:
     return (" {bdg-dark}`re-executed: " + ", ".join(f"{k}={v}" for k, v in changed.items()) + "`") if changed else ""
 
 
-def claims_page(rows: list[dict]) -> str:
+def claims_page(rows: list[dict], url: str = "") -> str:
     """The scoreboard: a narrow table that leads with claim and verdict (a coloured badge) and the chapter, in
     the papers' order (R, H, G), each claim's overall verdict first; then, below, each verdict's numbers, the
     paper's figure and the rule's commit."""
@@ -180,10 +203,11 @@ def claims_page(rows: list[dict]) -> str:
             lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
         if overall and rule_commit(base):
             amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
-            lines.append(f": *Rule:* commit `{rule_commit(base)}`{amended}")
+            lines.append(f": *Rule:* commit {commit_ref(rule_commit(base), url)}{amended}")
         previous = registry().get(row["claim"], {}).get("previous") if overall else None
         if previous:
-            lines.append(f": *Before the re-registration of 2026-12-06:* the rule of commit `{previous['commit']}` "
+            lines.append(f": *Before the re-registration of 2026-12-06:* the rule of commit "
+                         f"{commit_ref(previous['commit'], url)} "
                          f"read *{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
                          f"replaced because it passed data with no effect (see the rule's change below)")
         details.append("\n".join(lines))
@@ -224,27 +248,28 @@ def glossed(text: str) -> str:
     return text
 
 
-def rules_section() -> str:
+def rules_section(url: str = "") -> str:
     """Every claim's rule, its rationale and, where it was changed after a first look at data, what changed."""
     out = []
     for paper, module in PAPERS.items():
         out.append(f"### {paper}\n")
         for claim, rule in module.RULES.items():
-            text = f"- **{claim}** ({rule_commit(claim) or 'commit unknown'}): {rule.text}. *Why:* {rule.rationale}."
+            dated = commit_ref(rule_commit(claim), url) or "commit unknown"
+            text = f"- **{claim}** ({dated}): {rule.text}. *Why:* {rule.rationale}."
             if rule.redesign:
                 text += f" *What the redesign changes:* {rule.redesign}."
             if rule.amended:
                 text += f" *Changed after a first look at data:* {rule.amended}."
             previous = registry().get(claim, {}).get("previous")
             if previous:
-                text += (f" *The rule it replaced* (commit `{previous['commit']}`, "
+                text += (f" *The rule it replaced* (commit {commit_ref(previous['commit'], url)}, "
                          f"{previous['default_verdict'] or 'no verdict'} at default): {previous['text']}.")
             out.append(commands_as_code(glossed(text)))
         out.append("")
     return "\n".join(out)
 
 
-def scoreboard_page(claims_log: Path) -> str:
+def scoreboard_page(claims_log: Path, url: str = "") -> str:
     """The Claims page: every verdict the chapters recorded while this build executed them, then the rules."""
     from crosslingual.render.findings import findings_markdown, read_claims  # it words rows with this module
 
@@ -277,7 +302,7 @@ absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not reco
 a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
 those of the rest of the book's build (`crosslingual book --chapter`).
 
-{claims_page(rows)}
+{claims_page(rows, url)}
 
 ## The rules
 
@@ -290,5 +315,5 @@ where a rule below says what changed. Each rule below shows the rule it replaced
 rule is calibrated on null tables in the test suite (`tests/unit/test_calibration.py`, simulators in
 `crosslingual.claims.nulls`). {GLOSS_NOTE}
 
-{rules_section()}
+{rules_section(url)}
 """
