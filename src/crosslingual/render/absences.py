@@ -61,7 +61,8 @@ def markers(cells: list[dict]) -> dict[str, dict]:
         for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
             name = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
             if name.startswith(MARKER) and PREFIX + MIME in output.get("data", {}):
-                found[name[len(MARKER):]] = json.loads(output["data"][PREFIX + MIME])
+                text = output["data"][PREFIX + MIME]  # nbformat may store a string as a list of lines
+                found[name[len(MARKER):]] = json.loads("".join(text) if isinstance(text, list) else text)
     return found
 
 
