@@ -9,7 +9,7 @@ export CROSSLINGUAL_RUNS ?= $(CURDIR)/runs
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup models book test unit clean
+.PHONY: setup models book test unit screenshots clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,17 @@ test:
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit
+
+# What a reader sees first, after `make book`: the top 2,400 px of the introduction, the Claims page and chapters
+# 03, 09 and 10 at a 1280 and an 800 px window, in headless Chromium (Debian's chromium), into _build/screenshots/.
+SHOT_PAGES := book/intro book/experiments/claims book/experiments/03_information \
+              book/experiments/09_embedding_geometry book/experiments/10_linguistic_regions
+screenshots:
+	@mkdir -p _build/screenshots; for page in $(SHOT_PAGES); do for width in 1280 800; do \
+	  out=_build/screenshots/$$(basename $$page)_$$width.png; \
+	  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=5000 \
+	    --window-size=$$width,2400 --screenshot=$$out "file://$(CURDIR)/_build/html/$$page.html" >/dev/null 2>&1 \
+	    && echo $$out; done; done
 
 clean:
 	rm -rf _build book/experiments
