@@ -142,7 +142,7 @@ def test_index_leads_to_the_intro(smoke_book):
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/method.html", "book/experiments/cost.html",
-                                  "book/references.html", "book/api.html",
+                                  "book/references.html", "book/api.html", "book/reuse.html",
                                   *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
 def test_every_page_exists_and_shows_no_traceback(smoke_book, page):
     html = (smoke_book.parent / page).read_text()
@@ -189,7 +189,7 @@ def test_the_banned_patterns_find_what_they_ban_and_spare_ordinary_text():
 
 
 @pytest.mark.parametrize("page", ["book/intro.html", "book/method.html", "book/experiments/cost.html",
-                                  "book/experiments/claims.html", "book/references.html",
+                                  "book/experiments/claims.html", "book/references.html", "book/reuse.html",
                                   *[f"book/experiments/{p.stem}.html" for p in NOTEBOOKS]])
 def test_no_page_shows_a_broken_number_or_cites_what_a_reader_cannot_follow(smoke_book, page):
     text = page_text((smoke_book.parent / page).read_text())

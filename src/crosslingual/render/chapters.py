@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 PAPERS = ROSETTA, HYPERPOLYGLOT, REGIONS = ("Beyond the Rosetta Stone", "Hyperpolyglot LLMs",
                                             "Unveiling Linguistic Regions")
 PARTS_BEFORE = (("Method", ("book/method", "book/experiments/claims")),)
-PARTS_AFTER = (("Reproducibility", ("book/experiments/cost", "book/api", "book/references")),)
+PARTS_AFTER = (("Reproducibility", ("book/experiments/cost", "book/reuse", "book/api", "book/references")),)
 
 
 @dataclass(frozen=True)
