@@ -35,7 +35,7 @@ BADGES = {REPRODUCED: "bdg-success", PARTIAL: "bdg-warning", NOT_REPRODUCED: "bd
 UNCOMMITTED = "uncommitted"
 
 NOT_RUN = "not run in this build"  # a badge of its own: an untestable verdict whose section the build left out
-CONTROL = "control"
+CONTROL = "positive control"  # true by construction: it checks the pipeline, and its badge never says "reproduced"
 # the reasons the render tier gives an untestable verdict whose section or model this build did not run
 # (chapters.not_run_reason, sentences.skipped / not_installed / missing_models / r8_missing_model); a test pins
 # each of those functions' wording against this pattern
@@ -183,9 +183,7 @@ def claims_page(rows: list[dict], url: str = "") -> str:
         by = row.get("superseded_by") or ""
         marks = (" {bdg-warning-line}`fragile`" if fragile else "") + (
             (f" by {by}" if row["verdict"] == SUPERSEDED else f" {{bdg-light}}`first design: see {by}`") if by
-            else "") + {
-            POSITIVE_CONTROL: " {bdg-light}`positive control`",
-            DESCRIPTION: " {bdg-light}`description, not judged`"}.get(row.get("role"), "")
+            else "") + (" {bdg-light}`description, not judged`" if row.get("role") == DESCRIPTION else "")
         table.append(f"| {claim} | {badge(row)}{marks}{_differs(row)} | {_where(row)} |")
         control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
                    DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
@@ -297,8 +295,9 @@ effect could appear, under its own rule committed before its runs: it is the cla
 trains it by default. The design it replaced (the paper's design as first reconstructed) is shown beside it as
 *superseded*: with its verdict and numbers where its runs are trained anyway for another claim, else not judged
 in this build (`make book FIRST_DESIGNS=1` trains and judges every first design). A positive
-control is true by construction and checks the pipeline only. *Untestable* means the claim's precondition is
-absent, with the measured reason; *{NOT_RECORDED}* that the chapter did not record
+control is true by construction and checks the pipeline only: its badge says so, never *reproduced*.
+*Untestable* means the claim's precondition is absent, with the measured reason; *{NOT_RUN}* that this build
+left the section or model out (the reason says how to run it); *{NOT_RECORDED}* that the chapter did not record
 a verdict in this build. A verdict marked *re-executed* comes from a chapter run with parameters other than
 those of the rest of the book's build (`crosslingual book --chapter`).
 
