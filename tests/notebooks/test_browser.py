@@ -24,27 +24,37 @@ from crosslingual.render.chapters import CHAPTERS
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `make test` installs the Debian package")
 
-HARNESS = """<!doctype html><html><body><pre id="out">pending</pre><iframe id="f" width="1200" height="900"></iframe>
+HARNESS = """<!doctype html><html><body style="margin:0"><pre id="out">pending</pre>
+<iframe id="f" style="border:0" width="%d" height="900"></iframe>
 <script>
 const pages = %s;
 const results = {};
 async function visit(page) {
   const frame = document.getElementById("f");
   await new Promise(done => { frame.onload = done; frame.src = page; });
-  await new Promise(done => setTimeout(done, 1500));  // MathJax and images
+  await new Promise(done => setTimeout(done, 1500));  // MathJax, images and fonts
   const doc = frame.contentDocument;
-  const broken = [...doc.images].filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
-  // a code cell's source is shown only if it is rendered and not inside a closed <details> toggle
-  const shownCode = [...doc.querySelectorAll("div.cell_input")].filter(el => el.getClientRects().length > 0
-      && !el.closest("details:not([open])")).length;
-  results[page] = {traceback: doc.body.innerText.includes("Traceback (most recent call last)"), broken: broken,
-                   images: doc.images.length, maths: doc.querySelectorAll("mjx-container").length,
-                   title: doc.title, code_cells: doc.querySelectorAll("div.cell_input").length,
-                   shown_code: shownCode};
+  results[page] = (doc => { %s })(doc);
 }
 (async () => { for (const p of pages) { await visit(p); } document.getElementById("out").textContent =
   "RESULTS" + JSON.stringify(results) + "END"; })();
 </script></body></html>"""
+
+
+def harness(pages: list[str], check: str, width: int = 1200) -> str:
+    """A page that opens each of ``pages`` in turn in an iframe ``width`` px wide, lets its scripts run, and
+    reports, per page, what the JavaScript body ``check`` returns about ``doc`` (the page's document)."""
+    return HARNESS % (width, json.dumps(pages), check)
+
+
+PAGE_CHECK = """
+  const broken = [...doc.images].filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src);
+  // a code cell's source is shown only if it is rendered and not inside a closed <details> toggle
+  const shownCode = [...doc.querySelectorAll("div.cell_input")].filter(el => el.getClientRects().length > 0
+      && !el.closest("details:not([open])")).length;
+  return {traceback: doc.body.innerText.includes("Traceback (most recent call last)"), broken: broken,
+          images: doc.images.length, maths: doc.querySelectorAll("mjx-container").length,
+          title: doc.title, code_cells: doc.querySelectorAll("div.cell_input").length, shown_code: shownCode};"""
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +79,7 @@ def test_every_page_renders_without_tracebacks_or_missing_images(served):
     html_dir, url = served
     pages = sorted(str(p.relative_to(html_dir)) for p in html_dir.rglob("*.html")
                    if not p.name.startswith(("genindex", "search")) and "_static" not in p.parts)
-    (html_dir / "_harness.html").write_text(HARNESS % json.dumps(pages))
+    (html_dir / "_harness.html").write_text(harness(pages, PAGE_CHECK))
     budget = 3000 * len(pages) + 10_000
     dom = chromium(f"--virtual-time-budget={budget}", "--dump-dom", f"{url}/_harness.html")
     assert "RESULTS" in dom, f"the harness did not finish: {dom[-500:]}"
@@ -118,27 +128,13 @@ def test_the_scoreboard_s_verdicts_are_on_screen_at_1280_px(served):
              f"{found['width']} px view")
 
 
-OVERFLOW = """<!doctype html><html><body style="margin:0"><pre id="out">pending</pre>
-<iframe id="f" style="border:0" width="%d" height="900"></iframe>
-<script>
-const pages = %s;
-const results = {};
-async function visit(page) {
-  const frame = document.getElementById("f");
-  await new Promise(done => { frame.onload = done; frame.src = page; });
-  await new Promise(done => setTimeout(done, 1500));  // images and fonts
-  const doc = frame.contentDocument, article = doc.querySelector(".bd-article");
-  const right = article.getBoundingClientRect().right;
-  const wide = [...article.querySelectorAll("table, img, .pst-scrollable-table-container, .cell_output .output")]
+OVERFLOW_CHECK = """
+  const article = doc.querySelector(".bd-article"), right = article.getBoundingClientRect().right;
+  return [...article.querySelectorAll("table, img, .pst-scrollable-table-container, .cell_output .output")]
     .filter(el => el.getClientRects().length > 0
             && (el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > right + 1))
     .map(el => el.tagName + "." + el.className + " " + el.scrollWidth + ">" + el.clientWidth + ": "
-         + (el.innerText || el.getAttribute("src") || "").slice(0, 60));
-  results[page] = wide;
-}
-(async () => { for (const p of pages) { await visit(p); } document.getElementById("out").textContent =
-  "RESULTS" + JSON.stringify(results) + "END"; })();
-</script></body></html>"""
+         + (el.innerText || el.getAttribute("src") || "").slice(0, 60));"""
 
 READER_PAGES = ["book/intro.html", "book/method.html", "book/experiments/claims.html", "book/experiments/cost.html",
                 *[f"book/experiments/{c.name}.html" for c in CHAPTERS]]
@@ -149,10 +145,10 @@ def test_no_table_or_figure_runs_past_the_text_column(served, width):
     """At a 1280 and an 800 px window, no table, figure or output of any page is wider than the column that holds
     it: nothing is cut off or hidden behind a sideways scroll bar."""
     html_dir, url = served
-    harness = html_dir / f"_overflow_{width}.html"
-    harness.write_text(OVERFLOW % (width, json.dumps(READER_PAGES)))
+    probe = html_dir / f"_overflow_{width}.html"
+    probe.write_text(harness(READER_PAGES, OVERFLOW_CHECK, width))
     dom = chromium(f"--window-size={width},900", f"--virtual-time-budget={3000 * len(READER_PAGES) + 10_000}",
-                   "--dump-dom", f"{url}/{harness.name}")
+                   "--dump-dom", f"{url}/{probe.name}")
     assert "RESULTS" in dom, f"the overflow check did not finish: {dom[-500:]}"
     found = json.loads(html.unescape(dom.split("RESULTS", 1)[1].split("END", 1)[0]))
     assert set(found) == set(READER_PAGES)
