@@ -40,7 +40,7 @@ from crosslingual.render.chapters import (
     toc_yaml,
 )
 from crosslingual.render.cost import cost_page, counted
-from crosslingual.render.findings import FINDINGS, findings_page
+from crosslingual.render.findings import FINDINGS, findings_markdown, findings_page
 from crosslingual.render.provenance import (
     annotate,
     book_profile,
@@ -48,7 +48,7 @@ from crosslingual.render.provenance import (
     declared_parameters,
     mark_reused,
 )
-from crosslingual.render.scoreboard import repository_url, scoreboard_page
+from crosslingual.render.scoreboard import read_claims, repository_url, scoreboard_page
 from crosslingual.store.layout import runs_root
 from crosslingual.store.runs import USAGE_LOG, Run
 from crosslingual.store.sweep import (
@@ -341,8 +341,9 @@ book's profile), the page of this one carries a banner if it differs from the re
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
         if only is None or not (experiments / "cost.md").exists():
             write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds).encode())
+        log = experiments / ".claims.jsonl"
         write_atomic(experiments / "claims.md",
-                     scoreboard_page(experiments / ".claims.jsonl", repository_url(root)).encode())
+                     scoreboard_page(log, repository_url(root), findings_markdown(read_claims(log))).encode())
         write_atomic(experiments / FINDINGS, findings_page(experiments / ".claims.jsonl").encode())
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()

@@ -13,7 +13,6 @@ common colour-vision deficiencies tell apart, and every badge also says its verd
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from crosslingual.render.scoreboard import (
     badge,
     commands_as_code,
     glossed,
+    read_claims,
     shown_verdict,
 )
 
@@ -137,11 +137,6 @@ def findings_markdown(rows: list[dict], heading: str = "###") -> str:
 
 
 FINDINGS = "findings.md"  # written next to the Claims page; the introduction includes it
-
-
-def read_claims(claims_log: Path) -> list[dict]:
-    """The verdicts the chapters recorded while this build executed them (``claims.record``)."""
-    return [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
 
 
 def findings_page(claims_log: Path) -> str:

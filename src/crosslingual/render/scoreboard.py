@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 import subprocess
 from functools import cache
@@ -267,16 +268,20 @@ def rules_section(url: str = "") -> str:
     return "\n".join(out)
 
 
-def scoreboard_page(claims_log: Path, url: str = "") -> str:
-    """The Claims page: every verdict the chapters recorded while this build executed them, then the rules."""
-    from crosslingual.render.findings import findings_markdown, read_claims  # it words rows with this module
+def read_claims(claims_log: Path) -> list[dict]:
+    """The verdicts the chapters recorded while this build executed them (``claims.record``)."""
+    return [json.loads(line) for line in claims_log.read_text().splitlines()] if claims_log.exists() else []
 
+
+def scoreboard_page(claims_log: Path, url: str = "", found: str = "") -> str:
+    """The Claims page: what the book found (``found``: ``render.findings.findings_markdown`` of the same
+    verdicts), every verdict the chapters recorded while this build executed them, then the rules."""
     rows = read_claims(claims_log)
     return f"""# Claims scoreboard
 
 ## What the book found
 
-{findings_markdown(rows)}
+{found}
 
 ## Every verdict, part by part
 
