@@ -208,7 +208,7 @@ def test_a_chapter_reused_at_a_later_commit_says_both_commits_and_stays_reusable
     second = _commit(root, "second")
     assert build.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
     stamped = page.read_bytes()
-    assert (f"executed at commit {first}; reused unchanged by the build at commit {second} (same package code"
+    assert (f"executed at commit `{first}`; reused unchanged by the build at commit `{second}` (same package code"
             in stamped.decode())
     assert build.execute_notebooks(root, dest, "smoke", chapters=chapters)[0]["reused"]
     assert page.read_bytes() == stamped and executed == ["10_linguistic_regions"]

@@ -156,7 +156,8 @@ def chapter_findings(rows: list[dict]) -> str:
     (its parts are in the chapter's tables), with its badge, the claim in words, the first clause of its evidence
     and a link to where the chapter judges it; a first design judged beside its redesign says so. Empty where the
     chapter recorded none (the world chapter)."""
-    shown = [r for r in rows if r["verdict"] != SUPERSEDED and (" (" not in r["claim"] or real_model(r["claim"]))]
+    shown = [r for r in rows if {"claim", "verdict", "statement", "evidence"} <= set(r)  # a verdict's row
+             and r["verdict"] != SUPERSEDED and (" (" not in r["claim"] or real_model(r["claim"]))]
     if not shown:
         return ""
     lines = [":::{admonition} What this chapter found", f":class: {CHAPTER_BOX_ID}", ""]
