@@ -179,8 +179,8 @@ def banner_markdown(diff: dict[str, tuple[Any, Any]]) -> str:
             "them.\n```")
 
 
-def _markdown_cell(text: str, cell_id: str) -> dict:
-    return {"cell_type": "markdown", "id": cell_id, "metadata": {"tags": [PROVENANCE_TAG]},
+def _markdown_cell(text: str, cell_id: str, tag: str = PROVENANCE_TAG) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {"tags": [tag]},
             "source": text.splitlines(keepends=True)}
 
 
@@ -192,7 +192,8 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
     verdicts the chapter recorded, which the box under its title sums up (``findings.chapter_findings``).
     Returns what differs from that build (name -> value), which the claims page marks."""
     nb = json.loads(executed.read_text())
-    cells = [c for c in nb["cells"] if PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
+    added_tags = {PROVENANCE_TAG, CHAPTER_BOX_ID}  # what an earlier annotation added, replaced here
+    cells = [c for c in nb["cells"] if not added_tags & set(c.get("metadata", {}).get("tags", []))]
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
@@ -206,7 +207,7 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
                                                 built_at, repository_url(root)), BOX_ID)]
     found = chapter_findings(claims or [])
     if found:
-        added.append(_markdown_cell(found, CHAPTER_BOX_ID))
+        added.append(_markdown_cell(found, CHAPTER_BOX_ID, CHAPTER_BOX_ID))
     diff = differences(notebook, profile, parameters, built_at)
     if diff:
         added.insert(0, _markdown_cell(banner_markdown(diff), "crosslingual-banner"))
