@@ -1,6 +1,9 @@
 """The small-sample statistics behind every verdict: hand-computed cases, and simulations at n = 5 that show the
 interval covers the median seed on skewed data and the tests keep their false-positive rate."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,10 +14,12 @@ from crosslingual.claims.stats import (
     MIN_UNITS,
     chance_corrected,
     effect,
+    fixed,
     holm,
     measurement,
     median_interval,
     needed,
+    p_text,
     partial_spearman,
     per_seed,
     permutation_correlation_p,
@@ -23,6 +28,30 @@ from crosslingual.claims.stats import (
     spearman,
     trend_per_seed,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
+# a fixed-point or percent format without the "z" option prints a tiny negative value as "-0.00"
+UNSAFE_FORMAT = re.compile(r":[+ -]?,?\.(?:\d+|\{[a-z_]+\})[f%][}`]")
+
+
+def test_a_number_rounding_to_zero_prints_without_its_sign():
+    assert fixed(-0.001) == "0.00" and fixed(-0.004, 2) == "0.00" and fixed(-0.006) == "-0.01"
+    assert fixed(0.125, 1) == "0.1" and fixed(2) == "2.00"
+    assert p_text(0.0312) == "p = 0.031" and p_text(1e-9) == "p < 0.001"
+
+
+def test_no_number_a_reader_sees_is_formatted_so_that_it_can_print_a_negative_zero():
+    """Every text the book shows (verdicts, sentences, tables in the package; the chapters' pasted numbers) formats
+    its fixed-point numbers with the "z" option: -0.001 prints "0.00" and "+0.000", never "-0.00"."""
+    sources = [*(p for tier in ("analysis", "claims", "render")
+                 for p in sorted((ROOT / "src" / "crosslingual" / tier).glob("*.py"))),
+               *sorted(ROOT.glob("notebooks/*.ipynb"))]
+    assert any(p.parent.name == "render" for p in sources) and any(p.suffix == ".ipynb" for p in sources)
+    unsafe = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in sources for m in UNSAFE_FORMAT.finditer(p.read_text())]
+    assert not unsafe, unsafe
+    assert UNSAFE_FORMAT.search("{x:.2f}") and UNSAFE_FORMAT.search("{glue:text}`lo:.2f`")
+    assert UNSAFE_FORMAT.search("{x:+.3f}") and UNSAFE_FORMAT.search("{x:.{digits}f}")
+    assert not UNSAFE_FORMAT.search("{x:z.2f}") and not UNSAFE_FORMAT.search("{x:+z.3f}")
 
 
 def test_sign_test_hand_computed():

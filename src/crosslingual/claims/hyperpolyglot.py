@@ -282,7 +282,7 @@ def h2_neighbourhoods_follow_unification(final: pd.DataFrame) -> Verdict:
         return insufficient("H2", H2_STATEMENT, H2, n_seeds(final))
     return judged("H2", H2_STATEMENT, H2,
                   "; ".join(f"{m.replace('_', ' ')}: per-seed rho {e.text()} ({e.direction})" for m, e in parts.items())
-                  + f"; pooled rho (description) {spearman(final.unification, final.translation_precision):.2f}",
+                  + f"; pooled rho (description) {spearman(final.unification, final.translation_precision):z.2f}",
                   {m: {"rho": e.median, "ci": e.ci, "p": e.p} for m, e in parts.items()}, [*parts.values()],
                   [*parts.values()])
 
@@ -304,9 +304,9 @@ def h2_redesign(final: pd.DataFrame) -> Verdict:
     numbers["unification"] = {"min": float(final.unification.min()), "max": float(final.unification.max())}
     labels = {"neighbor_categories": "numNeighborCategory@k", "translation_precision": "translation precision@k"}
     return judged(H2_REDESIGN.claim, H2_REDESIGN_STATEMENT, H2_REDESIGN,
-                  "; ".join(f"{labels[m]}: per-seed rho {e.text()} (mean over runs {numbers[m]['mean']:.3f}, in each "
-                            f"seed's most unified run {numbers[m]['most_unified']:.3f}; shuffled labels "
-                            f"{numbers[m]['chance']:.3f})" for m, e in parts.items()), numbers, [*parts.values()],
+                  "; ".join(f"{labels[m]}: per-seed rho {e.text()} (mean over runs {numbers[m]['mean']:z.3f}, in each "
+                            f"seed's most unified run {numbers[m]['most_unified']:z.3f}; shuffled labels "
+                            f"{numbers[m]['chance']:z.3f})" for m, e in parts.items()), numbers, [*parts.values()],
                   [*parts.values()])
 
 
@@ -338,7 +338,7 @@ def h3_geometry_agrees_across_seeds(pairs: pd.DataFrame, chance: float) -> Verdi
     final, above = effect(overlap, null=chance + H3_MIN_MARGIN), effect(overlap, null=chance)
     trend = effect(trend_per_seed(pairs, "step", "overlap", unit="pair"))
     return judged("H3", H3_STATEMENT, H3,
-                  f"final overlap {final.text(3)} (chance {chance:.3f}); per-pair trend over training {trend.text()}",
+                  f"final overlap {final.text(3)} (chance {chance:z.3f}); per-pair trend over training {trend.text()}",
                   {"overlap": final.median, "ci": final.ci, "chance": chance, "trend": trend.median,
                    "trend_ci": trend.ci}, [final, trend], [final], [above])
 
@@ -355,10 +355,10 @@ def h3_real_models(overlap: pd.DataFrame, chance: float, canonical: float | None
     m = measurement(overlap.overlap, "script categories", "the two models")
     verdict = REPRODUCED if m.beyond(chance + H3_MIN_MARGIN) else PARTIAL if m.beyond(chance) else NOT_REPRODUCED
     angles = ("" if canonical is None else
-              f"; largest canonical cosine {canonical:.3f} (random matrices of the same shapes: "
-              f"{canonical_random:.3f})")
+              f"; largest canonical cosine {canonical:z.3f} (random matrices of the same shapes: "
+              f"{canonical_random:z.3f})")
     return Verdict(H3_REAL_CLAIM, H3_STATEMENT, verdict, H3_REAL.text,
-                   f"overlap@{H3_REAL_K} {m.text(3)}, chance {chance:.5f}" + angles,
+                   f"overlap@{H3_REAL_K} {m.text(3)}, chance {chance:z.5f}" + angles,
                    {"overlap": m.median, "ci": m.ci, "chance": chance, "categories": n,
                     "canonical": canonical, "canonical_random": canonical_random})
 
@@ -394,7 +394,7 @@ def h2_real_models(per_language: pd.DataFrame, unifying: str = H1_REAL_MODEL, ot
     return Verdict(H2_REAL_CLAIM, H2_STATEMENT, verdict, H2_REAL.text,
                    f"over {len(wide)} languages, {unifying} minus {other}: "
                    + "; ".join(f"{'precision@' + str(H2_REAL_K) if m == 'precision' else 'cross-script share'} "
-                               f"{e.text(3)} ({means[m][0]:.3f} vs {means[m][1]:.3f})" for m, e in parts.items()),
+                               f"{e.text(3)} ({means[m][0]:z.3f} vs {means[m][1]:z.3f})" for m, e in parts.items()),
                    {m: {"difference": e.median, "ci": e.ci} for m, e in parts.items()}
                    | {"languages": len(wide)})
 

@@ -228,14 +228,14 @@ def g1_core_region(ablation: pd.DataFrame, rule: Rule = G1, unit: str = "seed", 
             ok.append(sized.significant and ratio.significant)
             fragile |= sized.fragile or ratio.fragile
             parts.append(f"{_language(lang)} {sized.interval_text(3)} ({sized.agree}/{sized.n} above {min_rise:g}) "
-                         f"vs control {control.median():.3f} ({ratio.agree}/{ratio.n} seeds above "
+                         f"vs control {control.median():z.3f} ({ratio.agree}/{ratio.n} seeds above "
                          f"{G1_MIN_RATIO:g}x)")
         else:  # windows of one model: a description of that model
             sized = measurement(core, "windows", _model(rule))
             ratio = measurement(core - G1_MIN_RATIO * control, "windows", _model(rule))
             ok.append(sized.beyond(min_rise) and ratio.beyond(0.0))
-            parts.append(f"{_language(lang)} {sized.median:.3f} [{sized.low:.3f}, {sized.high:.3f}] vs control "
-                         f"{control.median():.3f}")
+            parts.append(f"{_language(lang)} {sized.median:z.3f} [{sized.low:z.3f}, {sized.high:z.3f}] vs control "
+                         f"{control.median():z.3f}")
     verdict = REPRODUCED if all(ok) else PARTIAL if 2 * sum(ok) >= len(ok) else NOT_REPRODUCED
     what = ("per seed" if unit == "seed" else
             f"median over {n} windows of one model with its interval over them (a single-model measurement)")
@@ -304,7 +304,7 @@ def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, facto
     largest = float(outlier_ratios.max())
     if largest < OUTLIER_MIN_RATIO:
         return Verdict(rule.claim, statement, UNTESTABLE, rule.text,
-                       f"no outlier dimension: the largest norm-weight dimension is {largest:.1f}x its norm's "
+                       f"no outlier dimension: the largest norm-weight dimension is {largest:z.1f}x its norm's "
                        f"median (an outlier needs {OUTLIER_MIN_RATIO:g}x)", {"largest_ratio": largest})
     at = scaling[scaling.factor == factor]
     outlier = per_seed(at[at.kind == "outlier"], "rise", unit)
@@ -315,11 +315,11 @@ def g3_outlier_dimension(scaling: pd.DataFrame, outlier_ratios: pd.Series, facto
         m, r = measurement(outlier, "windows", _model(rule)), measurement(ratio, "windows", _model(rule))
         verdict = REPRODUCED if m.beyond(breaks) and r.beyond(0.0) else PARTIAL if r.beyond(0.0) else NOT_REPRODUCED
         return Verdict(rule.claim, statement, verdict, rule.text,
-                       f"outlier {measure} {m.text(4)} vs typical median {typical.median():.4f}",
+                       f"outlier {measure} {m.text(4)} vs typical median {typical.median():z.4f}",
                        {"outlier": m.median, "ci": m.ci, **numbers})
     sized, dependent = effect(outlier, null=breaks), effect(ratio)
     return judged(rule.claim, statement, rule,
-                  f"outlier {measure} {sized.text(4)} vs typical median {typical.median():.4f} "
+                  f"outlier {measure} {sized.text(4)} vs typical median {typical.median():z.4f} "
                   f"({dependent.agree}/{dependent.n} seeds above {G3_MIN_RATIO:g}x it)",
                   {"outlier": sized.median, "ci": sized.ci, **numbers}, [sized, dependent], [dependent], [])
 
@@ -374,7 +374,7 @@ def g4_core_freezing(final: pd.DataFrame) -> Verdict:
     return judged("G4", G4_STATEMENT, G4,
                   "; ".join(f"{ctrl} - core frozen {e.text(4)}" for ctrl, e in diffs.items())
                   + "; forgetting / new-language loss: " + ", ".join(
-                      f"{arm} {r.forgetting:.3f} / {r.new_loss:.3f}" for arm, r in means.iterrows()),
+                      f"{arm} {r.forgetting:z.3f} / {r.new_loss:z.3f}" for arm, r in means.iterrows()),
                   {ctrl: e.median for ctrl, e in diffs.items()}, [*diffs.values()], [*diffs.values()])
 
 
@@ -409,9 +409,9 @@ def g4_redesign(shares: pd.DataFrame) -> Verdict:
     means = shares[shares.seed.isin(wide.index)].groupby(["arm", "fraction"]).forgetting_share.mean()
     return judged(G4_REDESIGN.claim, G4_REDESIGN_STATEMENT, G4_REDESIGN,
                   "; ".join(f"{ctrl} - core frozen, mean over shares {e.text(3)} (per share, median over seeds: "
-                            + ", ".join(f"{f:.0%} {x.median:+.3f}" for f, x in by_fraction[ctrl].items()) + ")"
+                            + ", ".join(f"{f:z.0%} {x.median:+z.3f}" for f, x in by_fraction[ctrl].items()) + ")"
                             for ctrl, e in diffs.items())
-                  + "; forgetting share: " + ", ".join(f"{arm}{'' if arm == 'full' else f' {f:.0%}'} {v:.3f}"
+                  + "; forgetting share: " + ", ".join(f"{arm}{'' if arm == 'full' else f' {f:z.0%}'} {v:z.3f}"
                                                        for (arm, f), v in means.items()),
                   {**{ctrl: {"median": e.median, "ci": e.ci, "p": e.p,
                              "per_fraction": {f: x.median for f, x in by_fraction[ctrl].items()}}

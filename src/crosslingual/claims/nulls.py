@@ -447,7 +447,7 @@ def main(argv: list[str] | None = None) -> None:
           + " |\n|---|---|" + "---|" * 6)
     for claim, calibration in CALIBRATIONS.items():
         n = round(calibration.replicates * scale)
-        cells = [f"{pass_rate(claim, s, n):.3f}" if s in (*calibration.nulls, POSITIVE) else ""
+        cells = [f"{pass_rate(claim, s, n):z.3f}" if s in (*calibration.nulls, POSITIVE) else ""
                  for s in (NOISE, SATURATION, TREND, OPPOSITE, NO_PART, POSITIVE)]
         print(f"| {claim} | {n} | " + " | ".join(cells) + " |", flush=True)
 

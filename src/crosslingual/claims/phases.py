@@ -111,16 +111,16 @@ def fit_phase(steps, values) -> Phase:
     saturation = saturation_residual(steps[order], y)
     ratio = float(sse[best]) / saturation if saturation > 0 else float("inf")
     if r2 < MIN_R2:
-        reason = f"a sigmoid explains R^2 = {r2:.2f} < {MIN_R2}"
+        reason = f"a sigmoid explains R^2 = {r2:z.2f} < {MIN_R2}"
     elif before < MIN_PLATEAU or after < MIN_PLATEAU:
         reason = (f"a plateau is not observed ({before} checkpoints before the transition, {after} after; "
                   f"{MIN_PLATEAU} needed on each side)")
     elif inside < MIN_INSIDE:
         reason = f"the transition holds {inside} checkpoints; {MIN_INSIDE} needed to resolve it"
     elif end - start > MAX_WIDTH * span:
-        reason = f"the transition spans {(end - start) / span:.0%} of the log-step range (at most {MAX_WIDTH:.0%})"
+        reason = f"the transition spans {(end - start) / span:z.0%} of the log-step range (at most {MAX_WIDTH:z.0%})"
     elif ratio > MAX_RESIDUAL_RATIO:
-        reason = (f"a smooth saturation fits as well (the sigmoid's residual is {ratio:.2f} of an exponential "
+        reason = (f"a smooth saturation fits as well (the sigmoid's residual is {ratio:z.2f} of an exponential "
                   f"saturation's; a phase needs at most {MAX_RESIDUAL_RATIO})")
     else:
         reason = ""

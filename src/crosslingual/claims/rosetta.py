@@ -254,7 +254,7 @@ def r1_cross_lingual_gap(final: pd.DataFrame) -> Verdict:
     signed, sized = effect(gap), effect(gap, null=R1_MIN_GAP)
     return judged("R1", R1_STATEMENT, R1,
                   f"gap {signed.text()}; vs {R1_MIN_GAP}: {sized.agree}/{sized.n} seeds above, {p_text(sized.p)} "
-                  f"(in-language {final.acc_in.mean():.2f}, cross-lingual {final.acc_xling.mean():.2f})",
+                  f"(in-language {final.acc_in.mean():z.2f}, cross-lingual {final.acc_xling.mean():z.2f})",
                   {"gap": signed.median, "ci": signed.ci, "p": sized.p}, [sized], [signed])
 
 
@@ -427,7 +427,7 @@ def r3_unification_predicts_transfer(checkpoints: pd.DataFrame) -> Verdict:
               if final.n >= MIN_UNITS else f"final rho across runs not computable ({int(stats.runs.min())} runs per "
               "seed; a rank correlation needs 3), so this design cannot reach 'reproduced'")
     evidence = (f"{across}; within-step rho {within.text()}; descriptions: partial rho given step "
-                f"{partial.interval_text()}, pooled rho {pooled:.2f} over {checkpoints.run.nunique()} runs")
+                f"{partial.interval_text()}, pooled rho {pooled:z.2f} over {checkpoints.run.nunique()} runs")
     return judged("R3", R3_STATEMENT, R3, evidence, numbers, [final_sized, within], [final, within])
 
 
@@ -602,8 +602,8 @@ def r7_interventions(final: pd.DataFrame, controls: dict[str, str | tuple[str, s
     combined = overall(rule.claim, _STATEMENTS[rule.claim], verdicts)
     best = gains.iloc[0]
     combined = replace(combined, evidence=f"{combined.evidence}; largest gain: {best.intervention} "
-                       f"{best['acc_corrected gain']:.2f} [{best['acc_corrected CI low']:.2f}, "
-                       f"{best['acc_corrected CI high']:.2f}]")
+                       f"{best['acc_corrected gain']:z.2f} [{best['acc_corrected CI low']:z.2f}, "
+                       f"{best['acc_corrected CI high']:z.2f}]")
     return [*verdicts, combined], gains
 
 
@@ -662,7 +662,7 @@ def r8_real_model(pairs: pd.DataFrame) -> Verdict:
     verdict = CONTRADICTED if p_less <= ALPHA else REPRODUCED if p <= ALPHA and rho >= R3_MIN_RHO else \
         PARTIAL if p <= ALPHA else NOT_REPRODUCED
     return Verdict("R8", R8_STATEMENT, verdict, R8.text,
-                   f"Spearman rho {rho:.2f} over {len(langs) * (len(langs) - 1) // 2} pairs of {len(langs)} "
+                   f"Spearman rho {rho:z.2f} over {len(langs) * (len(langs) - 1) // 2} pairs of {len(langs)} "
                    f"languages of one model (a single-model measurement), Mantel {p_text(p)}",
                    {"rho": rho, "p": p, "languages": langs},
                    p=p, p_opposite=p_less)

@@ -44,7 +44,7 @@ def _finite(values) -> np.ndarray:
 
 def fixed(value: float, digits: int = 2) -> str:
     """``value`` with ``digits`` decimals, never "-0.00": a tiny negative value rounds to a plain zero."""
-    return f"{round(float(value), digits) + 0.0:.{digits}f}"
+    return f"{float(value):z.{digits}f}"
 
 
 def p_text(p: float, digits: int = 3) -> str:
@@ -53,7 +53,7 @@ def p_text(p: float, digits: int = 3) -> str:
     if not isfinite(p):
         return "no p-value"
     floor = 10.0 ** -digits
-    return f"p < {floor:.{digits}f}" if p < floor / 2 else f"p = {p:.{digits}f}"
+    return f"p < {floor:z.{digits}f}" if p < floor / 2 else f"p = {p:z.{digits}f}"
 
 
 def binomial_tail(k: int, n: int) -> float:
@@ -232,7 +232,7 @@ class Measurement:
         a single-model measurement)"."""
         return (f"median {fixed(self.median, digits)} [{fixed(self.low, digits)}, {fixed(self.high, digits)}] "
                 f"over {self.n} "
-                f"{self.items} of {self.model} ({self.coverage:.0%} interval over them; a single-model "
+                f"{self.items} of {self.model} ({self.coverage:z.0%} interval over them; a single-model "
                 "measurement)")
 
     def numbers(self) -> dict:

@@ -200,7 +200,7 @@ def execute_notebooks(root: Path, dest: Path, profile: str, parameters: dict | N
                     pending = {f for f in pending if not f.cancel()}
                     continue
                 finish(nb, seconds)
-                print(f"executed {nb.name} at profile={profile} in {seconds:.0f} s", flush=True)
+                print(f"executed {nb.name} at profile={profile} in {seconds:z.0f} s", flush=True)
     if failure is not None:
         raise failure
     usage = []
@@ -229,7 +229,7 @@ def train_chapters(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> Sw
     their runs in the store. A failed run is reported here and retried (and shown failing) by its notebook."""
     report = sweep(book_configs(profile, chapters), scheduler=os.environ.get(SCHEDULER_ENV) or None)
     print(f"chapters' runs at profile={profile}: {report.requested} runs, {report.found} in the store, "
-          f"{len(report.trained)} trained, {len(report.failed)} failed, in {report.seconds:.0f} s", flush=True)
+          f"{len(report.trained)} trained, {len(report.failed)} failed, in {report.seconds:z.0f} s", flush=True)
     for run_hash, error in report.failed.items():
         print(f"  failed: run {run_hash}: {error}", flush=True)
     return report
@@ -252,7 +252,7 @@ def derive_chapters(root: Path, profile: str, chapters: tuple[Chapter, ...] = CH
             print(f"  failed: chapter {c.name}'s continued trainings: {type(err).__name__}: {err}", flush=True)
     seconds = time.perf_counter() - start
     if any(c.derived for c in chapters):
-        print(f"chapters' continued trainings at profile={profile}: {seconds:.0f} s", flush=True)
+        print(f"chapters' continued trainings at profile={profile}: {seconds:z.0f} s", flush=True)
     return seconds
 
 
@@ -376,7 +376,7 @@ def timing_summary(report: SweepReport, usage: list[dict], derived_seconds: floa
                    f"{counted(report.workers, 'worker')})", report.seconds))
     phases.append(("continued trainings from the runs", derived_seconds))
     phases.append(("executing the notebooks, side by side", notebooks_seconds))
-    chapters = [(f"  chapter {u['notebook']} (reused; executed earlier in {u['seconds']:.0f} s)", 0.0)
+    chapters = [(f"  chapter {u['notebook']} (reused; executed earlier in {u['seconds']:z.0f} s)", 0.0)
                 if u.get("reused") else (f"  chapter {u['notebook']}", u["seconds"]) for u in usage]
     phases.append(("HTML (jupyter-book)", html_seconds))
     width = max(len(label) for label, _ in phases + chapters)

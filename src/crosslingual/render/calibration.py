@@ -69,9 +69,9 @@ def to_markdown(agg: pd.DataFrame) -> str:
     lines = ["| configuration | in-language acc. | cross-lingual acc. | chance | unification (last layer) | s / run |",
              "|---|---|---|---|---|---|"]
     for label, r in agg.iterrows():
-        lines.append(f"| {label} | {r[('acc_in', 'mean')]:.2f} | {r[('acc_xling', 'mean')]:.2f} "
-                     f"± {r[('acc_xling', 'std')]:.2f} | {r[('chance', 'mean')]:.2f} | "
-                     f"{r[('unification', 'mean')]:.2f} | {r[('seconds', 'mean')]:.0f} |")
+        lines.append(f"| {label} | {r[('acc_in', 'mean')]:z.2f} | {r[('acc_xling', 'mean')]:z.2f} "
+                     f"± {r[('acc_xling', 'std')]:z.2f} | {r[('chance', 'mean')]:z.2f} | "
+                     f"{r[('unification', 'mean')]:z.2f} | {r[('seconds', 'mean')]:z.0f} |")
     return "\n".join(lines)
 
 

@@ -241,8 +241,8 @@ per core and one more (so the wall time is less than the notebook column's total
 
 This build first trained the studies' runs in one pool ({counted(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
-{studies_report.found} found in the store, in {studies_report.seconds:.0f} s of wall time, then the continued trainings
-that {continuing}, in {derived_seconds:.0f} s; no notebook trains, so the notebook column is
+{studies_report.found} found in the store, in {studies_report.seconds:z.0f} s of wall time, then the continued trainings
+that {continuing}, in {derived_seconds:z.0f} s; no notebook trains, so the notebook column is
 analysis.
 
 The tables of the other profiles are estimates from this build, so that the cost of an experiment can be read
@@ -278,15 +278,15 @@ def _cost_table(table: pd.DataFrame, measured: bool) -> str:
     for row in table.itertuples():
         unknown = int(row.unavailable)
         spelled = row.total and not measured  # a profile's estimated total also reads in hours or days
-        training = (f"{row.training_seconds:.0f}{_duration(row.training_seconds) if spelled else ''}"
+        training = (f"{row.training_seconds:z.0f}{_duration(row.training_seconds) if spelled else ''}"
                     f"{f' + {unknown} n/a[^na]' if unknown else ''}" if not unknown or unknown < row.runs
                     else "n/a[^na]")
         notebook = ("n/a[^na]" if math.isnan(row.notebook_seconds) else
-                    f"{row.notebook_seconds:.0f}{_duration(row.notebook_seconds) if spelled else ''}")
+                    f"{row.notebook_seconds:z.0f}{_duration(row.notebook_seconds) if spelled else ''}")
         if row.total:
             lines.append(f"| **total** (distinct runs) | {row.runs} | {training} | | {notebook} |")
         else:
-            median = "-" if math.isnan(row.median_seconds) else f"{row.median_seconds:.1f}"
+            median = "-" if math.isnan(row.median_seconds) else f"{row.median_seconds:z.1f}"
             lines.append(f"| `{row.chapter}` | {row.runs} | {training} | {median} | {notebook} |")
     return "\n".join(lines)
 
@@ -300,4 +300,4 @@ def _duration(seconds: float) -> str:
     """`` (~ 3.2 h)`` after a large estimate, so that a profile's total reads at a glance."""
     if math.isnan(seconds) or seconds < 3600:
         return ""
-    return f" (~ {seconds / 86400:.1f} days)" if seconds >= 2 * 86400 else f" (~ {seconds / 3600:.1f} h)"
+    return f" (~ {seconds / 86400:z.1f} days)" if seconds >= 2 * 86400 else f" (~ {seconds / 3600:z.1f} h)"

@@ -221,7 +221,7 @@ def show_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> None:
     def cell(value: Any) -> str:
         if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
             return MISSING
-        return f"{value:.{digits}f}" if pd.api.types.is_float(value) else str(value)
+        return f"{value:z.{digits}f}" if pd.api.types.is_float(value) else str(value)
 
     display(HTML(tidy_table(table, digits).map(cell).to_html(index=False, border=0, justify="left",
                                                             classes="crosslingual-table")))

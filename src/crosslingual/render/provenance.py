@@ -165,8 +165,8 @@ def provenance_markdown(notebook: Path, profile: str, parameters: dict[str, Any]
         code_item(executed_at, executed_at, url),
         f"- **Device**: {device_text(runs)}"
         f"{'; the first designs asked for (FIRST_DESIGNS=1)' if first_designs_asked() else ''}.",
-        f"- **Built** {when}; **compute**: this notebook {notebook_seconds:.0f} s, and its runs' training "
-        f"{training:.0f} s of worker time when they were trained.",
+        f"- **Built** {when}; **compute**: this notebook {notebook_seconds:z.0f} s, and its runs' training "
+        f"{training:z.0f} s of worker time when they were trained.",
         ":::",
     ])
 

@@ -73,7 +73,7 @@ def first_design_cost(runs: int, seconds: float) -> str:
     ``runs`` missing from the store, ``seconds`` of training on one core)."""
     if not runs:
         return "Its runs are in the store: running it costs only its analysis."
-    minutes = f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    minutes = f"{seconds / 60:z.0f} min" if seconds >= 60 else f"{seconds:z.0f} s"
     return (f"Estimated cost: {runs} run{'' if runs == 1 else 's'}, about {minutes} of training on one core of this "
             "machine (from the rate of this chapter's runs in this build; the cost page explains the estimate).")
 
@@ -115,8 +115,8 @@ def r4_redesign(verdicts: Sequence[Verdict], parallel_fraction: float) -> str:
     overall verdict), at the study's ``parallel_fraction``."""
     *sweeps, overall = verdicts
     trends = "; ".join(
-        f"{v.claim.split('(')[1].split(')')[0].replace('_', ' ')}: {v.number('unification', 'median'):+.2f} in "
-        f"unification and {v.number('acc_corrected', 'median'):+.2f} in chance-corrected accuracy ({v.verdict})"
+        f"{v.claim.split('(')[1].split(')')[0].replace('_', ' ')}: {v.number('unification', 'median'):+z.2f} in "
+        f"unification and {v.number('acc_corrected', 'median'):+z.2f} in chance-corrected accuracy ({v.verdict})"
         for v in sweeps)
     return (f"At p = {parallel_fraction:g}, the median seed's trend over the information each knob moves is {trends} "
             f"(R4 predicts both below {R4_MAX_TREND:g}). {overall.claim}: **{overall.verdict}**.")
@@ -144,13 +144,13 @@ def r5_redesign(verdicts: Sequence[Verdict], means: pd.DataFrame) -> str:
     overall = verdicts[-1]
     parts = {v.claim: v for v in verdicts}
     probe = means["language_probe"]
-    changes = ", ".join(f"{parts[f'{overall.claim} ({arm})'].number('median'):+.3f} ({cue_setting(arm, 1)})"
+    changes = ", ".join(f"{parts[f'{overall.claim} ({arm})'].number('median'):+z.3f} ({cue_setting(arm, 1)})"
                         for arm in R5_REDESIGN_CUE_SIGNS)
     return ("With only names to tell the languages apart, the probe reads the language from the last layer with "
-            f"accuracy {probe[cue_setting('baseline', 0)]:.2f}; with a function word per language, "
-            f"{probe[cue_setting('own_function_words', 1)]:.2f}. Against the world with names only, final "
+            f"accuracy {probe[cue_setting('baseline', 0)]:z.2f}; with a function word per language, "
+            f"{probe[cue_setting('own_function_words', 1)]:z.2f}. Against the world with names only, final "
             f"unification changes in the median seed by {changes}; along the vocabulary sweep the median seed's "
-            f"trend is {parts[f'{overall.claim} (vocabulary)'].number('median'):+.2f}. {overall.claim}: "
+            f"trend is {parts[f'{overall.claim} (vocabulary)'].number('median'):+z.2f}. {overall.claim}: "
             f"**{overall.verdict}**.")
 
 
@@ -163,9 +163,9 @@ def r7_redesign(verdicts: Sequence[Verdict], gains: pd.DataFrame) -> str:
     g = gains.set_index("intervention")["acc_corrected gain"]
     overall = verdicts[-1]
     return ("In the cue-isolated world, removing the only cue changes chance-corrected cross-lingual accuracy by "
-            f"{g['no language marker']:+.3f} (marker), {g['shared function words']:+.3f} (function words), "
-            f"{g['shared word order']:+.3f} (word order) and {g['one script']:+.3f} (script); cognates change it "
-            f"by {g['cognates']:+.3f}. {overall.claim}: **{overall.verdict}**.")
+            f"{g['no language marker']:+z.3f} (marker), {g['shared function words']:+z.3f} (function words), "
+            f"{g['shared word order']:+z.3f} (word order) and {g['one script']:+z.3f} (script); cognates change it "
+            f"by {g['cognates']:+z.3f}. {overall.claim}: **{overall.verdict}**.")
 
 
 # ------------------------------------------------------------------------------ 08_real_strings
@@ -189,7 +189,7 @@ def r8(model: str, verdict: Verdict, accuracy: Mapping[str, float]) -> str:
     """R8's reading on a real model: its verdict and the mean answer accuracy over languages (``accuracy``:
     ``normalised`` and ``exact``)."""
     return (f"On `{model}` R8 is **{verdict.verdict}**: {verdict.evidence}. Mean accuracy over languages is "
-            f"{accuracy['normalised']:.2f} (normalised) and {accuracy['exact']:.2f} (exact).")
+            f"{accuracy['normalised']:z.2f} (normalised) and {accuracy['exact']:z.2f} (exact).")
 
 
 def r8_not_run(reason: str) -> str:
@@ -208,7 +208,7 @@ def canonical_angle(cosine: float | None, rows: int, columns: int) -> str:
     if cosine is None:
         return (f"with {rows} input pieces in {columns} dimensions there are too few pieces per dimension, so it is "
                 "not computed")
-    return f"over {rows} input pieces in {columns} dimensions the largest cosine is {cosine:.2f}"
+    return f"over {rows} input pieces in {columns} dimensions the largest cosine is {cosine:z.2f}"
 
 
 def h1_redesign(verdict: Verdict, pieces: int, steps: int) -> str:
@@ -216,11 +216,11 @@ def h1_redesign(verdict: Verdict, pieces: int, steps: int) -> str:
     interval of the median over seeds, and its margin over the shuffled-label probe; then the best checkpoint of
     the mean curve (``pieces``: input pieces of the first seed's world; ``steps``: training steps)."""
     return (f"Over the {pieces} input pieces of the first seed's world, {steps:,} steps: at the final checkpoint "
-            f"the scripts separate with accuracy {verdict.number('separability'):.2f} in the median seed "
-            f"(order-statistic interval of the median over seeds {verdict.number('ci', 0):.2f} to "
-            f"{verdict.number('ci', 1):.2f}), and the median seed's margin over the shuffled-label probe is "
-            f"{verdict.number('margin'):.2f} ({verdict.claim}: **{verdict.verdict}**). The mean over seeds is "
-            f"highest, {verdict.number('peak'):.2f}, at step {verdict.number('peak_step'):.0f} of the saved "
+            f"the scripts separate with accuracy {verdict.number('separability'):z.2f} in the median seed "
+            f"(order-statistic interval of the median over seeds {verdict.number('ci', 0):z.2f} to "
+            f"{verdict.number('ci', 1):z.2f}), and the median seed's margin over the shuffled-label probe is "
+            f"{verdict.number('margin'):z.2f} ({verdict.claim}: **{verdict.verdict}**). The mean over seeds is "
+            f"highest, {verdict.number('peak'):z.2f}, at step {verdict.number('peak_step'):z.0f} of the saved "
             "checkpoints.")
 
 
@@ -230,13 +230,13 @@ def h2_redesign(verdict: Verdict, names: int) -> str:
     with the order-statistic interval of the median and the sign test's p (``names``: the names of each world)."""
     s, t = (verdict.numbers[m] for m in ("neighbor_categories", "translation_precision"))  # scripts, translations
     return (f"Over the {names} names of each world, unification ranges from "
-            f"{verdict.number('unification', 'min'):.2f} to {verdict.number('unification', 'max'):.2f}. A name's "
-            f"three nearest names span {s['mean']:.2f} scripts on average (shuffled labels: {s['chance']:.2f}; in "
-            f"each seed's most unified run {s['most_unified']:.2f}), and {t['mean']:.3f} of the names have a "
-            f"translation among them (shuffled: {t['chance']:.3f}; most unified run {t['most_unified']:.3f}). "
-            f"Per-seed Spearman's rho with unification, the median seed's: {s['rho']:.2f} (order-statistic "
-            f"interval of the median {s['ci'][0]:.2f} to {s['ci'][1]:.2f}, {p_text(s['p'])}) for the scripts, "
-            f"{t['rho']:.2f} ({t['ci'][0]:.2f} to {t['ci'][1]:.2f}, {p_text(t['p'])}) for translations "
+            f"{verdict.number('unification', 'min'):z.2f} to {verdict.number('unification', 'max'):z.2f}. A name's "
+            f"three nearest names span {s['mean']:z.2f} scripts on average (shuffled labels: {s['chance']:z.2f}; in "
+            f"each seed's most unified run {s['most_unified']:z.2f}), and {t['mean']:z.3f} of the names have a "
+            f"translation among them (shuffled: {t['chance']:z.3f}; most unified run {t['most_unified']:z.3f}). "
+            f"Per-seed Spearman's rho with unification, the median seed's: {s['rho']:z.2f} (order-statistic "
+            f"interval of the median {s['ci'][0]:z.2f} to {s['ci'][1]:z.2f}, {p_text(s['p'])}) for the scripts, "
+            f"{t['rho']:z.2f} ({t['ci'][0]:z.2f} to {t['ci'][1]:z.2f}, {p_text(t['p'])}) for translations "
             f"({verdict.claim}: **{verdict.verdict}**).")
 
 
@@ -245,9 +245,9 @@ def h1_real(model: str, summary: Mapping[str, Any]) -> str:
     ``analysis.pretrained_study.h1_geometry``'s), with the recipe's sizes as the paper gives them."""
     return (f"**{model}**: over its {summary['tokens']:,} text pieces, {summary['categories']} script categories "
             f"have at least {MIN_CATEGORY} tokens; their mean one-vs-rest accuracy is "
-            f"**{summary['separability']:.4f}**, and numNeighborCategory@{NEIGHBOURS} over a random "
-            f"{NEIGHBOUR_SHARE:.0%} of the pieces is {summary['neighbor_categories']:.2f} "
-            f"(SD {summary['neighbor_categories_sd']:.2f}).")
+            f"**{summary['separability']:z.4f}**, and numNeighborCategory@{NEIGHBOURS} over a random "
+            f"{NEIGHBOUR_SHARE:z.0%} of the pieces is {summary['neighbor_categories']:z.2f} "
+            f"(SD {summary['neighbor_categories_sd']:z.2f}).")
 
 
 def h2_real(models: Sequence[str], languages: int, left_out: Sequence[str], means: pd.DataFrame, k: int,
@@ -259,18 +259,18 @@ def h2_real(models: Sequence[str], languages: int, left_out: Sequence[str], mean
     units = (f"The units are the {languages} languages where both models hold at least {min_pairs} pairs"
              + (f" ({', '.join(left_out)} had fewer and are left out). " if left_out else ". "))
     return units + " ".join(
-        f"In them, {name} finds the translation among the {k} neighbours for {means.loc[name, 'precision']:.1%} "
-        f"of the English words, and {means.loc[name, 'cross_share']:.1%} of a translation's neighbours are in "
+        f"In them, {name} finds the translation among the {k} neighbours for {means.loc[name, 'precision']:z.1%} "
+        f"of the English words, and {means.loc[name, 'cross_share']:z.1%} of a translation's neighbours are in "
         "another script (means over languages)." for name in models)
 
 
 def h3_real(summary: Mapping[str, Any]) -> str:
     """H3 between two pretrained models: chance, the range of common neighbours over script categories, and the
     largest canonical cosine against random matrices (``summary``: ``analysis.pretrained_study.h3_overlap``'s)."""
-    return (f"The two vocabularies share {summary['shared']:,} pieces, so chance is {summary['chance']:.5f}. Over "
+    return (f"The two vocabularies share {summary['shared']:,} pieces, so chance is {summary['chance']:z.5f}. Over "
             f"{summary['categories']} script categories the two models have in common a share of the neighbours "
-            f"from {summary['overlap_min']:.3f} to {summary['overlap_max']:.3f}. The largest canonical cosine "
-            f"between the two embeddings is {summary['canonical']:.3f}, against {summary['canonical_random']:.3f} "
+            f"from {summary['overlap_min']:z.3f} to {summary['overlap_max']:z.3f}. The largest canonical cosine "
+            f"between the two embeddings is {summary['canonical']:z.3f}, against {summary['canonical_random']:z.3f} "
             "for random matrices of the same shapes.")
 
 
@@ -280,10 +280,10 @@ HF_MODEL_NOT_GIVEN = ("*No `hf_model` given: this section was skipped. Run the n
 
 def hf_geometry(model: str, summary: Mapping[str, Any]) -> str:
     """The geometry of a local model's input embeddings (``summary``: ``analysis.geometry_study.model_geometry``'s)."""
-    return (f"`{model}`: {summary['tokens']:,} tokens; mean separability {summary['separability']:.4f} over "
+    return (f"`{model}`: {summary['tokens']:,} tokens; mean separability {summary['separability']:z.4f} over "
             f"{summary['categories']} categories; numNeighborCategory@{NEIGHBOURS} "
-            f"{summary['neighbor_categories']:.2f} "
-            f"(SD {summary['neighbor_categories_sd']:.2f}).")
+            f"{summary['neighbor_categories']:z.2f} "
+            f"(SD {summary['neighbor_categories_sd']:z.2f}).")
 
 
 # ------------------------------------------------------------------------------ 10_linguistic_regions
@@ -296,8 +296,8 @@ def g3(verdict: Verdict) -> str:
         return (f"Our small models have no dimension that dwarfs the others (none reaches {OUTLIER_MIN_RATIO:g} "
                 "times its norm's median), so there is no outlier for a single parameter to act on: G3 is "
                 "untestable here.")
-    return (f"In the median seed, scaling its entry by 4 raises the loss by {verdict.number('outlier'):.3f} nats, a "
-            f"typical dimension's by {verdict.number('typical'):.4f}: G3 is **{verdict.verdict}**. Our models do "
+    return (f"In the median seed, scaling its entry by 4 raises the loss by {verdict.number('outlier'):z.3f} nats, a "
+            f"typical dimension's by {verdict.number('typical'):z.4f}: G3 is **{verdict.verdict}**. Our models do "
             "develop a dominant dimension, so the effect can be judged on its own terms.")
 
 
@@ -306,9 +306,9 @@ def r2_redesign_timing(timing: Verdict) -> str:
     is none to quote (no run shows both phases, or too few seeds do)."""
     if timing.verdict in (UNTESTABLE, INSUFFICIENT):
         return f"There is no lag to time: {timing.evidence} ({timing.claim}: **{timing.verdict}**)."
-    return (f"In the median seed, transfer's midpoint lies {timing.number('lag'):.2f} decades of steps after "
-            f"unification's (order-statistic interval of the median over seeds {timing.number('ci', 0):.2f} to "
-            f"{timing.number('ci', 1):.2f}; R2 calls the two together within 0.25 decades).")
+    return (f"In the median seed, transfer's midpoint lies {timing.number('lag'):z.2f} decades of steps after "
+            f"unification's (order-statistic interval of the median over seeds {timing.number('ci', 0):z.2f} to "
+            f"{timing.number('ci', 1):z.2f}; R2 calls the two together within 0.25 decades).")
 
 
 def g4(verdict: Verdict) -> str:
@@ -323,10 +323,10 @@ def g4_learning(spread: float) -> str:
     """Whether the arms of G4 learnt the new language alike: their final losses within ``SAME_LOSS_SPREAD``
     (``spread``: ``analysis.regions_study.g4_summary``'s)."""
     if spread < SAME_LOSS_SPREAD:
-        return (f"The new language ends with the same loss in all three arms (spread {spread:.3f} nats, middle "
+        return (f"The new language ends with the same loss in all three arms (spread {spread:z.3f} nats, middle "
                 "panel): with a small region fixed, the rest of the model and the embeddings carry both the "
                 "learning and the forgetting.")
-    return (f"The arms end with different losses on the new language (spread {spread:.3f} nats, middle panel), so "
+    return (f"The arms end with different losses on the new language (spread {spread:z.3f} nats, middle panel), so "
             "freezing also changed how well the new language was learnt.")
 
 
@@ -338,23 +338,23 @@ def g4_redesign(verdict: Verdict) -> str:
         return not_run([verdict])
     full, random = ((verdict.number(arm, "median"), verdict.number(arm, "ci", 0), verdict.number(arm, "ci", 1),
                      verdict.number(arm, "p")) for arm in ("full", "random frozen"))
-    return (f"With nothing frozen the old languages lose {verdict.number('shares', 'full 0'):.2f} of the gap. "
-            f"Freezing the core instead lowers that by {full[0]:.3f} on average over the three shares in the median "
-            f"seed (order-statistic interval of the median {full[1]:.3f} to {full[2]:.3f}, {p_text(full[3])}); "
-            f"against a random region of the same size the difference is {random[0]:.3f} ({random[1]:.3f} to "
-            f"{random[2]:.3f}, {p_text(random[3])}). {verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
+    return (f"With nothing frozen the old languages lose {verdict.number('shares', 'full 0'):z.2f} of the gap. "
+            f"Freezing the core instead lowers that by {full[0]:z.3f} on average over the three shares in the median "
+            f"seed (order-statistic interval of the median {full[1]:z.3f} to {full[2]:z.3f}, {p_text(full[3])}); "
+            f"against a random region of the same size the difference is {random[0]:z.3f} ({random[1]:z.3f} to "
+            f"{random[2]:z.3f}, {p_text(random[3])}). {verdict.claim}: **{verdict.verdict}** ({verdict.evidence}).")
 
 
 def g13_redesign(g1: Verdict, g3: Verdict, numbers: pd.DataFrame, slots: Sequence[int]) -> str:
     """G1/G3-redesign's reading: what the larger models know, their most massive activations (``numbers``:
     ``store.results.describe`` of the massive-activation table; ``slots``: the token slots where they sit) and
     both verdicts."""
-    return (f"The models know their facts: in-language accuracy {numbers.loc['acc_in', 'mean']:.3f}, cross-lingual "
-            f"{numbers.loc['acc_xling', 'mean']:.3f}. The largest residual entry of a seed is "
-            f"{numbers.loc['top', 'min']:,.0f} to {numbers.loc['top', 'max']:,.0f} in magnitude, "
-            f"{numbers.loc['ratio', 'min']:.0f} to {numbers.loc['ratio', 'max']:.0f} times the median, at token "
+    return (f"The models know their facts: in-language accuracy {numbers.loc['acc_in', 'mean']:z.3f}, cross-lingual "
+            f"{numbers.loc['acc_xling', 'mean']:z.3f}. The largest residual entry of a seed is "
+            f"{numbers.loc['top', 'min']:z,.0f} to {numbers.loc['top', 'max']:z,.0f} in magnitude, "
+            f"{numbers.loc['ratio', 'min']:z.0f} to {numbers.loc['ratio', 'max']:z.0f} times the median, at token "
             f"slot {', '.join(map(str, slots))} of a packed fact (0 is its BOS), and in "
-            f"{numbers.loc['same_dimension', 'mean']:.0%} of the seeds on the dimension G3 finds as its outlier. "
+            f"{numbers.loc['same_dimension', 'mean']:z.0%} of the seeds on the dimension G3 finds as its outlier. "
             f"{g1.claim}: **{g1.verdict}** ({g1.evidence}). {g3.claim}: **{g3.verdict}** ({g3.evidence}).")
 
 
@@ -362,13 +362,13 @@ def g_real(model: str, numbers: Mapping[str, Any], languages: int) -> str:
     """G1-G3 on a pretrained model: the core's and the controls' loss rises over ``languages`` languages, and
     the outlier dimension's gain and rise against a typical one's (``numbers``:
     ``analysis.regions_pretrained.summary``'s)."""
-    return (f"**{model}**: zeroing the core {PAPER_FRACTION:.0%} raises the loss by {numbers['core_min']:.2f} to "
-            f"{numbers['core_max']:.2f} nats per token across the {languages} languages, while no control raises "
-            f"any language's loss by more than {numbers['control_max']:.3f}. The largest norm input is dimension "
-            f"{numbers['outlier_dimension']} of `{numbers['outlier_param']}`, {numbers['outlier_ratio']:.1f} times "
-            f"its norm's median, where the norm's gain is {numbers['outlier_gain']:.3f}; scaling that gain by "
-            f"{FACTOR:g} raises the loss by {numbers['outlier_rise']:.3f} nats, a typical dimension's by "
-            f"{numbers['typical_rise']:.4f}.")
+    return (f"**{model}**: zeroing the core {PAPER_FRACTION:z.0%} raises the loss by {numbers['core_min']:z.2f} to "
+            f"{numbers['core_max']:z.2f} nats per token across the {languages} languages, while no control raises "
+            f"any language's loss by more than {numbers['control_max']:z.3f}. The largest norm input is dimension "
+            f"{numbers['outlier_dimension']} of `{numbers['outlier_param']}`, {numbers['outlier_ratio']:z.1f} times "
+            f"its norm's median, where the norm's gain is {numbers['outlier_gain']:z.3f}; scaling that gain by "
+            f"{FACTOR:g} raises the loss by {numbers['outlier_rise']:z.3f} nats, a typical dimension's by "
+            f"{numbers['typical_rise']:z.4f}.")
 
 
 # ------------------------------------------------------------------------------ 05 and 06: the first designs
@@ -409,12 +409,12 @@ def ch05_first_design(verdicts: Sequence[Verdict], means: pd.DataFrame, probe_rh
             f"{number('shared_function_words', '+.3f')} ({word('shared_function_words')}); along the entity overlap "
             f"sweep rho is {number('entity_overlap', '.2f')} ({word('entity_overlap')}, a positive control), and "
             f"along the vocabulary sweep {number('vocabulary', '.2f')} ({word('vocabulary')}; a positive rho means "
-            f"that *larger* vocabularies unify more). Cross-lingual accuracy goes from {accuracy[bpe96]:.2f} with 96 "
-            f"BPE pieces to {accuracy[word_level]:.2f} with word-level tokens. "
+            f"that *larger* vocabularies unify more). Cross-lingual accuracy goes from {accuracy[bpe96]:z.2f} with 96 "
+            f"BPE pieces to {accuracy[word_level]:z.2f} with word-level tokens. "
             f"{r5_vocabulary(part[f'{overall.claim} (vocabulary)'])} At the last layer the probe reads the language "
-            f"with accuracy {probe[marker]:.2f} with a marker and {probe[baseline]:.2f} without; across the runs of "
+            f"with accuracy {probe[marker]:z.2f} with a marker and {probe[baseline]:z.2f} without; across the runs of "
             f"this design, Spearman's rho between the last-layer probe accuracy and the unification score is "
-            f"{probe_rho:.2f}.")
+            f"{probe_rho:z.2f}.")
 
 
 def ch06_first_design(verdicts: Sequence[Verdict], gains: pd.DataFrame, acc_in: pd.Series) -> str:
@@ -428,11 +428,11 @@ def ch06_first_design(verdicts: Sequence[Verdict], gains: pd.DataFrame, acc_in: 
     best = gains.iloc[0]
     return (f"On our worlds {_in_this_design(overall)}. The "
             f"paper's interventions change chance-corrected cross-lingual accuracy, in the median seed, by "
-            f"{g['balanced attributes']:+.3f} (balancing attributes), {g['shared function words']:+.3f} (shared "
-            f"function words) and {g['no language marker']:+.3f} (removing the marker). The largest gain of all "
-            f"comes from **{best['intervention']}**: {best['acc_corrected gain']:+.3f} (order-statistic interval of "
-            f"the median {best['acc_corrected CI low']:+.3f} to {best['acc_corrected CI high']:+.3f}). "
-            f"Code-switching's in-language accuracy is {acc_in['code-switching']:.2f}.")
+            f"{g['balanced attributes']:+z.3f} (balancing attributes), {g['shared function words']:+z.3f} (shared "
+            f"function words) and {g['no language marker']:+z.3f} (removing the marker). The largest gain of all "
+            f"comes from **{best['intervention']}**: {best['acc_corrected gain']:+z.3f} (order-statistic interval of "
+            f"the median {best['acc_corrected CI low']:+z.3f} to {best['acc_corrected CI high']:+z.3f}). "
+            f"Code-switching's in-language accuracy is {acc_in['code-switching']:z.2f}.")
 
 
 # ------------------------------------------------------------------------------ 09 and 10: the first designs
@@ -446,8 +446,8 @@ def ch09_first_h1(verdicts: Sequence[Verdict]) -> str:
     overall = verdicts[-1]
     part = {v.claim: v for v in verdicts}
     return (f"With word-level tokens the median seed's one-vs-rest accuracy is "
-            f"{part[f'{overall.claim} (word)'].number('separability'):.2f}; with BPE in two scripts it is "
-            f"{part[f'{overall.claim} (BPE, two scripts)'].number('separability'):.2f}. Overall, "
+            f"{part[f'{overall.claim} (word)'].number('separability'):z.2f}; with BPE in two scripts it is "
+            f"{part[f'{overall.claim} (BPE, two scripts)'].number('separability'):z.2f}. Overall, "
             f"{_in_this_design(overall)}.")
 
 
@@ -457,11 +457,11 @@ def ch09_first_h2(verdict: Verdict, neighbor_categories_min: float) -> str:
     then the median seed's Spearman's rho between unification and each neighbourhood measure, and the verdict.
     ``verdict``: ``hyperpolyglot.h2_neighbourhoods_follow_unification``'s, marked by
     ``claims.verdicts.superseded``."""
-    return (f"In every run numNeighborCategory's mean is at least {neighbor_categories_min:.2f} of a possible 2 "
+    return (f"In every run numNeighborCategory's mean is at least {neighbor_categories_min:z.2f} of a possible 2 "
             f"(the table at the head of this section). Across each seed's runs, the median seed's Spearman's rho "
             f"between unification and translation precision is "
-            f"{verdict.number('translation_precision', 'rho'):.2f} and between unification and the cross-script "
-            f"share {verdict.number('cross_script_share', 'rho'):.2f}: {_in_this_design(verdict)}.")
+            f"{verdict.number('translation_precision', 'rho'):z.2f} and between unification and the cross-script "
+            f"share {verdict.number('cross_script_share', 'rho'):z.2f}: {_in_this_design(verdict)}.")
 
 
 def ch10_first_g4(verdict: Verdict, means: pd.DataFrame, spread: float) -> str:
@@ -472,6 +472,6 @@ def ch10_first_g4(verdict: Verdict, means: pd.DataFrame, spread: float) -> str:
     arm, ``full``, ``core frozen`` and ``random frozen``, with its mean ``forgetting`` over seeds)."""
     rise = means["forgetting"]
     return (f"After continued training, the old languages' answer loss has risen on average over seeds by "
-            f"{rise['full']:.3f} nats with everything trained, {rise['core frozen']:.3f} with the core frozen and "
-            f"{rise['random frozen']:.3f} with a random region frozen. {g4(verdict)} {_in_this_design(verdict)}. "
+            f"{rise['full']:z.3f} nats with everything trained, {rise['core frozen']:z.3f} with the core frozen and "
+            f"{rise['random frozen']:z.3f} with a random region frozen. {g4(verdict)} {_in_this_design(verdict)}. "
             f"{g4_learning(spread)}")
