@@ -2,6 +2,7 @@
 verdict's false-positive rate on null data, the confounds the rules exist to reject, and the scoreboard."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -214,13 +215,26 @@ def test_a_redesign_is_its_own_claim_and_says_what_it_changes():
     assert all(rule.redesign for claim, rule in RULES.items() if claim.endswith("-redesign"))
 
 
+def page_parts(page: str) -> tuple[str, str]:
+    """The Claims page's verdict tables (every claim's, header once) and the entries below them, from its folds."""
+    folds = re.findall(r"^::::\{dropdown\} .*?\n\n(.*?)\n::::$", page, flags=re.M | re.S)
+    tables, details = [], []
+    for fold in folds:
+        table, _, entries = fold.partition("\n\n")
+        tables.append(table.splitlines()[2:])
+        details.append(entries)
+    return "\n".join(["| claim | verdict | where |", "|---|---|---|", *(line for t in tables for line in t)]), \
+        "\n\n".join(details)
+
+
+
 def test_the_claims_page_shows_a_redesign_beside_the_old_design():
     rows = [{**v.row(), "chapter": "07_unification_predicts_transfer", "anchor": "verdicts-07"} for v in
             [Verdict("R2-redesign (timing)", "s", PARTIAL, "r", "lag 0.9"), Verdict("R3", "s", REPRODUCED, "r", "e"),
              Verdict("R2-redesign", "s", PARTIAL, "r", "e"), Verdict("R2 (phase)", "s", REPRODUCED, "r", "e"),
              Verdict("R2", "s", INSUFFICIENT, "r", "e")]]
     page = claims_page(rows)
-    table, details = page.split("\n\n## Details\n\n")
+    table, details = page_parts(page)
     claims = [line.split("|")[1].strip() for line in table.splitlines()[2:] if "chapter 7" in line]
     assert claims == ["**R2**", "R2 (phase)", "**R2-redesign**", "R2-redesign (timing)", "**R3**"]
     block = next(b for b in details.split("\n\n") if b.startswith("R2-redesign (07"))
@@ -244,7 +258,7 @@ def test_a_first_design_is_shown_as_superseded_judged_or_not():
     rows = [{**v.row(), "chapter": c, "anchor": "a"} for v, c in
             [(judged_r2[1], "07_unification_predicts_transfer"), (judged_r2[0], "07_unification_predicts_transfer"),
              (r5, "05_extractability")]]
-    table, details = claims_page(rows).split("\n\n## Details\n\n")
+    table, details = page_parts(claims_page(rows))
     lines = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
     assert "`not reproduced` {bdg-light}`first design: see R2-redesign`" in lines["**R2**"]
     assert "{bdg-light}`superseded` by R5-redesign" in lines["**R5**"] and "fragile" not in lines["**R5**"]
@@ -910,7 +924,7 @@ def test_claims_page_orders_claims_and_links_each_to_its_chapter(tmp_path, monke
     record(verdicts, "03_information", "verdicts-03")
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     page = claims_page(rows)
-    table, details = page.split("\n\n## Details\n\n")
+    table, details = page_parts(page)
     lines = table.splitlines()
     assert lines[0] == "| claim | verdict | where |"  # narrow: the verdict is always on screen
     recorded = [line for line in lines[2:] if NOT_RECORDED not in line]
@@ -1061,3 +1075,22 @@ def test_a_p_value_is_printed_to_what_three_decimals_resolve():
 
     assert [p_text(p) for p in (1 / 32, 0.0004999, 0.0005, 0.0, float("nan"))] == [
         "p = 0.031", "p < 0.001", "p = 0.001", "p < 0.001", "no p-value"]
+
+
+def test_the_claims_page_folds_every_part_under_its_claim_titled_with_the_best_test_by_paper():
+    rows = [{**v.row(), "chapter": c, "anchor": "a"} for v, c in
+            [(Verdict("R2", "phase", NOT_REPRODUCED, "r", "e", superseded_by="R2-redesign"), "07_unification_predicts_transfer"),
+             (Verdict("R2-redesign", "phase", REPRODUCED, "r", "e"), "07_unification_predicts_transfer"),
+             (Verdict("R2-redesign (timing)", "t", REPRODUCED, "r", "e"), "07_unification_predicts_transfer"),
+             (Verdict("H1 (gemma-3-270m)", "sep", REPRODUCED, "r", "e"), "09_embedding_geometry")]]
+    page = claims_page(rows)
+    titles = re.findall(r"^::::\{dropdown\} (.*)$", page, flags=re.M)
+    r2 = next(t for t in titles if t.startswith("R2:"))
+    assert r2 == "R2: phase {bdg-success}`reproduced`"  # the redesign's badge: the best test, not the first design
+    fold = page.split(f"::::{{dropdown}} {r2}\n")[1].split("\n::::")[0]
+    assert [line.split("|")[1].strip() for line in fold.splitlines() if line.startswith("| ") and "claim" not in line] \
+        == ["**R2**", "**R2-redesign**", "R2-redesign (timing)"]
+    assert page.index("### Beyond the Rosetta Stone") < page.index(r2) < page.index("### Hyperpolyglot LLMs") \
+        < page.index("::::{dropdown} H1") < page.index("### Unveiling Linguistic Regions")
+    assert len(titles) == len({t.split(":")[0].split(" ")[0] for t in titles})  # one fold per claim
+    assert "::::{dropdown} G4 {bdg-light}`not recorded`" in page  # a claim no chapter recorded keeps its fold

@@ -8,8 +8,8 @@ import json
 from crosslingual.claims import hyperpolyglot, linguistic_regions, rosetta
 from crosslingual.render import sentences
 from crosslingual.render.chapters import not_run_reason
-from crosslingual.render.findings import best_tests, findings_markdown, findings_page, findings_table
-from crosslingual.render.scoreboard import CONTROL, NOT_RUN, badge, shown_verdict
+from crosslingual.render.findings import findings_markdown, findings_page, findings_table
+from crosslingual.render.scoreboard import CONTROL, NOT_RUN, badge, best_tests, shown_verdict
 
 
 def row(claim: str, verdict: str, evidence: str = "median 0.5 [0.4, 0.6], 5/5 seeds above 0, p = 0.031",
@@ -117,3 +117,22 @@ def test_a_commit_hash_links_to_the_repository_where_the_book_names_one(tmp_path
     assert commit_ref("5790b95 + uncommitted changes (diff 0a1b2c3d)", url) == (
         "[`5790b95`](https://example.org/r/commit/5790b95) + uncommitted changes (diff 0a1b2c3d)")
     assert commit_ref("uncommitted", url) == "uncommitted" and commit_ref("", url) == ""
+
+
+def test_a_chapter_ends_with_its_verdicts_in_full_their_count_and_where_small_and_real_models_disagree():
+    from crosslingual.render.findings import chapter_summary
+
+    rows = [row("G1-redesign", "not reproduced", "0/6 languages; run `make book` for more"),
+            row("G1-redesign (L0)", "not reproduced"), row("G1 (smollm2-135m)", "reproduced", "11/11 languages"),
+            row("G1", "partial", superseded_by="G1-redesign")]
+    summary = chapter_summary(rows).splitlines()
+    assert summary[0] == "## What this chapter showed"
+    assert summary[2] == "This chapter reached 3 verdicts: 1 reproduced, 1 partial, 1 not reproduced."
+    assert summary[4] == ("- {bdg-danger}`not reproduced` **G1-redesign**: G1-redesign in words. 0/6 languages; run "
+                          "`make book` for more")  # the evidence in full, the part (L0) left to the chapter's tables
+    assert summary[6].startswith("- {bdg-warning}`partial` **G1** (the first design, superseded by G1-redesign)")
+    assert "The small models do not show it; a real model does." in summary
+    assert summary[-1].endswith("{doc}`/book/experiments/claims`.")
+    agree = chapter_summary([row("G1-redesign", "reproduced"), row("G1 (smollm2-135m)", "reproduced")])
+    assert "do not show it" not in agree and "does not" not in agree
+    assert chapter_summary([row("G1-redesign (L0)", "partial")]) == ""

@@ -22,7 +22,6 @@ from crosslingual.claims.verdicts import (
     KINDS,
     NOT_REPRODUCED,
     PASSES,
-    REDESIGN_SUFFIX,
     SUPERSEDED,
     base_claim,
 )
@@ -32,6 +31,7 @@ from crosslingual.render.scoreboard import (
     NOT_RECORDED,
     NOT_RUN,
     badge,
+    best_tests,
     commands_as_code,
     glossed,
     read_claims,
@@ -68,16 +68,6 @@ def _link(row: dict) -> str:
     # an absolute document name: the table is included from pages in other folders
     return (f"{{ref}}`{number} <{row['anchor']}>`" if row.get("anchor")
             else f"{{doc}}`{number} </book/experiments/{row['chapter']}>`")
-
-
-def best_tests(rows: list[dict], claim: str) -> list[dict]:
-    """The overall verdict(s) of ``claim``'s best test: its redesign's where one was recorded, else its own design's
-    (one per chapter that recorded it), never a superseded one."""
-    for label in (claim + REDESIGN_SUFFIX, claim):
-        found = [r for r in rows if r["claim"] == label and r["verdict"] != SUPERSEDED and not r.get("superseded_by")]
-        if found:
-            return found
-    return []
 
 
 def _disagreement(best: list[dict], real: list[dict]) -> str:
@@ -151,19 +141,53 @@ def findings_page(claims_log: Path) -> str:
 CHAPTER_BOX_ID = "crosslingual-chapter-findings"  # the box's cell id and class on a chapter's page
 
 
+def _chapter_verdicts(rows: list[dict]) -> list[dict]:
+    """The verdicts a chapter recorded on a whole claim or on a real model (a part's row is left to the chapter's
+    tables), never a superseded one that this build did not judge."""
+    return [r for r in rows if {"claim", "verdict", "statement", "evidence"} <= set(r)  # a verdict's row
+            and r["verdict"] != SUPERSEDED and (" (" not in r["claim"] or real_model(r["claim"]))]
+
+
+def _first(row: dict) -> str:
+    return f" (the first design, superseded by {row['superseded_by']})" if row.get("superseded_by") else ""
+
+
 def chapter_findings(rows: list[dict]) -> str:
     """The box that opens a chapter's page: each verdict the chapter recorded on a whole claim or on a real model
     (its parts are in the chapter's tables), with its badge, the claim in words, the first clause of its evidence
     and a link to where the chapter judges it; a first design judged beside its redesign says so. Empty where the
     chapter recorded none (the world chapter)."""
-    shown = [r for r in rows if {"claim", "verdict", "statement", "evidence"} <= set(r)  # a verdict's row
-             and r["verdict"] != SUPERSEDED and (" (" not in r["claim"] or real_model(r["claim"]))]
+    shown = _chapter_verdicts(rows)
     if not shown:
         return ""
     lines = [":::{admonition} What this chapter found", f":class: {CHAPTER_BOX_ID}", ""]
     for r in shown:
-        first = f" (the first design, superseded by {r['superseded_by']})" if r.get("superseded_by") else ""
         where = f" ({{ref}}`its test <{r['anchor']}>`)" if r.get("anchor") else ""
-        lines.append(f"- {badge(r)} **{r['claim']}**{first}: {glossed(r['statement'])}. "
+        lines.append(f"- {badge(r)} **{r['claim']}**{_first(r)}: {glossed(r['statement'])}. "
                      f"{_short(r['evidence'])}{where}")
     return "\n".join([*lines, ":::"])
+
+
+CHAPTER_SUMMARY_ID = "crosslingual-chapter-summary"  # the closing section's cell id on a chapter's page
+
+
+def chapter_summary(rows: list[dict]) -> str:
+    """The section that closes a chapter's page: how many verdicts the chapter reached and which, each with its
+    evidence in full (the box at the top gives only its first clause), whether the small models and a real model
+    disagree, and where every part and rule is. Empty where the chapter recorded no verdict."""
+    shown = _chapter_verdicts(rows)
+    if not shown:
+        return ""
+    counts = Counter(shown_verdict(r) for r in shown)
+    said = count_line(counts).replace(" claims: ", " verdicts: ").replace(" claim: ", " verdict: ")
+    lines = ["## What this chapter showed", "", f"This chapter reached {said}", ""]
+    for r in shown:
+        evidence = commands_as_code(glossed(r["evidence"]))
+        lines.append(f"- {badge(r)} **{r['claim']}**{_first(r)}: {glossed(r['statement'])}. {evidence}")
+    ours = [r for r in shown if not real_model(r["claim"]) and not r.get("superseded_by")]
+    real = [r for r in shown if real_model(r["claim"])]
+    disagree = _disagreement(ours, real).strip(" *")
+    lines += ["", *([f"{disagree}", ""] if disagree else []),
+              "Every part of these verdicts, with the rule that decided it and when the rule was committed, is on "
+              "{doc}`/book/experiments/claims`."]
+    return "\n".join(lines)

@@ -30,7 +30,7 @@ from crosslingual.pretrained.hf import check_model_dir
 from crosslingual.render import absences, sentences
 from crosslingual.render.chapters import CHAPTERS, first_designs_asked
 from crosslingual.render.cost import first_design_seconds, run_seconds
-from crosslingual.render.findings import CHAPTER_BOX_ID, chapter_findings
+from crosslingual.render.findings import CHAPTER_BOX_ID, CHAPTER_SUMMARY_ID, chapter_findings, chapter_summary
 from crosslingual.render.notebook import check_value
 from crosslingual.render.scoreboard import commit_ref, repository_url
 from crosslingual.store.runs import Run, machine_info
@@ -189,10 +189,11 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
              claims: list[dict] | None = None) -> dict[str, Any]:
     """Rewrite the executed copy ``executed`` of ``notebook`` for the book (see the module docstring);
     ``built_at`` is the profile of the book's build, against which the banner compares; ``claims`` are the
-    verdicts the chapter recorded, which the box under its title sums up (``findings.chapter_findings``).
+    verdicts the chapter recorded, which the box under its title sums up (``findings.chapter_findings``) and its
+    closing section gives in full (``findings.chapter_summary``).
     Returns what differs from that build (name -> value), which the claims page marks."""
     nb = json.loads(executed.read_text())
-    added_tags = {PROVENANCE_TAG, CHAPTER_BOX_ID}  # what an earlier annotation added, replaced here
+    added_tags = {PROVENANCE_TAG, CHAPTER_BOX_ID, CHAPTER_SUMMARY_ID}  # what an earlier annotation added
     cells = [c for c in nb["cells"] if not added_tags & set(c.get("metadata", {}).get("tags", []))]
     for cell in cells:
         if cell["cell_type"] != "code":
@@ -211,7 +212,9 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
     diff = differences(notebook, profile, parameters, built_at)
     if diff:
         added.insert(0, _markdown_cell(banner_markdown(diff), "crosslingual-banner"))
-    nb["cells"] = cells[:1] + added + cells[1:]  # the first cell is the chapter's title
+    summary = chapter_summary(claims or [])
+    closing = [_markdown_cell(summary, CHAPTER_SUMMARY_ID, CHAPTER_SUMMARY_ID)] if summary else []
+    nb["cells"] = cells[:1] + added + cells[1:] + closing  # the first cell is the chapter's title
     differs = {k: v[0] for k, v in diff.items()}
     nb.setdefault("metadata", {}).setdefault("crosslingual", {}).update(
         profile=profile, book_profile=built_at, parameters=parameters, differs=differs, commit=executed_at)

@@ -169,48 +169,84 @@ def _differs(row: dict) -> str:
     return (" {bdg-dark}`re-executed: " + ", ".join(f"{k}={v}" for k, v in changed.items()) + "`") if changed else ""
 
 
+def best_tests(rows: list[dict], claim: str) -> list[dict]:
+    """The overall verdict(s) of ``claim``'s best test: its redesign's where one was recorded, else its own design's
+    (one per chapter that recorded it), never a superseded one."""
+    for label in (claim + REDESIGN_SUFFIX, claim):
+        found = [r for r in rows if r["claim"] == label and r["verdict"] != SUPERSEDED and not r.get("superseded_by")]
+        if found:
+            return found
+    return []
+
+
+# each paper's claims share a letter (R, H, G): the heading a claim's fold sits under
+PAPER_OF = {next(iter(module.RULES))[0]: paper for paper, module in PAPERS.items()}
+
+
+def _verdict_row(row: dict, url: str) -> tuple[str, str]:
+    """A verdict's line in its claim's table and its entry below the table: numbers, the paper's figure, the
+    redesign's rationale, the rule's commit and what the rule replaced."""
+    base = row["claim"].split(" ")[0]
+    overall = row["claim"] == base
+    claim = f"**{row['claim']}**" if overall else row["claim"]
+    fragile = bool(row.get("fragile")) and row["verdict"] not in (UNTESTABLE, INSUFFICIENT, SUPERSEDED)
+    by = row.get("superseded_by") or ""
+    marks = (" {bdg-warning-line}`fragile`" if fragile else "") + (
+        (f" by {by}" if row["verdict"] == SUPERSEDED else f" {{bdg-light}}`first design: see {by}`") if by
+        else "") + (" {bdg-light}`description, not judged`" if row.get("role") == DESCRIPTION else "")
+    line = f"| {claim} | {badge(row)}{marks}{_differs(row)} | {_where(row)} |"
+    control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
+               DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
+    if fragile:
+        control += " {bdg-warning-line}`fragile` *one seed crossing its null would change this verdict*"
+    if by and row["verdict"] != SUPERSEDED:
+        control += (f" *(the paper's design as first reconstructed, superseded by {by}: shown, not the claim's "
+                    "best test)*")
+    lines = [f"{row['claim']} ({row['chapter']})",
+             f": {badge(row)}{_differs(row)} {_cell(glossed(row['statement']))}: "
+             f"{_cell(commands_as_code(glossed(row['evidence'])))}{control}"]
+    if overall and base in RULES and RULES[base].redesign:
+        lines.append(f": *Redesign of {base_claim(base)}:* {_cell(glossed(RULES[base].redesign))}")
+    if overall and PAPER_FIGURES.get(base_claim(base)):
+        lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
+    if overall and rule_commit(base):
+        amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
+        lines.append(f": *Rule:* commit {commit_ref(rule_commit(base), url)}{amended}")
+    previous = registry().get(row["claim"], {}).get("previous") if overall else None
+    if previous:
+        lines.append(f": *Before the re-registration of 2026-12-06:* the rule of commit "
+                     f"{commit_ref(previous['commit'], url)} "
+                     f"read *{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
+                     f"replaced because it passed data with no effect (see the rule's change below)")
+    return line, "\n".join(lines)
+
+
 def claims_page(rows: list[dict], url: str = "") -> str:
-    """The scoreboard: a narrow table that leads with claim and verdict (a coloured badge) and the chapter, in
-    the papers' order (R, H, G), each claim's overall verdict first; then, below, each verdict's numbers, the
-    paper's figure and the rule's commit."""
+    """The scoreboard, grouped by paper (R, H, G): one closed fold per claim, titled with the claim, its statement
+    and the badge of its best test; inside, a narrow table that leads with each verdict (the overall one first,
+    then its parts, the redesign, the real models) and its chapter, then each verdict's numbers, the paper's
+    figure and the rule's commit."""
     rows = sorted([*rows, *_missing(rows)], key=_key)
-    table = ["| claim | verdict | where |", "|---|---|---|"]
-    details = []
+    claims: dict[str, list[dict]] = {}
     for row in rows:
-        base = row["claim"].split(" ")[0]
-        overall = row["claim"] == base
-        claim = f"**{row['claim']}**" if overall else row["claim"]
-        fragile = bool(row.get("fragile")) and row["verdict"] not in (UNTESTABLE, INSUFFICIENT, SUPERSEDED)
-        by = row.get("superseded_by") or ""
-        marks = (" {bdg-warning-line}`fragile`" if fragile else "") + (
-            (f" by {by}" if row["verdict"] == SUPERSEDED else f" {{bdg-light}}`first design: see {by}`") if by
-            else "") + (" {bdg-light}`description, not judged`" if row.get("role") == DESCRIPTION else "")
-        table.append(f"| {claim} | {badge(row)}{marks}{_differs(row)} | {_where(row)} |")
-        control = {POSITIVE_CONTROL: " *(positive control: not evidence)*",
-                   DESCRIPTION: " *(a description: reported, not judged)*"}.get(row.get("role"), "")
-        if fragile:
-            control += " {bdg-warning-line}`fragile` *one seed crossing its null would change this verdict*"
-        if by and row["verdict"] != SUPERSEDED:
-            control += (f" *(the paper's design as first reconstructed, superseded by {by}: shown, not the claim's "
-                        "best test)*")
-        lines = [f"{row['claim']} ({row['chapter']})",
-                 f": {badge(row)}{_differs(row)} {_cell(glossed(row['statement']))}: "
-                 f"{_cell(commands_as_code(glossed(row['evidence'])))}{control}"]
-        if overall and base in RULES and RULES[base].redesign:
-            lines.append(f": *Redesign of {base_claim(base)}:* {_cell(glossed(RULES[base].redesign))}")
-        if overall and PAPER_FIGURES.get(base_claim(base)):
-            lines.append(f": *The paper:* {_cell(PAPER_FIGURES[base_claim(base)])}")
-        if overall and rule_commit(base):
-            amended = " (changed after a first look at data)" if base in RULES and RULES[base].amended else ""
-            lines.append(f": *Rule:* commit {commit_ref(rule_commit(base), url)}{amended}")
-        previous = registry().get(row["claim"], {}).get("previous") if overall else None
-        if previous:
-            lines.append(f": *Before the re-registration of 2026-12-06:* the rule of commit "
-                         f"{commit_ref(previous['commit'], url)} "
-                         f"read *{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
-                         f"replaced because it passed data with no effect (see the rule's change below)")
-        details.append("\n".join(lines))
-    return "\n".join(table) + "\n\n## Details\n\n" + "\n\n".join(details)
+        claims.setdefault(base_claim(row["claim"]), []).append(row)
+    out, paper = [], None
+    for claim, members in claims.items():
+        if PAPER_OF.get(claim[0], "") != paper:
+            paper = PAPER_OF.get(claim[0], "")
+            out.append(f"### {paper or 'Other claims'}")
+        statement = next((r["statement"] for r in members if r["claim"] == claim and r["statement"]),
+                         next((r["statement"] for r in members if r["statement"]), ""))
+        # the title's badge: the best test among the verdicts this build recorded (a chapter that did not record
+        # the claim keeps its "not recorded" row inside the fold)
+        best = best_tests([r for r in members if r["verdict"] != NOT_RECORDED], claim) or members[:1]
+        lines = [_verdict_row(row, url) for row in members]
+        out.append("\n".join([
+            f"::::{{dropdown}} {claim}{': ' + _cell(glossed(statement)) if statement else ''} "
+            + " ".join(badge(r) for r in best), "",
+            "| claim | verdict | where |", "|---|---|---|", *(line for line, _ in lines), "",
+            "\n\n".join(entry for _, entry in lines), "::::"]))
+    return "\n\n".join(out)
 
 
 # a command line quoted in a registered rule's text: `crosslingual <verb> ...` up to the clause's end
@@ -289,8 +325,9 @@ Every claim of the papers that this book tests, with the verdict its chapter com
 built. A verdict rests on at least 5 independent seeds (fewer: *insufficient data*); the numbers are the median
 seed with the order-statistic interval of the median (at 5 seeds the range of the five, which covers the median
 with probability 0.9375 whatever the shape of the data) and one-sided exact sign-test p-values over seeds
-(`crosslingual.claims.stats`), listed under *Details* with the paper's figure and the commit that last changed the
-claim's rule (to compare with the date of the runs). At 5 seeds a significant test needs all five to agree, so
+(`crosslingual.claims.stats`). Each claim below is one fold, titled with the badge of its best test: open it for
+its verdicts part by part, their numbers, the paper's figure and the commit that last changed the claim's rule (to
+compare with the date of the runs). At 5 seeds a significant test needs all five to agree, so
 one seed decides it: such a verdict is marked *fragile*. *Contradicted* means the claim's measure is
 significantly opposite to the prediction. A verdict on a pretrained model is a single-model measurement: a
 description of that model, with an interval over its items (script categories, windows of text) and no p-value.
