@@ -1078,10 +1078,11 @@ def test_a_p_value_is_printed_to_what_three_decimals_resolve():
 
 
 def test_the_claims_page_folds_every_part_under_its_claim_titled_with_the_best_test_by_paper():
+    ch07 = "07_unification_predicts_transfer"
     rows = [{**v.row(), "chapter": c, "anchor": "a"} for v, c in
-            [(Verdict("R2", "phase", NOT_REPRODUCED, "r", "e", superseded_by="R2-redesign"), "07_unification_predicts_transfer"),
-             (Verdict("R2-redesign", "phase", REPRODUCED, "r", "e"), "07_unification_predicts_transfer"),
-             (Verdict("R2-redesign (timing)", "t", REPRODUCED, "r", "e"), "07_unification_predicts_transfer"),
+            [(Verdict("R2", "phase", NOT_REPRODUCED, "r", "e", superseded_by="R2-redesign"), ch07),
+             (Verdict("R2-redesign", "phase", REPRODUCED, "r", "e"), ch07),
+             (Verdict("R2-redesign (timing)", "t", REPRODUCED, "r", "e"), ch07),
              (Verdict("H1 (gemma-3-270m)", "sep", REPRODUCED, "r", "e"), "09_embedding_geometry")]]
     page = claims_page(rows)
     titles = re.findall(r"^::::\{dropdown\} (.*)$", page, flags=re.M)

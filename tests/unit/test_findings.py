@@ -82,6 +82,30 @@ def test_the_findings_page_has_every_paper_with_its_count(tmp_path):
         assert paper in page
     assert f"{len(rosetta.PAPER_FIGURES)} claims: 1 reproduced, 7 not recorded." in page
     assert findings_markdown([]).count("not recorded |") == 15
+    assert page.startswith("```{figure} /book/experiments/findings.svg\n:alt: ")  # the verdict map comes first
+    assert (tmp_path / "findings.svg").read_text().startswith("<?xml")
+
+
+def test_the_verdict_map_labels_every_cell_with_its_verdict_in_the_badge_s_colour():
+    from matplotlib.colors import to_hex
+
+    from crosslingual.render.findings import COLOURS, verdict_map
+
+    rows = [row("G1-redesign", "not reproduced"), row("G1", "partial", superseded_by="G1-redesign"),
+            row("G1 (smollm2-135m)", "reproduced"), row("R5 (entity_overlap)", "reproduced", role="control"),
+            row("H3", "reproduced", chapter="09_embedding_geometry")]
+    fig = verdict_map(rows)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["small models\n(best test)", "smollm2-\n135m"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [*(f"R{i}" for i in range(1, 9)), "H1", "H2", "H3",
+                                                            "G1", "G2", "G3", "G4"]
+    cells = {(round(t.get_position()[0] - 0.5), round(t.get_position()[1] - 0.5)): t.get_text() for t in ax.texts}
+    assert cells[(0, 11)] == "not reproduced" and cells[(1, 11)] == "reproduced"  # G1: the redesign, and SmolLM2
+    assert cells[(0, 10)] == "reproduced" and cells[(0, 0)] == "not recorded" and (1, 0) not in cells
+    colours = {to_hex(p.get_facecolor()) for p in ax.patches}
+    assert {COLOURS["not reproduced"], COLOURS["reproduced"], COLOURS["not recorded"]} <= colours
+    assert [t.get_text() for t in fig.axes[0].texts if t.get_rotation() == 90] == [
+        "Beyond the Rosetta Stone", "Hyperpolyglot\nLLMs", "Unveiling\nLinguistic Regions"]
 
 
 def test_a_chapter_opens_with_its_verdicts_on_whole_claims_and_real_models():

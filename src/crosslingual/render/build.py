@@ -29,7 +29,7 @@ from crosslingual.core.config import PROFILES
 from crosslingual.core.device import resolve_device
 from crosslingual.errors import ConfigError
 from crosslingual.files import write_atomic, write_errors
-from crosslingual.render import executed_cache
+from crosslingual.render import executed_cache, reuse
 from crosslingual.render.chapters import (
     CHAPTERS,
     Chapter,
@@ -345,6 +345,10 @@ book's profile), the page of this one carries a banner if it differs from the re
         write_atomic(experiments / "claims.md",
                      scoreboard_page(log, repository_url(root), findings_markdown(read_claims(log))).encode())
         write_atomic(experiments / FINDINGS, findings_page(experiments / ".claims.jsonl").encode())
+        example = reuse.write_page(root, experiments)
+    if example is not None:
+        print(f"the reuse page's worked example: {'reused' if example['reused'] else 'executed'} "
+              f"({example['seconds']:z.0f} s)", flush=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)

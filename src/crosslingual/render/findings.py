@@ -127,15 +127,83 @@ def findings_markdown(rows: list[dict], heading: str = "###") -> str:
 
 
 FINDINGS = "findings.md"  # written next to the Claims page; the introduction includes it
+FIGURE = "findings.svg"  # the verdict map, written beside it
+# the badges' colours (book/assets/crosslingual.css), for the verdict map: the same word, the same colour
+COLOURS = {"reproduced": "#0072b2", "partial": "#e69f00", "not reproduced": "#d55e00", "contradicted": "#a04000",
+           "untestable": "#cc79a7", "insufficient data": "#f0e442", NOT_RUN: "#6c757d", CONTROL: "#e9ecef",
+           "mixed": "#e9ecef", NOT_RECORDED: "#ffffff"}
+DARK = {"reproduced", "not reproduced", "contradicted", NOT_RUN}  # colours that need white text
+
+
+def verdict_map(rows: list[dict]):
+    """The book's findings in one figure: a row per claim of the three papers, a column for this book's small
+    models (the claim's best test) and one per real model, each cell coloured and labelled with its verdict (no
+    legend to look up; an empty cell: not tested on that model)."""
+    import matplotlib.pyplot as plt
+
+    from crosslingual.render.plots import legible
+
+    models = [name for name in SOURCES if any(real_model(r["claim"]) == name for r in rows)]
+    columns = ["small models\n(best test)", *(name[:name.rindex("-") + 1] + "\n" + name[name.rindex("-") + 1:]
+                                               for name in models)]
+    claims = [(paper, claim) for paper, module in PAPERS.items() for claim in paper_claims(module)]
+    fig, ax = plt.subplots(figsize=(7.0, 0.36 * len(claims) + 1.2))
+    for y, (_, claim) in enumerate(claims):
+        best = {shown_verdict(r) for r in best_tests(rows, claim)}
+        cells = [best.pop() if len(best) == 1 else "mixed" if best else NOT_RECORDED]
+        for name in models:
+            said = {shown_verdict(r) for r in rows
+                    if base_claim(r["claim"]) == claim and real_model(r["claim"]) == name}
+            cells.append(said.pop() if len(said) == 1 else "mixed" if said else "")
+        for x, word in enumerate(cells):
+            if not word:
+                continue
+            ax.add_patch(plt.Rectangle((x + 0.04, y + 0.08), 0.92, 0.84, color=COLOURS.get(word, "#ffffff"),
+                                       ec="#6c757d", lw=0.5))
+            ax.text(x + 0.5, y + 0.5, word, ha="center", va="center", fontsize=9,
+                    color="white" if word in DARK else "black")
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(claims), 0)
+    ax.set_xticks([x + 0.5 for x in range(len(columns))], columns)
+    ax.xaxis.tick_top()
+    ax.set_yticks([y + 0.5 for y in range(len(claims))], [claim for _, claim in claims])
+    ax.tick_params(length=0)
+    for edge in ax.spines.values():
+        edge.set_visible(False)
+    for y, ((paper, _), (before, _)) in enumerate(zip(claims[1:], claims), start=1):
+        if paper != before:
+            ax.axhline(y, color="black", lw=1)
+    for paper in PAPERS:  # each paper's name beside its block of rows, wrapped to the block's height
+        rows_of = [y for y, (name, _) in enumerate(claims) if name == paper]
+        words = paper.split(" ")
+        label = paper if len(rows_of) > 6 else " ".join(words[:1]) + "\n" + " ".join(words[1:])
+        ax.annotate(label, xy=(-0.07, (rows_of[0] + rows_of[-1] + 1) / 2), xycoords=("axes fraction", "data"),
+                    rotation=90, ha="center", va="center", fontsize=9)
+    legible(fig)
+    fig.tight_layout()
+    return fig
 
 
 def findings_page(claims_log: Path) -> str:
-    """The introduction's results section (``FINDINGS``): every paper's table, from this build's verdicts."""
-    return ("Each claim's best test is its redesign where it has one (built so that the effect could appear), "
+    """The introduction's results section (``FINDINGS``): the verdict map (written beside it as ``FIGURE``), then
+    every paper's table, from this build's verdicts."""
+    rows = read_claims(claims_log)
+    fig = verdict_map(rows)
+    fig.savefig(claims_log.parent / FIGURE, metadata={"Date": None})  # no date: the same verdicts, the same file
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    first = {paper: paper_claims(module)[0] for paper, module in PAPERS.items()}
+    figure = (f"```{{figure}} /book/experiments/{FIGURE}\n:alt: The verdict of every claim of the three papers, on "
+              f"this book's small models and on each real model\n:width: 100%\n\nEvery claim of the three papers "
+              f"({', '.join(f'{paper} from {claim}' for paper, claim in first.items())}): the verdict of its best "
+              "test on the small models this book trains, and on each real model where the book tests it there. "
+              "An empty cell: the claim is not tested on that model.\n```\n\n")
+    return figure + ("Each claim's best test is its redesign where it has one (built so that the effect could appear), "
             "else the paper's design as we reconstructed it; the numbers are the median seed with the "
             "order-statistic interval of the median over at least 5 seeds, as the chapters give them; a verdict "
             "on a pretrained model describes that one model. {doc}`/book/experiments/claims` has every part of "
-            "every verdict and the rules that decided them.\n\n" + findings_markdown(read_claims(claims_log)) + "\n")
+            "every verdict and the rules that decided them.\n\n" + findings_markdown(rows) + "\n")
 
 
 CHAPTER_BOX_ID = "crosslingual-chapter-findings"  # the box's cell id and class on a chapter's page
