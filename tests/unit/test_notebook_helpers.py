@@ -498,3 +498,28 @@ def test_a_share_axis_starts_just_below_the_lowest_value_and_shows_chance_where_
     share_axis(ax, [0.01, 0.9])
     assert ax.get_ylim()[0] == 0.0
     plt.close(fig)
+
+
+def test_ordered_levels_take_colours_that_differ_in_lightness_from_end_to_end():
+    from crosslingual.render import plots
+
+    def luminance(colours):
+        return [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, *_ in colours]
+
+    three = luminance(plots.ordered(3))  # a 2-layer model's layers 0, 1, 2
+    assert three[1] - three[0] > 0.3 and three[2] - three[1] > 0.3  # seaborn's own sampling: 0.15 and 0.2 apart
+    five = luminance(plots.ordered(5))
+    assert all(b - a > 0.12 for a, b in zip(five, five[1:]))
+    assert plots.ordered(1) == [plt.get_cmap(plots.SEQUENTIAL)(0.0)]
+
+
+def test_a_point_apart_from_its_line_is_labelled_where_it_is_not_in_a_legend():
+    from crosslingual.render import plots
+
+    fig, ax = plt.subplots()
+    data = pd.DataFrame({"level": [178.0] * 3, "unification": [0.2, 0.5, 0.4]})
+    plots.direct_label(ax, data, "level", "unification", "word level")
+    (label,) = ax.texts
+    assert label.get_text() == "word level" and label.xy == (178.0, 0.4)  # at the median seed
+    assert ax.get_legend() is None
+    plt.close(fig)

@@ -95,10 +95,29 @@ def training_axis(ax: plt.Axes) -> None:
     ax.set_xlabel("training step")
 
 
+def ordered(n: int) -> list:
+    """``n`` colours for ordered levels (layers, steps): spread over :data:`SEQUENTIAL` from its dark end to near
+    its light end, so that neighbouring levels differ in lightness (seaborn's own sampling of a colormap leaves
+    out both ends, and few levels then come out as near-identical greens)."""
+    cmap = plt.get_cmap(SEQUENTIAL)
+    return [cmap(x) for x in np.linspace(0.0, 0.9, n)] if n > 1 else [cmap(0.0)]
+
+
+def direct_label(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, text: str) -> None:
+    """Mark the points of ``data`` (one setting: a single ``x``) apart from the line they sit on, with ``text``
+    beside them instead of a legend entry: the median over seeds as an open square, labelled."""
+    at, value = float(data[x].iloc[0]), float(data[y].median())
+    ax.plot([at], [value], marker="s", markersize=8, markerfacecolor="none", markeredgecolor="black", zorder=5)
+    ax.annotate(text, (at, value), xytext=(6, 6), textcoords="offset points", fontsize=9)
+
+
 def curves(data: pd.DataFrame, ax: plt.Axes, *, hue: str, y: str = "value", title: str = "",
            ylabel: str = "", chance: float | None = None, palette: str | list | None = PALETTE) -> plt.Axes:
     """The median over seeds with the order-statistic interval of the median as its band (:data:`BAND`: at 5
-    seeds, the range of the five; ``data`` has one row per seed x step x hue level)."""
+    seeds, the range of the five; ``data`` has one row per seed x step x hue level). With ``palette``
+    :data:`SEQUENTIAL`, the levels take :func:`ordered` colours."""
+    if isinstance(palette, str) and palette == SEQUENTIAL:
+        palette = ordered(data[hue].nunique())
     sns.lineplot(data=data, x="step", y=y, hue=hue, **BAND, ax=ax,
                  palette=palette, marker="o", markersize=3, linewidth=1.4)
     training_axis(ax)
