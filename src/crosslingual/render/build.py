@@ -347,8 +347,8 @@ book's profile), the page of this one carries a banner if it differs from the re
         write_atomic(experiments / FINDINGS, findings_page(experiments / ".claims.jsonl").encode())
         example = reuse.write_page(root, experiments)
     if example is not None:
-        print(f"the reuse page's worked example: {'reused' if example['reused'] else 'executed'} "
-              f"({example['seconds']:z.0f} s)", flush=True)
+        done = "reused (executed by an earlier build in" if example["reused"] else "executed (in"
+        print(f"the reuse page's worked example: {done} {example['seconds']:z.0f} s)", flush=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     subprocess.run([str(jb), "build", "-W", "--builder", "html", str(target)], check=True)
