@@ -138,7 +138,8 @@ OVERFLOW_CHECK = """
   // a header word wider than its column's text is broken inside the word ("cla" over "im"): each word (split at
   // spaces and hyphens, where a line may break) must fit the header cell's content width
   const broken = [];
-  for (const th of article.querySelectorAll("table th")) {
+  // (a data table too wide for whole words, class crosslingual-wide, may break them: render.notebook)
+  for (const th of article.querySelectorAll("table:not(.crosslingual-wide) th")) {
     if (!th.getClientRects().length) continue;
     const style = doc.defaultView.getComputedStyle(th);
     const inner = th.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);

@@ -523,3 +523,18 @@ def test_a_point_apart_from_its_line_is_labelled_where_it_is_not_in_a_legend():
     assert label.get_text() == "word level" and label.xy == (178.0, 0.4)  # at the median seed
     assert ax.get_legend() is None
     plt.close(fig)
+
+
+def test_a_table_too_wide_for_whole_words_is_laid_out_at_the_column_s_width():
+    from crosslingual.render.notebook import too_wide_for_words
+
+    narrow = pd.DataFrame({"claim": ["R1"], "verdict": ["reproduced"], "seeds": ["5"]})
+    assert not too_wide_for_words(narrow)
+    # chapter 06's eleven-column gains table ran 911 px wide in a 686 px column with whole words
+    gains = pd.DataFrame({name: ["0.123"] for name in [
+        "intervention", "control", "acc corrected gain", "acc corrected CI low", "acc corrected CI high",
+        "acc corrected p", "unification gain", "unification CI low", "unification CI high", "unification p", "seeds"]})
+    gains["intervention"] = ["shared function words"]
+    assert too_wide_for_words(gains)
+    # hyphens break a word: "cross-lingual" counts as its longest piece
+    assert not too_wide_for_words(pd.DataFrame({"cross-lingual-cross-lingual-cross-lingual": ["1"]}))

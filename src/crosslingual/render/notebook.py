@@ -223,8 +223,29 @@ def show_table(table: pd.DataFrame | pd.Series, digits: int = 3) -> None:
             return MISSING
         return f"{value:z.{digits}f}" if pd.api.types.is_float(value) else str(value)
 
-    display(HTML(tidy_table(table, digits).map(cell).to_html(index=False, border=0, justify="left",
-                                                            classes="crosslingual-table")))
+    shown = tidy_table(table, digits).map(cell)
+    classes = ["crosslingual-table", *(["crosslingual-wide"] if too_wide_for_words(shown) else [])]
+    display(HTML(shown.to_html(index=False, border=0, justify="left", classes=classes)))
+
+
+# a table whose words, each kept whole, may need more than the text column (686 px at a 1280 px window, 734 px at
+# 800 px, measured in Chromium): about 7 px a character at the tables' 0.85em plus 18 px of padding a cell, which
+# over-estimated the two smoke tables that ran past the column (911 px estimated 947, 688 px estimated 729); the
+# margin below 686 px leaves room for the estimate's error in the other direction
+CHAR_PX, CELL_PX, COLUMN_PX = 7.0, 18.0, 660.0
+
+
+def too_wide_for_words(shown: pd.DataFrame) -> bool:
+    """Whether a displayed table (strings) is too wide to keep every header and cell word whole: it is then laid
+    out at the column's width, its headers breaking inside a word where they must (``crosslingual-wide`` in
+    book/assets/crosslingual.css), rather than running past the column."""
+    import re
+
+    def longest(texts) -> int:
+        return max((len(word) for text in texts for word in re.split(r"[\s-]+", str(text))), default=0)
+
+    chars = sum(max(longest([name]), longest(shown[name])) for name in shown.columns)
+    return CHAR_PX * chars + CELL_PX * len(shown.columns) > COLUMN_PX
 
 
 FRAGILE_NOTE = ("one seed crossing its null would change the verdict; a tested verdict not so marked is robust to "
