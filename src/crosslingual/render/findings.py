@@ -25,6 +25,7 @@ from crosslingual.claims.verdicts import (
     SUPERSEDED,
     base_claim,
 )
+from crosslingual.files import write_atomic
 from crosslingual.pretrained.wheels import SOURCES
 from crosslingual.render.scoreboard import (
     CONTROL,
@@ -184,15 +185,25 @@ def verdict_map(rows: list[dict]):
     return fig
 
 
+def write_verdict_map(rows: list[dict], path: Path) -> None:
+    """The verdict map as SVG at ``path``, written atomically (a killed build leaves the last whole figure) and
+    without a date, so that the same verdicts give the same file."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig = verdict_map(rows)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
 def findings_page(claims_log: Path) -> str:
     """The introduction's results section (``FINDINGS``): the verdict map (written beside it as ``FIGURE``), then
     every paper's table, from this build's verdicts."""
     rows = read_claims(claims_log)
-    fig = verdict_map(rows)
-    fig.savefig(claims_log.parent / FIGURE, metadata={"Date": None})  # no date: the same verdicts, the same file
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    write_verdict_map(rows, claims_log.parent / FIGURE)
     first = {paper: paper_claims(module)[0] for paper, module in PAPERS.items()}
     figure = (f"```{{figure}} /book/experiments/{FIGURE}\n:alt: The verdict of every claim of the three papers, on "
               f"this book's small models and on each real model\n:width: 100%\n\nEvery claim of the three papers "
