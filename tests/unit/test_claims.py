@@ -56,6 +56,7 @@ from crosslingual.claims.verdicts import (
     CONTRADICTED,
     DESCRIPTION,
     SUPERSEDED,
+    data_files,
     first_design_not_run,
     superseded,
 )
@@ -1095,3 +1096,29 @@ def test_the_claims_page_folds_every_part_under_its_claim_titled_with_the_best_t
         < page.index("::::{dropdown} H1") < page.index("### Unveiling Linguistic Regions")
     assert len(titles) == len({t.split(":")[0].split(" ")[0] for t in titles})  # one fold per claim
     assert "::::{dropdown} G4 {bdg-light}`not recorded`" in page  # a claim no chapter recorded keeps its fold
+
+
+def test_a_verdicts_tables_are_written_as_csv_and_linked_once_per_fold_while_unchanged(tmp_path, monkeypatch):
+    """``record(..., data=...)`` writes each table the verdicts rest on beside the log (a named index as columns, a
+    row number left out, integers as integers); the Claims page links each file once per claim, and only while
+    it is the file the chapter wrote."""
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv(CLAIMS_LOG, str(log))
+    runs = pd.DataFrame({"seed": [0, 1], "gap": [0.25, -0.5]})
+    means = pd.DataFrame({"gap": [0.1]}, index=pd.Index(["p = 0.5"], name="setting"))
+    verdicts = [Verdict("R4", "info", PARTIAL, "r", "e"), Verdict("R4 (parallel_fraction)", "s", REPRODUCED, "r", "e")]
+    record(verdicts, "03_information", "verdicts-03", data={"runs": runs, "means": means})
+    assert (tmp_path / "data" / "verdicts-03-runs.csv").read_text() == "seed,gap\n0,0.25\n1,-0.5\n"
+    assert (tmp_path / "data" / "verdicts-03-means.csv").read_text() == "setting,gap\np = 0.5,0.1\n"
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [len(data_files(row, tmp_path)) for row in rows] == [2, 2]
+    shown = [{**row, "data": data_files(row, tmp_path)} for row in rows]
+    _, details = page_parts(claims_page(shown))
+    link = "{download}`verdicts-03-runs.csv <data/verdicts-03-runs.csv>` (2 rows)"
+    assert details.count(link) == 1 and details.index(link) < details.index("R4 (parallel_fraction)")
+    (tmp_path / "data" / "verdicts-03-runs.csv").write_text("seed,gap\n0,9\n1,9\n")  # changed since: not linked
+    assert [entry["name"] for entry in data_files(rows[0], tmp_path)] == ["verdicts-03-means"]
+    (tmp_path / "data" / "verdicts-03-means.csv").unlink()
+    assert data_files(rows[0], tmp_path) == []
+    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+        record(verdicts, "03_information", "verdicts-03", data={"runs": [1, 2]})

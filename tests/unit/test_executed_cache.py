@@ -1,5 +1,6 @@
 """The executed-chapter cache: a chapter is reused only when every input that decides its page is unchanged."""
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -253,3 +254,21 @@ def test_the_timing_summary_says_which_chapters_were_reused(reused):
     text = build.timing_summary(Report(), usage, 0.0, 1.0, 2.0)
     line = next(s for s in text.splitlines() if "10_linguistic_regions" in s)
     assert ("reused; executed earlier in 15 s" in line and line.endswith(" 0 s")) if reused else line.endswith("15 s")
+
+
+def test_a_chapter_whose_data_files_changed_is_executed_again(tmp_path):
+    """The CSV files a chapter's verdicts recorded are part of its output: one deleted or edited since makes the
+    chapter execute again, rather than leave the Claims page without the data of a reused verdict."""
+    page, run = tmp_path / "01_x.ipynb", _run(tmp_path)
+    page.write_text('{"cells": ["executed"]}')
+    (tmp_path / "data").mkdir()
+    csv = tmp_path / "data" / "verdicts-01-runs.csv"
+    csv.write_text("seed\n0\n")
+    row = {"claim": "R1", "data": [{"name": "verdicts-01-runs", "path": "data/verdicts-01-runs.csv", "rows": 1,
+                                    "sha256": hashlib.sha256(b"seed\n0\n").hexdigest()}]}
+    executed_cache.record(page, "k", [run], 3.5, [json.dumps(row)])
+    assert executed_cache.lookup(page, "k") is not None
+    csv.write_text("seed\n1\n")
+    assert executed_cache.lookup(page, "k") is None
+    csv.unlink()
+    assert executed_cache.lookup(page, "k") is None

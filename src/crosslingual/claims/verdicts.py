@@ -13,6 +13,7 @@ tables of :mod:`crosslingual.claims.nulls`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from crosslingual.claims.stats import ALPHA, MIN_UNITS, Effect, holm
+from crosslingual.files import sha256_file, write_atomic
 
 REPRODUCED, PARTIAL, NOT_REPRODUCED = "reproduced", "partial", "not reproduced"
 CONTRADICTED = "contradicted"  # the stated measure is significantly opposite to the claim
@@ -258,12 +260,49 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
 CLAIMS_LOG = "CROSSLINGUAL_CLAIMS_LOG"  # set by ``make book``: each chapter appends its verdicts there
 
 
-def record(verdicts: list[Verdict], chapter: str, anchor: str) -> None:
+DATA_DIR = "data"  # beside the claims log: each verdict table's per-seed (or per-item) tables as CSV
+
+
+def record(verdicts: list[Verdict], chapter: str, anchor: str, data: dict[str, pd.DataFrame] | None = None
+           ) -> None:
     """Append a chapter's verdicts to ``$CROSSLINGUAL_CLAIMS_LOG`` for the book's Claims page (no-op when a
-    notebook is run by hand). ``anchor`` is the MyST label just above the chapter's verdict table."""
+    notebook is run by hand). ``anchor`` is the MyST label just above the chapter's verdict table.
+
+    ``data`` names the tables the verdicts were computed from (one row per seed and checkpoint, or per item of a
+    single model): each is written as ``data/<anchor>-<name>.csv`` beside the log, and every row records its
+    files with their digests (:func:`data_files`), so that a reader can download what a verdict rests on and the
+    page never links a file that another build has changed since."""
     path = os.environ.get(CLAIMS_LOG)
     if not path:
         return
+    files = [_write_table(Path(path).parent, f"{anchor}-{name}", table) for name, table in (data or {}).items()]
     with open(path, "a", encoding="utf-8") as f:
         for v in verdicts:
-            f.write(json.dumps({**v.row(), "chapter": chapter, "anchor": anchor}) + "\n")
+            f.write(json.dumps({**v.row(), "chapter": chapter, "anchor": anchor, "data": files}) + "\n")
+
+
+def _write_table(base: Path, stem: str, table: pd.DataFrame) -> dict:
+    """One table as CSV under ``base/data/``, written atomically; its entry in a claims row. A named index (the
+    grouping of a summary) becomes columns; a plain row number is left out."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"data[{stem!r}] is a {type(table).__name__}: each table must be a pandas DataFrame")
+    named = any(name is not None for name in table.index.names)
+    body = (table.reset_index() if named else table).to_csv(index=False).encode()
+    relative = f"{DATA_DIR}/{stem}.csv"
+    (base / DATA_DIR).mkdir(exist_ok=True)
+    write_atomic(base / relative, body)
+    return {"name": stem, "path": relative, "rows": len(table), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def data_files(row: dict, base: Path) -> list[dict]:
+    """The data files a claims row recorded that are still in ``base`` as they were written (same digest): what
+    the Claims page may link. A missing or changed file is left out (and ``executed_cache`` re-executes its
+    chapter)."""
+    return [entry for entry in row.get("data") or [] if _unchanged(base / entry["path"], entry["sha256"])]
+
+
+def _unchanged(path: Path, digest: str) -> bool:
+    try:
+        return sha256_file(path) == digest
+    except OSError:  # missing, a folder, a FIFO (NotRegularFile) or unreadable
+        return False

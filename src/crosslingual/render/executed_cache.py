@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from crosslingual.claims.verdicts import data_files
 from crosslingual.files import write_atomic
 from crosslingual.store.integrity import is_intact
 from crosslingual.store.layout import DONE
@@ -90,10 +91,18 @@ def lookup(executed: Path, key_: str) -> dict[str, Any] | None:
         body = json.loads(_record_path(executed).read_text())
         usable = (body["key"] == key_ and isinstance(body["seconds"], (int, float)) and isinstance(body["claims"], list)
                   and executed.is_file() and _digest(executed.read_bytes()) == body["page"]
+                  and _data_intact(body["claims"], executed.parent)
                   and all(_intact(Path(run), digest) for run, digest in body["runs"].items()))  # the costly check last
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return body if usable else None
+
+
+def _data_intact(claims: list[str], base: Path) -> bool:
+    """Every data file the chapter's verdicts recorded (``claims.verdicts.record``) is still there, unchanged: a
+    deleted or edited CSV makes the chapter execute again rather than leave its verdicts without their data."""
+    rows = [json.loads(line) for line in claims]
+    return all(len(data_files(row, base)) == len(row.get("data") or []) for row in rows)
 
 
 def repage(executed: Path) -> None:

@@ -284,16 +284,18 @@ def show_verdicts(verdicts: list) -> None:
     display(HTML(verdicts_html(verdicts)))
 
 
-def publish_verdicts(verdicts: list, chapter: str, anchor: str, show: bool = True) -> None:
+def publish_verdicts(verdicts: list, chapter: str, anchor: str, show: bool = True,
+                     data: dict[str, pd.DataFrame] | None = None) -> None:
     """What every chapter does with its verdicts, in one call: record them for the claims page
-    (``crosslingual.claims.record``), glue each verdict word in bold under :func:`verdict_glue_name` for the
-    prose, and (``show``) display their table."""
+    (``crosslingual.claims.record``) with the ``data`` they were computed from (named tables, downloadable there
+    as CSV), glue each verdict word in bold under :func:`verdict_glue_name` for the prose, and (``show``) display
+    their table."""
     from IPython.display import Markdown
     from myst_nb import glue
 
     from crosslingual.claims import record
 
-    record(verdicts, chapter, anchor)
+    record(verdicts, chapter, anchor, data)
     for v in verdicts:
         glue(verdict_glue_name(v.claim), Markdown(f"**{v.verdict}**"), display=False)
     if show:

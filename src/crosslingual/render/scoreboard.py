@@ -25,6 +25,7 @@ from crosslingual.claims.verdicts import (
     SUPERSEDED,
     UNTESTABLE,
     base_claim,
+    data_files,
     registry,
 )
 from crosslingual.render.chapters import CHAPTERS
@@ -205,6 +206,9 @@ def _verdict_row(row: dict, url: str) -> tuple[str, str]:
     lines = [f"{row['claim']} ({row['chapter']})",
              f": {badge(row)}{_differs(row)} {_cell(glossed(row['statement']))}: "
              f"{_cell(commands_as_code(glossed(row['evidence'])))}{control}"]
+    if row.get("data"):
+        lines.append(": *Data (CSV):* " + ", ".join(
+            f"{{download}}`{entry['name']}.csv <{entry['path']}>` ({entry['rows']:,} rows)" for entry in row["data"]))
     if overall and base in RULES and RULES[base].redesign:
         lines.append(f": *Redesign of {base_claim(base)}:* {_cell(glossed(RULES[base].redesign))}")
     if overall and PAPER_FIGURES.get(base_claim(base)):
@@ -219,6 +223,18 @@ def _verdict_row(row: dict, url: str) -> tuple[str, str]:
                      f"read *{previous['default_verdict'] or 'no verdict'}* in that commit's default build; it was "
                      f"replaced because it passed data with no effect (see the rule's change below)")
     return line, "\n".join(lines)
+
+
+def _data_once(rows: list[dict]) -> list[dict]:
+    """The rows with each data file listed only under the first verdict of the fold that rests on it (the parts
+    of one chapter's verdict table share its tables)."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        data = [entry for entry in row.get("data") or [] if entry["path"] not in seen]
+        seen.update(entry["path"] for entry in data)
+        out.append({**row, "data": data})
+    return out
 
 
 def claims_page(rows: list[dict], url: str = "") -> str:
@@ -240,7 +256,7 @@ def claims_page(rows: list[dict], url: str = "") -> str:
         # the title's badge: the best test among the verdicts this build recorded (a chapter that did not record
         # the claim keeps its "not recorded" row inside the fold)
         best = best_tests([r for r in members if r["verdict"] != NOT_RECORDED], claim) or members[:1]
-        lines = [_verdict_row(row, url) for row in members]
+        lines = [_verdict_row(row, url) for row in _data_once(members)]
         out.append("\n".join([
             f"::::{{dropdown}} {claim}{': ' + _cell(glossed(statement)) if statement else ''} "
             + " ".join(badge(r) for r in best), "",
@@ -312,7 +328,8 @@ def read_claims(claims_log: Path) -> list[dict]:
 def scoreboard_page(claims_log: Path, url: str = "", found: str = "") -> str:
     """The Claims page: what the book found (``found``: ``render.findings.findings_markdown`` of the same
     verdicts), every verdict the chapters recorded while this build executed them, then the rules."""
-    rows = read_claims(claims_log)
+    # the data files each verdict rests on, as far as they are still those the chapter wrote
+    rows = [{**row, "data": data_files(row, claims_log.parent)} for row in read_claims(claims_log)]
     return f"""# Claims scoreboard
 
 ## What the book found
@@ -327,7 +344,8 @@ seed with the order-statistic interval of the median (at 5 seeds the range of th
 with probability 0.9375 whatever the shape of the data) and one-sided exact sign-test p-values over seeds
 (`crosslingual.claims.stats`). Each claim below is one fold, titled with the badge of its best test: open it for
 its verdicts part by part, their numbers, the paper's figure and the commit that last changed the claim's rule (to
-compare with the date of the runs). At 5 seeds a significant test needs all five to agree, so
+compare with the date of the runs), and the tables it was computed from (one row per seed and checkpoint, or per
+item of a pretrained model) to download as CSV. At 5 seeds a significant test needs all five to agree, so
 one seed decides it: such a verdict is marked *fragile*. *Contradicted* means the claim's measure is
 significantly opposite to the prediction. A verdict on a pretrained model is a single-model measurement: a
 description of that model, with an interval over its items (script categories, windows of text) and no p-value.
