@@ -147,20 +147,50 @@ def test_the_book_trains_every_chapter_s_runs_once():
     assert {cfg.seed for cfg in configs if cfg.seed < PAIR_SEED_OFFSET} == set(range(5))
 
 
-def test_the_book_runs_each_chapter_s_continued_trainings_with_its_notebook_s_defaults(capsys):
-    """``derive_chapters`` calls a chapter's ``derived`` with the profile and its notebook's parameter defaults (the
-    keys its notebook will ask for); a failure is reported, not raised: the notebook meets it again and shows it."""
+def test_the_book_makes_every_chapter_s_derived_computations_in_one_pool_with_its_notebook_s_defaults(
+        capsys, monkeypatch):
+    """``derive_chapters`` asks each chapter's ``derived`` for its calls with the profile and its notebook's parameter
+    defaults (the keys its notebook will ask for) and makes all of them in one pool, in the order given; a failure
+    is reported, not raised: the notebook meets it again and shows it."""
     from dataclasses import replace
 
-    from crosslingual.render.build import derive_chapters
+    from crosslingual.render import build
 
-    seen = []
-    recording = replace(chapter("10"), derived=lambda profile, p: seen.append((profile, p)))
+    seen, pooled = [], []
+    recording = replace(chapter("10"), derived=lambda profile, p: seen.append((profile, p)) or [(max, (1, 2), {})])
     failing = replace(chapter("10"), derived=lambda profile, p: 1 / 0)
-    derive_chapters(ROOT, "smoke", (recording, failing, chapter("01")))
+    second = replace(chapter("10"), derived=lambda profile, p: [(min, (1, 2), {})])
+    monkeypatch.setattr(build, "map_calls",
+                        lambda calls, **kw: pooled.append(calls) or [f(*a, **k) for f, a, k in calls])
+    build.derive_chapters(ROOT, "smoke", (recording, failing, second, chapter("01")))
     defaults = {name: default for name, (_, default) in
                 declared_parameters(ROOT / "notebooks" / "10_linguistic_regions.ipynb").items()}
     assert seen == [("smoke", defaults)] and defaults["continue_steps"] == 0
+    assert pooled == [[(max, (1, 2), {}), (min, (1, 2), {})]]
     out = capsys.readouterr().out
-    assert "failed: chapter 10_linguistic_regions's continued trainings: ZeroDivisionError" in out
+    assert "failed: chapter 10_linguistic_regions's derived computations: ZeroDivisionError" in out
+    assert "2 computed in" in out
+    monkeypatch.setattr(build, "map_calls", lambda calls, **kw: 1 / 0)  # a failing computation: reported
+    build.derive_chapters(ROOT, "smoke", (second,))
+    assert "failed: a chapter's derived computations: ZeroDivisionError" in capsys.readouterr().out
     assert [c.name for c in CHAPTERS if c.derived] == ["10_linguistic_regions"]
+
+
+def test_chapter_10_asks_for_each_pretrained_model_s_regions_longest_first_and_only_when_not_cached(monkeypatch):
+    """Gemma 3 270M's G1-G3 (2.4 times SmolLM2-135M's) start first; a model not installed, or whose tables
+    are cached, adds no call."""
+    from crosslingual.analysis import regions_pretrained
+    from crosslingual.pretrained import wheels
+    from crosslingual.render.chapters import _chapter10_calls
+
+    cached, installed = set(), {"smollm2-135m", "gemma-3-270m"}
+    monkeypatch.setattr(wheels, "installed", lambda name: name in installed)
+    monkeypatch.setattr(regions_pretrained, "analyse_pretrained",
+                        lambda name, cached_only=False, **design: object() if name in cached else None)
+    p = {"pretrained": "smollm2-135m gemma-3-270m", "g4_redesign": "no", "first_design": "no"}
+    calls = _chapter10_calls("default", p)
+    assert [args for _, args, _ in calls] == [("gemma-3-270m",), ("smollm2-135m",)]
+    assert calls[0][2] == regions_pretrained.design("default")
+    cached.add("gemma-3-270m")
+    installed.discard("smollm2-135m")
+    assert _chapter10_calls("default", p) == []

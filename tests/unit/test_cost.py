@@ -212,4 +212,5 @@ def test_the_cost_page_names_the_continued_trainings_and_their_time():
 
     report = SweepReport(requested=3, found=0, trained=["a", "b", "c"], seconds=20.0, backend="processes", workers=2)
     page = " ".join(cost_page(USAGE, "default", report, derived_seconds=212.4).split())
-    assert "then the continued trainings that chapter 10 starts from its runs, in 212 s; no notebook trains" in page
+    assert ("then the continued trainings from its runs and the analyses of pretrained models that chapter 10 "
+            "makes, in one pool too, in 212 s; no notebook trains" in page)

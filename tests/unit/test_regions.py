@@ -691,3 +691,13 @@ def test_massive_summary_picks_each_seeds_most_massive_layer_and_compares_dimens
     assert table.to_dict("list") == {"seed": [0, 1], "layer": [1, 0], "top": [900.0, 300.0], "ratio": [300.0, 90.0],
                                      "dimension": [7, 2], "slot": [0, 0], "outlier_dimension": [7, 5],
                                      "same_dimension": [True, False]}
+
+
+def test_map_calls_keeps_the_order_of_its_calls_in_workers_and_in_the_plain_loop():
+    from crosslingual.store.per_run import map_calls
+
+    calls = [(pow, (2, k), {}) for k in range(5)] + [(int, ("ff",), {"base": 16})]
+    expected = [1, 2, 4, 8, 16, 255]
+    assert map_calls(calls, workers=1, progress=False) == expected
+    assert map_calls(calls, workers=2, progress=False) == expected
+    assert map_calls([], progress=False) == []

@@ -149,10 +149,11 @@ def text_digest(languages: tuple[str, ...]) -> str:
 
 
 def analyse_pretrained(name: str = MODEL, *, length: int, n_select: int, n_evaluate: int,
-                       progress: bool = False) -> RegionAnalysis:
+                       progress: bool = False, cached_only: bool = False) -> RegionAnalysis | None:
     """``analyse_model`` on the installed pretrained model ``name``, cached in the run store (one table per
     field) under the model's file digest, the converter's and this module's versions, the text's digest and
-    the design; ``crosslingual.pretrained.wheels.NotInstalled`` if its package is not installed."""
+    the design; ``crosslingual.pretrained.wheels.NotInstalled`` if its package is not installed. ``cached_only``:
+    ``None`` where the tables are not all cached (the book then computes them before its notebooks)."""
     from crosslingual.pretrained import wheels
 
     check_design(length, n_select, n_evaluate)
@@ -167,9 +168,9 @@ def analyse_pretrained(name: str = MODEL, *, length: int, n_select: int, n_evalu
         held = windows(tokenizer, "evaluate", EVALUATED, n_evaluate, length)
         return to_tables(analyse_model(model, select, held, progress=progress))
 
-    tables = cached_tables("pretrained-regions", key, compute, list(RegionAnalysis.__dataclass_fields__),
-                           version=VERSION)
-    return from_tables(tables)
+    tables = cached_tables("pretrained-regions", key, None if cached_only else compute,
+                           list(RegionAnalysis.__dataclass_fields__), version=VERSION)
+    return None if tables is None else from_tables(tables)
 
 
 def summary(analysis: RegionAnalysis) -> dict:

@@ -42,7 +42,7 @@ from crosslingual.claims.designs import G4_REDESIGN_FRACTIONS, G4_REDESIGN_LR
 from crosslingual.core.config import RunConfig, context_length
 from crosslingual.core.train import lm_loss
 from crosslingual.store.derived import cached_table, cached_tables
-from crosslingual.store.per_run import map_runs
+from crosslingual.store.per_run import Call, map_runs, run_call
 from crosslingual.store.runs import Run
 
 SELECTED = (0, 1, 2, 3)  # regions are chosen on these languages' sequences
@@ -265,6 +265,23 @@ def g4_redesign_curves(runs: list[Run], steps: int, n_sequences: int, workers: i
     so that chapter 10 reads the cached tables and trains nothing."""
     return _continued_runs(forgetting_all_parameters, runs, workers, "continued training, 7 arms", steps=steps,
                            eval_every=max(1, steps // 12), n_sequences=n_sequences)
+
+
+def g4_redesign_calls(runs: list[Run], steps: int, n_sequences: int) -> list[Call]:
+    """The computations :func:`g4_redesign_curves` still has to make (a run whose table is cached has none), as
+    calls for a worker pool (``render.build.derive_chapters`` runs them beside the other chapters' ones)."""
+    return _continued_calls(forgetting_all_parameters, runs, steps=steps, eval_every=max(1, steps // 12),
+                            n_sequences=n_sequences)
+
+
+def g4_first_calls(runs: list[Run], steps: int, n_sequences: int, fraction: float, lr: float) -> list[Call]:
+    """The computations :func:`g4_first_curves` still has to make, as :func:`g4_redesign_calls`."""
+    return _continued_calls(forgetting, runs, fraction=fraction, steps=steps, lr=lr, eval_every=max(1, steps // 12),
+                            n_sequences=n_sequences)
+
+
+def _continued_calls(fn: Callable[..., pd.DataFrame | None], runs: list[Run], **kwargs) -> list[Call]:
+    return [run_call(fn, run, **kwargs) for run in runs if fn(run, cached_only=True, **kwargs) is None]
 
 
 def _continued_runs(fn: Callable[..., pd.DataFrame | None], runs: list[Run], workers: int | None, desc: str,

@@ -50,6 +50,7 @@ from crosslingual.render.provenance import (
 )
 from crosslingual.render.scoreboard import read_claims, repository_url, scoreboard_page
 from crosslingual.store.layout import runs_root
+from crosslingual.store.per_run import map_calls
 from crosslingual.store.runs import USAGE_LOG, Run
 from crosslingual.store.sweep import (
     SCHEDULER_ENV,
@@ -236,23 +237,31 @@ def train_chapters(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> Sw
 
 
 def derive_chapters(root: Path, profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> float:
-    """Run each chapter's ``derived`` computations (continued trainings from its runs) with the notebook's
-    parameter defaults, after the studies' pool and before the notebooks, so that a notebook reads their cached
-    tables and trains nothing; returns the wall time. A failure is reported here and met again (and shown) by
-    its notebook, as a failed run is."""
+    """Make every chapter's ``derived`` computations (continued trainings from its runs, analyses of pretrained
+    models) with the notebook's parameter defaults, after the studies' pool and before the notebooks, in one pool
+    of single-threaded workers (the longest first), so that a notebook reads their cached tables and trains
+    nothing; returns the wall time. A failure is reported here and met again (and shown) by its notebook, as a
+    failed run is; the computations that finished before it are cached and kept."""
     start = time.perf_counter()
+    calls = []
     for c in chapters:
         if c.derived is None:
             continue
         defaults = {name: default for name, (_, default) in
                     declared_parameters(root / "notebooks" / f"{c.name}.ipynb").items()}
         try:
-            c.derived(profile, defaults)
+            calls += c.derived(profile, defaults)
         except Exception as err:  # noqa: BLE001 - the notebook meets it again and fails with its own traceback
-            print(f"  failed: chapter {c.name}'s continued trainings: {type(err).__name__}: {err}", flush=True)
+            print(f"  failed: chapter {c.name}'s derived computations: {type(err).__name__}: {err}", flush=True)
+    if calls:
+        try:
+            map_calls(calls, desc="continued trainings and pretrained analyses")
+        except Exception as err:  # noqa: BLE001 - as above
+            print(f"  failed: a chapter's derived computations: {type(err).__name__}: {err}", flush=True)
     seconds = time.perf_counter() - start
     if any(c.derived for c in chapters):
-        print(f"chapters' continued trainings at profile={profile}: {seconds:z.0f} s", flush=True)
+        print(f"chapters' continued trainings and pretrained analyses at profile={profile}: {len(calls)} computed "
+              f"in {seconds:z.0f} s", flush=True)
     return seconds
 
 
@@ -378,7 +387,7 @@ def timing_summary(report: SweepReport, usage: list[dict], derived_seconds: floa
     phases = [("set-up (make setup)", float(setup))] if setup else []
     phases.append((f"training the studies ({len(report.trained)} of {report.requested} runs trained, "
                    f"{counted(report.workers, 'worker')})", report.seconds))
-    phases.append(("continued trainings from the runs", derived_seconds))
+    phases.append(("continued trainings and pretrained analyses", derived_seconds))
     phases.append(("executing the notebooks, side by side", notebooks_seconds))
     chapters = [(f"  chapter {u['notebook']} (reused; executed earlier in {u['seconds']:z.0f} s)", 0.0)
                 if u.get("reused") else (f"  chapter {u['notebook']}", u["seconds"]) for u in usage]

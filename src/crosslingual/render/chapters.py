@@ -19,6 +19,7 @@ from crosslingual.errors import ConfigError
 
 if TYPE_CHECKING:
     from crosslingual.core.config import RunConfig
+    from crosslingual.store.per_run import Call
 
 # The toc's parts, one per paper, in the papers' order: the keys of crosslingual.claims.PAPERS (a test checks;
 # not imported here, so that the command line's help does not load the analysis code)
@@ -44,11 +45,12 @@ class Chapter:
     # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
     extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
     seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
-    # what the notebook computes from its runs by training them further (continued trainings), as a function of
-    # the profile and the notebook's parameters at their defaults: the book runs it after training the studies and
-    # before the notebooks (``render.build.derive_chapters``), so that no notebook trains; the notebook calls the
-    # same functions and reads their cached tables
-    derived: Callable[[str, dict[str, Any]], None] | None = None
+    # the long computations the notebook makes beyond its runs' own analyses (continued trainings, analyses of a
+    # pretrained model), as a function of the profile and the notebook's parameters at their defaults returning the
+    # calls still to make: the book runs every chapter's in one worker pool after training the studies and before
+    # the notebooks (``render.build.derive_chapters``), so that no notebook trains and no core idles; the notebook
+    # calls the same functions and reads their cached tables
+    derived: Callable[[str, dict[str, Any]], list["Call"]] | None = None
 
     @property
     def order(self) -> int:
@@ -65,24 +67,37 @@ def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
     return [cfg for pair in pair_configs(profile, seeds, seed) for cfg in pair]
 
 
-def _continued_trainings(profile: str, p: dict[str, Any]) -> None:
-    """Chapter 10's continued trainings: G4-redesign's (every build) and G4's first design's (where
-    ``runs_first_design`` says), with the notebook's parameters ``p``."""
-    from crosslingual.analysis.regions_study import continued_steps, g4_first_curves, g4_redesign_curves
+def _chapter10_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
+    """Chapter 10's computations beyond its runs' own analyses, with the notebook's parameters ``p``, longest
+    first: G1-G3 on each pretrained model named (481 s for Gemma 3 270M and 201 s for SmolLM2-135M at ``default`` on
+    one core of a 2-core AMD EPYC), then the continued trainings of G4-redesign (every build) and of
+    G4's first design (where ``runs_first_design`` says). Only those not cached yet."""
+    from crosslingual.analysis.regions_pretrained import analyse_pretrained, design
+    from crosslingual.analysis.regions_study import continued_steps, g4_first_calls, g4_redesign_calls
+    from crosslingual.pretrained import wheels
     from crosslingual.store.grids import Grid
     from crosslingual.store.sweep import run_many
 
+    calls: list[Call] = []
+    real = design(profile)
+    for name in sorted(p["pretrained"].split(), key=REAL_MODEL_COST.get, reverse=True):
+        if wheels.installed(name) and analyse_pretrained(name, **real, cached_only=True) is None:
+            calls.append((analyse_pretrained, (name,), real))
     redesign = runs_section("g4_redesign", p["g4_redesign"])
     first = runs_first_design("first_design", p["first_design"], profile)
-    if not (redesign or first):
-        return
-    grid = [cfg for *_, cfg in Grid.load("regions").expand(profile, p["seeds"], p["seed"])]
-    runs = run_many(grid, progress=False)
-    steps = continued_steps(grid[0], p["continue_steps"])
-    if redesign:
-        g4_redesign_curves(runs, steps, p["n_sequences"])
-    if first:
-        g4_first_curves(runs, steps, p["n_sequences"], fraction=p["freeze_fraction"], lr=p["continue_lr"])
+    if redesign or first:
+        grid = [cfg for *_, cfg in Grid.load("regions").expand(profile, p["seeds"], p["seed"])]
+        runs = run_many(grid, progress=False)
+        steps = continued_steps(grid[0], p["continue_steps"])
+        if redesign:
+            calls += g4_redesign_calls(runs, steps, p["n_sequences"])
+        if first:
+            calls += g4_first_calls(runs, steps, p["n_sequences"], fraction=p["freeze_fraction"], lr=p["continue_lr"])
+    return calls
+
+
+# the cost of chapter 10's G1-G3 on each pretrained model, relative to SmolLM2-135M's: the longest start first
+REAL_MODEL_COST = {"gemma-3-270m": 2.4, "smollm2-135m": 1.0}
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -107,7 +122,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
             ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
              "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
-             "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_continued_trainings),
+             "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_chapter10_calls),
 )
 
 

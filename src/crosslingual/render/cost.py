@@ -222,8 +222,7 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport, deri
                "superseded are " + ("in it too." if runs_first_designs(profile) else
                                      "not (`make book FIRST_DESIGNS=1` adds them)."))
     derived = [c.name[:2] for c in CHAPTERS if c.derived]
-    continuing = (f"chapter {derived[0]} starts from its runs" if len(derived) == 1 else
-                  f"chapters {', '.join(derived)} start from their runs")
+    continuing = (f"chapter {derived[0]} makes" if len(derived) == 1 else f"chapters {', '.join(derived)} make")
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
@@ -242,8 +241,8 @@ per core and one more (so the wall time is less than the notebook column's total
 This build first trained the studies' runs in one pool ({counted(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
 {studies_report.found} found in the store, in {studies_report.seconds:z.0f} s of wall time, then the continued trainings
-that {continuing}, in {derived_seconds:z.0f} s; no notebook trains, so the notebook column is
-analysis.
+from its runs and the analyses of pretrained models that {continuing}, in one pool too, in
+{derived_seconds:z.0f} s; no notebook trains, so the notebook column is the rest of the analysis.
 
 The tables of the other profiles are estimates from this build, so that the cost of an experiment can be read
 before it is run (`crosslingual.render.cost`). Each run there is its *counterpart*: for a run of the book's studies,

@@ -58,19 +58,22 @@ def cached_table(kind: str, key: dict, compute: Callable[[], pd.DataFrame] | Non
     return table
 
 
-def cached_tables(prefix: str, key: dict, compute: Callable[[], dict[str, pd.DataFrame]], names: list[str],
-                  root: Path | None = None, version: int = 1) -> dict[str, pd.DataFrame]:
+def cached_tables(prefix: str, key: dict, compute: Callable[[], dict[str, pd.DataFrame]] | None, names: list[str],
+                  root: Path | None = None, version: int = 1) -> dict[str, pd.DataFrame] | None:
     """Several tables of one computation, each a ``cached_table`` of kind ``<prefix>-<name>`` (underscores as
     dashes) under the same ``key``: ``compute()`` (all of them at once) runs at most once per call, and only if
-    some table is missing (a build killed between two writes)."""
+    some table is missing (a build killed between two writes). With ``compute=None``: ``None`` unless every table
+    is cached."""
     computed: dict[str, pd.DataFrame] = {}
 
-    def one(name: str) -> pd.DataFrame:
+    def one(name: str) -> pd.DataFrame | None:
         def compute_one() -> pd.DataFrame:
             if not computed:
                 computed.update(compute())
             return computed[name]
 
-        return cached_table(f"{prefix}-{name.replace('_', '-')}", key, compute_one, root=root, version=version)
+        return cached_table(f"{prefix}-{name.replace('_', '-')}", key, compute_one if compute else None, root=root,
+                            version=version)
 
-    return {name: one(name) for name in names}
+    tables = {name: one(name) for name in names}
+    return None if any(table is None for table in tables.values()) else tables

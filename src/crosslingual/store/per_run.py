@@ -21,33 +21,52 @@ from tqdm import tqdm
 from crosslingual.store.runs import Run
 from crosslingual.store.sweep import default_workers, worker_pool
 
+# One computation to run in a worker: an importable function, its positional and its keyword arguments (all
+# picklable).
+Call = tuple[Callable[..., Any], tuple, dict[str, Any]]
+
 
 def _call(fn: Callable[..., Any], path: str, kwargs: dict[str, Any]) -> Any:
     return fn(Run(Path(path)), **kwargs)
 
 
-def map_runs(fn: Callable[..., Any], runs: Sequence[Run], *, workers: int | None = None, desc: str = "",
-             progress: bool = True, **kwargs: Any) -> list[Any]:
-    """``[fn(run, **kwargs) for run in runs]``, in up to ``workers`` single-threaded spawn processes (default:
-    one per core, ``$CROSSLINGUAL_WORKERS``), the results in the order of ``runs``. ``fn`` must be importable
-    (a module-level function) and its keyword arguments and result picklable; a run is sent by its path. With
-    one worker or one run it is the plain loop in this process. The first failing call raises its error and stops
-    the calls still running; the workers end with this process however it ends (``sweep.worker_pool``)."""
-    workers = min(len(runs), workers or default_workers())
-    bar = tqdm(total=len(runs), desc=desc, disable=not progress)
+def run_call(fn: Callable[..., Any], run: Run, **kwargs: Any) -> Call:
+    """The call ``fn(run, **kwargs)`` with the run sent by its path (a worker opens it again)."""
+    return (_call, (fn, str(run.path), kwargs), {})
+
+
+def map_calls(calls: Sequence[Call], *, workers: int | None = None, desc: str = "", progress: bool = True
+              ) -> list[Any]:
+    """``[fn(*args, **kwargs) for fn, args, kwargs in calls]``, in up to ``workers`` single-threaded spawn
+    processes (default: one per core, ``$CROSSLINGUAL_WORKERS``), started in the order given (put the longest
+    first), the results in that order. Each ``fn`` must be importable (a module-level function), its arguments and
+    result picklable. With one worker or one call it is the plain loop in this process. The first failing call
+    raises its error and stops the calls still running; the workers end with this process however it ends
+    (``sweep.worker_pool``)."""
+    workers = min(len(calls), workers or default_workers())
+    bar = tqdm(total=len(calls), desc=desc, disable=not progress)
     try:
         if workers <= 1:
             results = []
-            for run in runs:
-                results.append(fn(run, **kwargs))
+            for fn, args, kwargs in calls:
+                results.append(fn(*args, **kwargs))
                 bar.update()
             return results
         with worker_pool(workers) as pool:
-            futures = {pool.submit(_call, fn, str(run.path), kwargs): i for i, run in enumerate(runs)}
+            futures = {pool.submit(fn, *args, **kwargs): i for i, (fn, args, kwargs) in enumerate(calls)}
             out: dict[int, Any] = {}
             for fut in as_completed(futures):
                 out[futures[fut]] = fut.result()
                 bar.update()
-            return [out[i] for i in range(len(runs))]
+            return [out[i] for i in range(len(calls))]
     finally:
         bar.close()
+
+
+def map_runs(fn: Callable[..., Any], runs: Sequence[Run], *, workers: int | None = None, desc: str = "",
+             progress: bool = True, **kwargs: Any) -> list[Any]:
+    """``[fn(run, **kwargs) for run in runs]`` by :func:`map_calls`, each run sent by its path; ``fn`` must be
+    importable and its keyword arguments and result picklable."""
+    if (workers or default_workers()) <= 1 or len(runs) <= 1:  # the plain loop: no path round trip
+        return map_calls([(fn, (run,), kwargs) for run in runs], workers=1, desc=desc, progress=progress)
+    return map_calls([run_call(fn, run, **kwargs) for run in runs], workers=workers, desc=desc, progress=progress)
