@@ -243,6 +243,15 @@ def test_the_claims_page_offers_each_chapters_tables_as_csv(smoke_book):
         table = pd.read_csv(page.parent / href)
         assert len(table) == int(rows.replace(",", "")) > 0, stem
         assert "Unnamed: 0" not in table.columns, f"{stem} carries a row number"
+    # a verdict recomputed from its downloaded table is the verdict the chapter recorded
+    from crosslingual.claims import linguistic_regions
+    from crosslingual.render.scoreboard import read_claims
+
+    experiments = SMOKE / "book" / "book" / "experiments"
+    recorded = next(row for row in read_claims(experiments / ".claims.jsonl")
+                    if row["claim"] == "G1" and row["anchor"] == "verdicts-10")
+    again = linguistic_regions.g1_core_region(pd.read_csv(experiments / "data" / "verdicts-10-ablation.csv"))
+    assert (again.verdict, again.evidence) == (recorded["verdict"], recorded["evidence"])
 
 
 def test_cost_page_counts_the_runs_each_notebook_used(smoke_book):
