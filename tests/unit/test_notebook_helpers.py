@@ -106,6 +106,27 @@ def test_a_figure_whose_body_raises_is_closed_and_not_glued(glued):
     assert not plt.fignum_exists(fig.number)
 
 
+def test_texts_that_overlap_once_laid_out_are_found_and_the_figure_warns_of_them(glued):
+    """Two panels' titles too long for their width run into each other: ``overlapping_texts`` names the pair, and
+    ``figure`` warns with it (the smoke book's test finds the warning in the executed chapter); a plain figure has
+    none."""
+    from crosslingual.render.notebook import OVERLAP_WARNING
+    from crosslingual.render.plots import overlapping_texts
+
+    with pytest.warns(UserWarning, match=f"{OVERLAP_WARNING} fig_crowded: 'a title far too long") as caught:
+        with figure("fig_crowded", 1, 2, figsize=(6, 2)) as (fig, axes):
+            axes[0].set_title("a title far too long for half of a narrow figure", loc="left")
+            axes[1].set_title("and the title of its neighbour", loc="left")
+    assert len(caught) == 1 and "'and the title of its neighbour'" in str(caught[0].message)
+    plain, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.set(title="a title", xlabel="x", ylabel="y")
+    ax.legend()
+    plain.tight_layout()
+    assert overlapping_texts(plain) == []
+    plt.close(plain)
+
+
 # ------------------------------------------------------------------------------ section_not_run
 
 

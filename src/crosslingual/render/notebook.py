@@ -21,6 +21,7 @@ import ast
 import difflib
 import math
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -130,24 +131,30 @@ def set_up_chapter(namespace: dict[str, Any], min_seeds: int = 1) -> int | None:
     return workers or None
 
 
+OVERLAP_WARNING = "texts overlap in figure"
+
+
 @contextmanager
 def figure(name: str, nrows: int = 1, ncols: int = 1, **subplots: Any) -> Iterator[tuple[Figure, Any]]:
     """A figure for the page, glued as ``name`` for the Markdown's ``{glue:figure}``: the body draws on the
     ``(fig, axes)`` of ``plt.subplots(nrows, ncols, **subplots)``; on leaving, its fonts are made legible at the
-    page's size (:func:`crosslingual.render.plots.legible`), and the figure is laid out and glued
+    page's size (:func:`crosslingual.render.plots.legible`), a warning names any two texts that then overlap
+    (:func:`crosslingual.render.plots.overlapping_texts`), and the figure is laid out and glued
     without being displayed where it was drawn (the page shows it where the text refers to it), and closed, so that
     the inline backend does not show it a second time at the end of the cell. A body that raises leaves no open
     figure behind and glues nothing: a half-drawn figure must not reach the page."""
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
-    from crosslingual.render.plots import legible
+    from crosslingual.render.plots import legible, overlapping_texts
 
     fig, axes = plt.subplots(nrows, ncols, **subplots)
     try:
         yield fig, axes
         legible(fig)
         fig.tight_layout()
+        for a, b in overlapping_texts(fig):  # in the executed notebook, where the smoke book's test finds it
+            warnings.warn(f"{OVERLAP_WARNING} {name}: {a!r} and {b!r}", stacklevel=3)
         glue(name, fig, display=False)
     finally:
         plt.close(fig)

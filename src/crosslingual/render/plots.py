@@ -45,6 +45,32 @@ def legible(fig: plt.Figure) -> None:
             text.set_fontsize(max(text.get_fontsize(), MIN_POINTS) * factor)
 
 
+def overlapping_texts(fig: plt.Figure, tolerance: float = 1.0) -> list[tuple[str, str]]:
+    """The pairs of texts of ``fig`` (titles, axis and tick labels, legends, annotations) that overlap once laid
+    out, by more than ``tolerance`` pixels each way: text drawn over text cannot be read, and :func:`legible`'s
+    larger fonts make a figure drawn for a small size run its labels into each other (a title over its neighbour's,
+    a legend over an axis label, heat-map numbers over one another). ``render.notebook.figure`` warns of each."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    undrawn = set()  # the labels of ticks kept beyond the view limits, which are not drawn
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            undrawn.update(id(label) for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+                           if not low <= tick.get_loc() <= high for label in (tick.label1, tick.label2))
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_figure() is fig and id(t) not in undrawn]
+    found = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            if (min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0) > tolerance
+                    and min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0) > tolerance):
+                found.append((a, b))
+    return found
+
+
 def seed_band(values) -> tuple[float, float]:
     """seaborn ``errorbar=``: the order-statistic interval of the median over the values at one point (one per
     seed), the interval the verdicts use (:func:`crosslingual.claims.stats.median_interval`). The estimate is the
@@ -162,3 +188,35 @@ def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, tit
         ax.axvline(i, color="white", linewidth=0.3)
     ax.set_title(title)
     return ax
+
+
+def real_model_regions(fig: plt.Figure, rows: np.ndarray, real, name: str, languages: list[str],
+                       fraction: float) -> None:
+    """Chapter 10's three panels of one pretrained model on two rows of ``rows`` (each ``[wide, narrow]`` of a
+    grid with width ratios about 3:1): the loss rise per evaluated language when each 1% region is zeroed (symlog:
+    the core's rise is two orders above the controls'), and beside it the rise when one norm gain on the outlier
+    or a typical dimension is scaled; below, across the row, the rise per language when each selected language's
+    own region is zeroed (the numbers in the cells, so no colour bar is needed to read it)."""
+    ablation, scaling = rows[0]
+    sns.barplot(data=real.ablation, x="language", y="rise", hue="region", **BAND, ax=ablation, palette=PALETTE)
+    ablation.set_yscale("symlog", linthresh=0.1)
+    ablation.set(xlabel="evaluated language (en, ru, zh_CN and hi select the regions)",
+                 ylabel="loss rise (nats per token)")
+    ablation.set_title(f"{name}: regions of {fraction:z.0%} zeroed", loc="left")
+    sns.move_legend(ablation, "lower left", bbox_to_anchor=(0.0, 1.1), ncol=3, title=None, frameon=False)
+    gains = real.scaling.assign(dimension=real.scaling.kind + " " + real.scaling.dimension.astype(str))
+    sns.barplot(data=gains, y="dimension", x="rise", **BAND, ax=scaling, color=sns.color_palette(PALETTE)[0],
+                orient="h")
+    scaling.set(ylabel="", xlabel="loss rise (nats)")
+    scaling.xaxis.set_major_locator(plt.MaxNLocator(3))  # a narrow panel: more ticks would run into each other
+    scaling.set_title(f"one norm gain x{real.scaling.factor.iloc[0]:g}", loc="left")
+    spec = rows[1][0].get_subplotspec()  # the heat-map spans the second row
+    for ax in rows[1]:
+        ax.remove()
+    heat = fig.add_subplot(spec.get_gridspec()[spec.rowspan.start, :])
+    matrix = real.monolingual.pivot_table(index="owner", columns="language", values="rise")
+    sns.heatmap(matrix.reindex(index=list(real.monolingual.owner.unique()), columns=languages), annot=True,
+                fmt=".2f", cmap=SEQUENTIAL, ax=heat, cbar=False)
+    heat.set(xlabel="evaluated language", ylabel="own region of")
+    heat.set_title(f"{name}: loss rise (nats per token), one language's own region zeroed", loc="left")
+    heat.tick_params(axis="y", rotation=0)
