@@ -122,6 +122,18 @@ def test_executed_notebooks_have_no_errors(smoke_book, path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_figure_draws_text_over_text(smoke_book, path):
+    """``render.notebook.figure`` warns of every two texts of a figure that overlap once laid out (titles, axis and
+    tick labels, legends, heat-map numbers); no chapter may carry such a warning."""
+    from crosslingual.render.notebook import OVERLAP_WARNING
+
+    executed = json.loads((SMOKE / "book" / "book" / "experiments" / path.name).read_text())
+    warned = [line for c in executed["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"
+              for line in "".join(o.get("text", "")).splitlines() if OVERLAP_WARNING in line]
+    assert not warned, warned
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_section_that_did_not_run_is_one_admonition_with_no_figure_or_caption(smoke_book, path):
     """Every figure a chapter marks absent (``render.absences``) is gone from its page, caption and all, and an
     admonition stands for its section; chapter 08 without ``hf_model`` and without Gemma's wheels (CI's clone) has

@@ -60,15 +60,39 @@ def overlapping_texts(fig: plt.Figure, tolerance: float = 1.0) -> list[tuple[str
             low, high = sorted(axis.get_view_interval())
             undrawn.update(id(label) for tick in axis.get_major_ticks() + axis.get_minor_ticks()
                            if not low <= tick.get_loc() <= high for label in (tick.label1, tick.label2))
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and t.get_figure() is fig and id(t) not in undrawn]
-    found = []
-    for i, (a, box_a) in enumerate(boxes):
-        for b, box_b in boxes[i + 1:]:
-            if (min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0) > tolerance
-                    and min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0) > tolerance):
-                found.append((a, b))
-    return found
+    shapes = [(t.get_text(), _corners(t, renderer)) for t in fig.findobj(Text)
+              if t.get_visible() and t.get_text().strip() and t.get_figure() is fig and id(t) not in undrawn]
+    return [(a, b) for i, (a, corners_a) in enumerate(shapes) for b, corners_b in shapes[i + 1:]
+            if _intersect(corners_a, corners_b, tolerance)]
+
+
+def _corners(text, renderer) -> np.ndarray:
+    """The four corners (pixels) of the rectangle a text is drawn in, rotated with it: a rotated tick label's
+    upright bounding box covers its neighbours' although the labels themselves do not touch."""
+    box = text.get_window_extent(renderer)
+    angle = np.deg2rad(text.get_rotation())
+    if angle % (np.pi / 2) == 0:
+        return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    rotation = text.get_rotation()
+    text.set_rotation(0)  # the text's own width and height, measured upright
+    upright = text.get_window_extent(renderer)
+    text.set_rotation(rotation)
+    width, height = upright.width, upright.height
+    half = np.array([[-width, -height], [width, -height], [width, height], [-width, height]]) / 2
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return half @ turn.T + [(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2]
+
+
+def _intersect(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    """Whether two convex quadrilaterals overlap by more than ``tolerance`` pixels along every separating axis
+    (their edges' normals)."""
+    for quad in (a, b):
+        for edge in np.diff(np.vstack([quad, quad[:1]]), axis=0):
+            normal = np.array([-edge[1], edge[0]]) / np.hypot(*edge)
+            pa, pb = a @ normal, b @ normal
+            if min(pa.max(), pb.max()) - max(pa.min(), pb.min()) <= tolerance:
+                return False
+    return True
 
 
 def seed_band(values) -> tuple[float, float]:
@@ -91,17 +115,31 @@ BAND = {"estimator": "median", "errorbar": seed_band}
 with :func:`seed_band`, the estimate and interval the verdicts judge."""
 
 
-def share_axis(ax: plt.Axes, values, margin: float = 0.03, chance: float | None = None) -> None:
-    """A y axis for shares in [0, 1] that shows where they lie: from just below the lowest value (a multiple of
-    0.05) to 1, instead of from 0, which squeezed bars between 0.85 and 1 into a sliver; ``chance`` is drawn
-    (:func:`chance_line`) where the axis reaches it."""
+def share_axis(ax: plt.Axes, values, margin: float = 0.03, chance: float | None = None, axis: str = "y") -> None:
+    """An axis (``axis``: "y", or "x" for horizontal bars) for shares in [0, 1] that shows where they lie: from just
+    below the lowest value (a multiple of 0.05) to 1, instead of from 0, which squeezed bars between 0.85 and 1 into
+    a sliver; ``chance`` is drawn (:func:`chance_line`) where the axis reaches it."""
     low = max(0.0, int((float(np.min(values)) - margin) * 20) / 20)
-    ax.set_ylim(low, 1.0)
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(low, 1.0)
     if chance is not None and chance >= low:
-        chance_line(ax, chance)
+        chance_line(ax, chance, axis=axis)
 
 
-def chance_line(ax: plt.Axes, level: float, label: str = "chance") -> None:
+def slanted_labels(ax: plt.Axes, angle: float = 40) -> None:
+    """The x tick labels turned by ``angle`` and anchored at their ends under their ticks: long category names
+    under narrow bars then run side by side instead of into each other (as they did turned by 15-20 degrees and
+    centred)."""
+    ax.figure.canvas.draw()  # the labels exist only once drawn
+    plt.setp(ax.get_xticklabels(), rotation=angle, ha="right", rotation_mode="anchor")
+
+
+def chance_line(ax: plt.Axes, level: float, label: str = "chance", axis: str = "y") -> None:
+    """A dotted line at ``level`` on the ``axis`` ("y": across the plot; "x": up it), labelled at its end."""
+    if axis == "x":
+        ax.axvline(level, color="0.4", linestyle=":", linewidth=1.2, zorder=0)
+        ax.annotate(label, xy=(level, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                    textcoords="offset points", ha="left", va="top", fontsize="small", color="0.3")
+        return
     ax.axhline(level, color="0.4", linestyle=":", linewidth=1.2, zorder=0)
     ax.annotate(label, xy=(1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
                 textcoords="offset points", ha="right", va="bottom", fontsize="small", color="0.3")
@@ -158,8 +196,9 @@ def gain_forest(gains: pd.DataFrame, axes: tuple[plt.Axes, plt.Axes], claimed: t
                 labels: tuple[str, str] = ("the paper's interventions", "standard alignment methods")) -> None:
     """Chapter 06's figure: each intervention's paired gain over its control, the median seed's, with the
     order-statistic interval of the median (at 5 seeds the range of the five paired gains: coverage 0.9375 for any
-    distribution of gains), in chance-corrected cross-lingual accuracy (left) and unification (right), one row per
-    intervention in the table's order (``claims.r7_interventions``); the ``claimed`` ones in the first colour."""
+    distribution of gains), in chance-corrected cross-lingual accuracy (upper panel) and unification (lower), one
+    row per intervention in the table's order (``claims.r7_interventions``); the ``claimed`` ones in the first
+    colour, named in a legend above the panels, off the data."""
     colours = sns.color_palette(PALETTE)
     for ax, metric, xlabel in ((axes[0], "acc_corrected", "gain in chance-corrected cross-lingual accuracy"),
                                (axes[1], "unification", "gain in unification score")):
@@ -172,7 +211,7 @@ def gain_forest(gains: pd.DataFrame, axes: tuple[plt.Axes, plt.Axes], claimed: t
                yticklabels=[f"{r.intervention} (vs {r.control})" for r in gains.itertuples()])
     axes[0].invert_yaxis()
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i]) for i in (0, 1)]
-    axes[1].legend(handles, list(labels), fontsize="small", loc="lower right")
+    axes[0].legend(handles, list(labels), fontsize="small", loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2)
 
 
 def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, title: str = "",
