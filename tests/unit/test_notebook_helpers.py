@@ -127,6 +127,25 @@ def test_texts_that_overlap_once_laid_out_are_found_and_the_figure_warns_of_them
     plt.close(plain)
 
 
+def test_turned_labels_overlap_only_where_their_turned_rectangles_do():
+    """Labels turned by 70 degrees under spaced bars do not touch, although their upright boxes cover each other;
+    the same labels turned by 20 degrees under a narrow axis run into each other."""
+    from crosslingual.render.plots import legible, overlapping_texts
+
+    def bars(width: float, angle: float) -> list:
+        fig, ax = plt.subplots(figsize=(width, 3.6))
+        ax.bar(range(12), range(12))
+        ax.set_xticks(range(12), [f"CATEGORY{i}" for i in range(12)], rotation=angle)
+        legible(fig)
+        fig.tight_layout()
+        found = overlapping_texts(fig)
+        plt.close(fig)
+        return found
+
+    assert bars(7, 70) == []
+    assert ("CATEGORY0", "CATEGORY1") in bars(3, 20)
+
+
 # ------------------------------------------------------------------------------ section_not_run
 
 
