@@ -139,3 +139,16 @@ def test_the_cost_of_a_first_design_left_out_counts_the_runs_the_store_lacks(sto
         is None
     assert sentences.first_design_cost(0, 0.0) == "Its runs are in the store: running it costs only its analysis."
     assert sentences.first_design_cost(12, 1500.0).startswith("Estimated cost: 12 runs, about 25 min of training")
+
+
+def test_a_first_design_without_grids_of_its_own_gives_its_chapter_s_measured_cost():
+    """G4's first design continues G2's runs: nothing to estimate from missing runs, so its admonition gives the
+    chapter's measured ``first_cost``; a chapter with neither gives no cost rather than a wrong one."""
+    from crosslingual.render.chapters import G4_FIRST_COST
+    from crosslingual.render.provenance import _first_design_cost
+
+    cells = [code("c1", "fig_g4")]
+    assert _first_design_cost(cells, "10_linguistic_regions", "default", []) == G4_FIRST_COST
+    assert "15 continued trainings" in G4_FIRST_COST and " s on one core" in G4_FIRST_COST
+    assert _first_design_cost(cells, "05_extractability", "default", []) == ""  # no runs to take a rate from
+    assert _first_design_cost([code("c1")], "10_linguistic_regions", "default", []) == ""  # nothing left out

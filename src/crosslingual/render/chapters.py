@@ -42,6 +42,9 @@ class Chapter:
     # and judged only where ``runs_first_designs`` says (on request at the default profile), so that the default
     # book spends its time on each claim's best test
     first_studies: tuple[str, ...] = ()
+    # what a first design without grids of its own costs (its runs are another claim's), measured, for the
+    # admonition that stands for it where the book leaves it out
+    first_cost: str = ""
     # runs outside any grid, as a function of (profile, seeds, first seed) at the notebook's default seeds
     extra_runs: Callable[[str, int, int], list["RunConfig"]] | None = None
     seeds: int = 5  # the notebook's default `seeds` (a test checks the two agree)
@@ -96,6 +99,10 @@ def _chapter10_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
     return calls
 
 
+# G4's first design trains no runs of its own: it continues G2's, 3 arms on each
+G4_FIRST_COST = ("Its runs are G2's, in the store: running it costs its 15 continued trainings (3 arms from each "
+                 "of 5 runs), 140 s on one core of a 2-core AMD EPYC at the default profile (measured on "
+                 "2026-12-07).")
 # the cost of chapter 10's G1-G3 on each pretrained model, relative to SmolLM2-135M's: the longest start first
 REAL_MODEL_COST = {"gemma-3-270m": 2.4, "smollm2-135m": 1.0}
 
@@ -122,7 +129,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("10_linguistic_regions", "Linguistic regions", REGIONS,
             ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
              "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
-             "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_chapter10_calls),
+             "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_chapter10_calls,
+            first_cost=G4_FIRST_COST),
 )
 
 

@@ -223,13 +223,14 @@ def annotate(executed: Path, notebook: Path, profile: str, parameters: dict[str,
 
 
 def _first_design_cost(cells: list[dict], chapter: str, profile: str, runs: list[Run]) -> str:
-    """The estimated cost that the admonition of a first design this build left out gives (empty where the page
-    has none, or where nothing is known to estimate it from)."""
+    """The cost that the admonition of a first design this build left out gives: estimated from this build's runs
+    for a design with grids of its own, else the chapter's measured ``first_cost`` (empty where the page has no
+    first design left out, or nothing is known of its cost)."""
     if not any(p["first_design"] for p in absences.markers(cells).values()):
         return ""
-    studies = next((c.first_studies for c in CHAPTERS if c.name == chapter), ())
-    estimate = first_design_seconds(studies, profile, runs)
-    return sentences.first_design_cost(*estimate) if estimate else ""
+    entry = next((c for c in CHAPTERS if c.name == chapter), None)
+    estimate = first_design_seconds(entry.first_studies, profile, runs) if entry else None
+    return sentences.first_design_cost(*estimate) if estimate else (entry.first_cost if entry else "")
 
 
 def mark_reused(executed: Path, root: Path) -> bool:
