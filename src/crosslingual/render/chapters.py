@@ -83,7 +83,7 @@ def _chapter10_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
 
     calls: list[Call] = []
     real = design(profile)
-    for name in sorted(p["pretrained"].split(), key=REAL_MODEL_COST.get, reverse=True):
+    for name in sorted(p["pretrained"].split(), key=lambda model: REAL_MODEL_COST.get(model, 1.0), reverse=True):
         if wheels.installed(name) and analyse_pretrained(name, **real, cached_only=True) is None:
             calls.append((analyse_pretrained, (name,), real))
     redesign = runs_section("g4_redesign", p["g4_redesign"])

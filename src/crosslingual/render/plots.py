@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from crosslingual.claims.stats import median_interval
+
+if TYPE_CHECKING:
+    from crosslingual.analysis.regions_study import RegionAnalysis
 
 PALETTE = "colorblind"
 SEQUENTIAL = "viridis"
@@ -229,7 +234,7 @@ def checkerboard_heatmap(matrix: np.ndarray, n_languages: int, ax: plt.Axes, tit
     return ax
 
 
-def real_model_regions(fig: plt.Figure, rows: np.ndarray, real, name: str, languages: list[str],
+def real_model_regions(fig: plt.Figure, rows: np.ndarray, real: RegionAnalysis, name: str, languages: list[str],
                        fraction: float) -> None:
     """Chapter 10's three panels of one pretrained model on two rows of ``rows`` (each ``[wide, narrow]`` of a
     grid with width ratios about 3:1): the loss rise per evaluated language when each 1% region is zeroed (symlog:
