@@ -4,7 +4,9 @@ notebooks' own defaults all agree with it."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -149,31 +151,73 @@ def test_the_book_trains_every_chapter_s_runs_once():
 
 def test_the_book_makes_every_chapter_s_derived_computations_in_one_pool_with_its_notebook_s_defaults(
         capsys, monkeypatch):
-    """``derive_chapters`` asks each chapter's ``derived`` for its calls with the profile and its notebook's parameter
-    defaults (the keys its notebook will ask for) and makes all of them in one pool, in the order given; a failure
-    is reported, not raised: the notebook meets it again and shows it."""
+    """``derive_chapters`` asks each chapter's ``independent`` and ``derived`` for their calls with the profile and
+    its notebook's parameter defaults (the keys its notebook will ask for) and makes all of them in one pool, the
+    independent ones (the longest: pretrained models) first; a failure is reported, not raised: the notebook meets
+    it again and shows it. With ``independent=False`` (they were started beside the training) it leaves them out."""
     from dataclasses import replace
 
     from crosslingual.render import build
 
     seen, pooled = [], []
-    recording = replace(chapter("10"), derived=lambda profile, p: seen.append((profile, p)) or [(max, (1, 2), {})])
-    failing = replace(chapter("10"), derived=lambda profile, p: 1 / 0)
-    second = replace(chapter("10"), derived=lambda profile, p: [(min, (1, 2), {})])
+    recording = replace(chapter("10"), derived=lambda profile, p: seen.append((profile, p)) or [(max, (1, 2), {})],
+                        independent=lambda profile, p: [(abs, (-3,), {})])
+    failing = replace(chapter("10"), derived=lambda profile, p: 1 / 0, independent=None)
+    second = replace(chapter("10"), derived=lambda profile, p: [(min, (1, 2), {})], independent=None)
     monkeypatch.setattr(build, "map_calls",
                         lambda calls, **kw: pooled.append(calls) or [f(*a, **k) for f, a, k in calls])
     build.derive_chapters(ROOT, "smoke", (recording, failing, second, chapter("01")))
     defaults = {name: default for name, (_, default) in
                 declared_parameters(ROOT / "notebooks" / "10_linguistic_regions.ipynb").items()}
     assert seen == [("smoke", defaults)] and defaults["continue_steps"] == 0
-    assert pooled == [[(max, (1, 2), {}), (min, (1, 2), {})]]
+    assert pooled == [[(abs, (-3,), {}), (max, (1, 2), {}), (min, (1, 2), {})]]
     out = capsys.readouterr().out
     assert "failed: chapter 10_linguistic_regions's derived computations: ZeroDivisionError" in out
-    assert "2 computed in" in out
+    assert "3 computed in" in out
+    build.derive_chapters(ROOT, "smoke", (recording, second), independent=False)
+    assert pooled[-1] == [(max, (1, 2), {}), (min, (1, 2), {})]
     monkeypatch.setattr(build, "map_calls", lambda calls, **kw: 1 / 0)  # a failing computation: reported
     build.derive_chapters(ROOT, "smoke", (second,))
-    assert "failed: a chapter's derived computations: ZeroDivisionError" in capsys.readouterr().out
+    assert ("failed: a chapter's continued trainings and pretrained analyses: ZeroDivisionError"
+            in capsys.readouterr().out)
     assert [c.name for c in CHAPTERS if c.derived] == ["10_linguistic_regions"]
+    assert [c.name for c in CHAPTERS if c.independent] == ["10_linguistic_regions"]
+
+
+def test_pretrained_analyses_start_beside_the_training_only_on_cores_it_leaves_free(tmp_path, capsys, monkeypatch):
+    """One training worker on a 2-core machine leaves a core free: the chapters' ``independent`` calls run there,
+    in a worker process of their own (never in the book's process), while the training goes on; one worker per
+    core leaves none, and the calls wait for ``derive_chapters``' pool. A failing call is reported, not raised."""
+    from dataclasses import replace
+
+    from crosslingual.render import build
+
+    out = tmp_path / "written"
+    beside = replace(chapter("10"), independent=lambda profile, p: [(Path.write_text, (out, "yes"), {}),
+                                                                     (os.getpid, (), {}), (divmod, (1, 0), {})])
+    monkeypatch.setattr(build.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("CROSSLINGUAL_WORKERS", "2")
+    assert build.free_cores("cpu") == 0
+    with build.beside_training(ROOT, [("smoke", (beside,))]) as started:
+        assert started is None
+    monkeypatch.setenv("CROSSLINGUAL_WORKERS", "1")
+    assert build.free_cores("cpu") == 1
+    with build.beside_training(ROOT, [("smoke", (chapter("01"),))]) as started:
+        assert started is None  # nothing to compute
+    with build.beside_training(ROOT, [("smoke", ()), ("smoke", (beside,))]) as started:
+        started.wait()
+    assert out.read_text() == "yes"
+    assert started.futures[1].result() != os.getpid()
+    printed = capsys.readouterr().out
+    assert "failed: a chapter's pretrained analysis: ZeroDivisionError" in printed
+    assert "pretrained analyses, beside the training on 1 free core: 3 computed in" in printed
+    # an interrupted build (Ctrl-C while training) ends at once: the block kills the analysis still running
+    sleeping = replace(chapter("10"), independent=lambda profile, p: [(time.sleep, (120,), {})])
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), build.beside_training(ROOT, [("smoke", (sleeping,))]) as started:
+        time.sleep(1)
+        raise KeyboardInterrupt
+    assert time.perf_counter() - start < 30 and started.futures[0].done()
 
 
 def test_chapter_10_asks_for_each_pretrained_model_s_regions_longest_first_and_only_when_not_cached(monkeypatch):
@@ -181,16 +225,16 @@ def test_chapter_10_asks_for_each_pretrained_model_s_regions_longest_first_and_o
     are cached, adds no call."""
     from crosslingual.analysis import regions_pretrained
     from crosslingual.pretrained import wheels
-    from crosslingual.render.chapters import _chapter10_calls
+    from crosslingual.render.chapters import _chapter10_pretrained_calls
 
     cached, installed = set(), {"smollm2-135m", "gemma-3-270m"}
     monkeypatch.setattr(wheels, "installed", lambda name: name in installed)
     monkeypatch.setattr(regions_pretrained, "analyse_pretrained",
                         lambda name, cached_only=False, **design: object() if name in cached else None)
-    p = {"pretrained": "smollm2-135m gemma-3-270m", "g4_redesign": "no", "first_design": "no"}
-    calls = _chapter10_calls("default", p)
+    p = {"pretrained": "smollm2-135m gemma-3-270m"}
+    calls = _chapter10_pretrained_calls("default", p)
     assert [args for _, args, _ in calls] == [("gemma-3-270m",), ("smollm2-135m",)]
     assert calls[0][2] == regions_pretrained.design("default")
     cached.add("gemma-3-270m")
     installed.discard("smollm2-135m")
-    assert _chapter10_calls("default", p) == []
+    assert _chapter10_pretrained_calls("default", p) == []

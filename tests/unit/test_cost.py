@@ -214,3 +214,7 @@ def test_the_cost_page_names_the_continued_trainings_and_their_time():
     page = " ".join(cost_page(USAGE, "default", report, derived_seconds=212.4).split())
     assert ("then the continued trainings from its runs and the analyses of pretrained models that chapter 10 "
             "makes, in one pool too, in 212 s; no notebook trains" in page)
+    page = " ".join(cost_page(USAGE, "default", report, derived_seconds=212.4, beside=6).split())
+    assert ("then the continued trainings from its runs that chapter 10 makes, in one pool too, and the analyses of "
+            "pretrained models, which it started with the training on the 6 cores that the training workers left "
+            "free, all done 212 s after the training; no notebook trains" in page)

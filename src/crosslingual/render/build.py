@@ -19,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +52,7 @@ from crosslingual.render.provenance import (
 )
 from crosslingual.render.scoreboard import read_claims, repository_url, scoreboard_page
 from crosslingual.store.layout import runs_root
-from crosslingual.store.per_run import map_calls
+from crosslingual.store.per_run import Call, map_calls
 from crosslingual.store.runs import USAGE_LOG, Run
 from crosslingual.store.sweep import (
     SCHEDULER_ENV,
@@ -59,6 +61,7 @@ from crosslingual.store.sweep import (
     die_with_parent,
     stopping_workers,
     sweep,
+    worker_pool,
 )
 
 if TYPE_CHECKING:
@@ -236,30 +239,99 @@ def train_chapters(profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> Sw
     return report
 
 
-def derive_chapters(root: Path, profile: str, chapters: tuple[Chapter, ...] = CHAPTERS) -> float:
-    """Make every chapter's ``derived`` computations (continued trainings from its runs, analyses of pretrained
-    models) with the notebook's parameter defaults, after the studies' pool and before the notebooks, in one pool
-    of single-threaded workers (the longest first), so that a notebook reads their cached tables and trains
-    nothing; returns the wall time. A failure is reported here and met again (and shown) by its notebook, as a
-    failed run is; the computations that finished before it are cached and kept."""
-    start = time.perf_counter()
-    calls = []
+def _chapter_calls(root: Path, profile: str, chapters: tuple[Chapter, ...], kind: str) -> list[Call]:
+    """The calls still to make of every chapter's ``derived`` or ``independent`` computations (``kind``), with
+    the notebook's parameter defaults. A chapter whose calls cannot be listed is reported and skipped: its notebook
+    meets the error again and fails with its own traceback."""
+    calls: list[Call] = []
     for c in chapters:
-        if c.derived is None:
+        listed = getattr(c, kind)
+        if listed is None:
             continue
         defaults = {name: default for name, (_, default) in
                     declared_parameters(root / "notebooks" / f"{c.name}.ipynb").items()}
         try:
-            calls += c.derived(profile, defaults)
+            calls += listed(profile, defaults)
         except Exception as err:  # noqa: BLE001 - the notebook meets it again and fails with its own traceback
-            print(f"  failed: chapter {c.name}'s derived computations: {type(err).__name__}: {err}", flush=True)
-    if calls:
-        try:
-            map_calls(calls, desc="continued trainings and pretrained analyses")
-        except Exception as err:  # noqa: BLE001 - as above
-            print(f"  failed: a chapter's derived computations: {type(err).__name__}: {err}", flush=True)
+            print(f"  failed: chapter {c.name}'s {kind} computations: {type(err).__name__}: {err}", flush=True)
+    return calls
+
+
+def _map_reported(calls: list[Call], desc: str) -> None:
+    """``map_calls``, a failure reported and not raised: it is met again (and shown) by its notebook, as a failed
+    run is; the computations that finished before it are cached and kept."""
+    if not calls:
+        return
+    try:
+        map_calls(calls, desc=desc)
+    except Exception as err:  # noqa: BLE001 - as above
+        print(f"  failed: a chapter's {desc}: {type(err).__name__}: {err}", flush=True)
+
+
+def free_cores(device: str) -> int:
+    """The cores that the studies' training workers leave free: none on a CPU (one worker per core), most of a GPU
+    host's (its workers share the GPU, ``sweep.GPU_WORKERS`` at most), or what ``$CROSSLINGUAL_WORKERS`` leaves."""
+    return max(0, (os.cpu_count() or 1) - default_workers(device))
+
+
+class Beside:
+    """The chapters' ``independent`` computations, submitted to a pool of single-threaded workers of their own
+    while the studies train (``beside_training``). Why: on a GPU host training takes minutes and a few cores, and
+    an analysis of a pretrained model made after it (Gemma 3 270M's: 481 s on one core) would be the build's
+    longest pole, while it needs no run and the host's other cores idle."""
+
+    def __init__(self, pool: ProcessPoolExecutor, calls: list[Call], workers: int):
+        self.workers, self.start, self.last = workers, time.perf_counter(), time.perf_counter()
+        self.futures = [pool.submit(fn, *args, **kwargs) for fn, args, kwargs in calls]
+        for fut in self.futures:
+            fut.add_done_callback(self._done)
+
+    def _done(self, _: object) -> None:
+        self.last = time.perf_counter()
+
+    def wait(self) -> None:
+        """Wait for every call; a failure is reported, not raised (its notebook meets it again and shows it)."""
+        for fut in self.futures:
+            try:
+                fut.result()
+            except Exception as err:  # noqa: BLE001 - as in derive_chapters
+                print(f"  failed: a chapter's pretrained analysis: {type(err).__name__}: {err}", flush=True)
+        print(f"chapters' pretrained analyses, beside the training on {counted(self.workers, 'free core')}: "
+              f"{len(self.futures)} computed in {self.last - self.start:z.0f} s", flush=True)
+
+
+@contextmanager
+def beside_training(root: Path, groups: list[tuple[str, tuple[Chapter, ...]]]) -> Iterator[Beside | None]:
+    """Every chapter's ``independent`` computations (for each ``(profile, chapters)`` of ``groups``) started on the
+    cores that training leaves free (``free_cores``), for the block's duration: ``None`` where it leaves none or
+    there is nothing to compute (``derive_chapters`` then makes them in its pool). The workers are started by
+    this thread, so they die with the book however it ends, and the block left by an exception (Ctrl-C) kills
+    them at once (``sweep.worker_pool``)."""
+    free = free_cores(resolve_device("auto"))
+    calls = [call for profile, chapters in groups
+             for call in _chapter_calls(root, profile, chapters, "independent")] if free else []
+    if not calls:
+        yield None
+        return
+    workers = min(free, len(calls))
+    with worker_pool(workers) as pool:
+        yield Beside(pool, calls, workers)
+
+
+def derive_chapters(root: Path, profile: str, chapters: tuple[Chapter, ...] = CHAPTERS,
+                    independent: bool = True) -> float:
+    """Make every chapter's ``derived`` computations (continued trainings from its runs), and its ``independent``
+    ones (analyses of pretrained models) unless they were started beside the training (``independent=False``), with
+    the notebook's parameter defaults, after the studies' pool and before the notebooks, in one pool of
+    single-threaded workers (the longest first), so that a notebook reads their cached tables and trains nothing;
+    returns the wall time. A failure is reported here and met again (and shown) by its notebook, as a failed run
+    is; the computations that finished before it are cached and kept."""
+    start = time.perf_counter()
+    calls = _chapter_calls(root, profile, chapters, "independent") if independent else []
+    calls += _chapter_calls(root, profile, chapters, "derived")
+    _map_reported(calls, "continued trainings and pretrained analyses")
     seconds = time.perf_counter() - start
-    if any(c.derived for c in chapters):
+    if any(c.derived or (independent and c.independent) for c in chapters):
         print(f"chapters' continued trainings and pretrained analyses at profile={profile}: {len(calls)} computed "
               f"in {seconds:z.0f} s", flush=True)
     return seconds
@@ -337,19 +409,26 @@ book's profile), the page of this one carries a banner if it differs from the re
     missing = tuple(c for c in CHAPTERS if c not in selected and not (experiments / f"{c.name}.ipynb").is_file())
     with write_errors(target, "the book's pages", "choose a directory you can write", output=True):
         write_atomic(target / "_toc.yml", toc_yaml().encode())
-    if missing:
-        train_chapters(built_at, missing)
     # with parameters, the chapter's notebook trains its own runs (their configs depend on the parameters)
-    report = train_chapters(profile, () if parameters else selected)
-    derived_seconds = derive_chapters(root, built_at, missing) + derive_chapters(root, profile, () if parameters
-                                                                                 else selected)
+    groups = [(built_at, missing), (profile, () if parameters else selected)]
+    with beside_training(root, groups) as beside:
+        if missing:
+            train_chapters(built_at, missing)
+        report = train_chapters(profile, groups[1][1])
+        derive_start = time.perf_counter()
+        for group_profile, group in groups:
+            derive_chapters(root, group_profile, group, independent=beside is None)
+        if beside is not None:
+            beside.wait()
+        derived_seconds = time.perf_counter() - derive_start
     start = time.perf_counter()
     usage = execute_notebooks(root, experiments, built_at, chapters=missing) if missing else []
     usage += execute_notebooks(root, experiments, profile, parameters, chapters=selected, built_at=built_at)
     notebooks_seconds = time.perf_counter() - start
     with write_errors(experiments, "the book's pages", "choose a directory you can write", output=True):
         if only is None or not (experiments / "cost.md").exists():
-            write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds).encode())
+            write_atomic(experiments / "cost.md", cost_page(usage, profile, report, derived_seconds,
+                                                            beside.workers if beside else 0).encode())
         log = experiments / ".claims.jsonl"
         write_atomic(experiments / "claims.md",
                      scoreboard_page(log, repository_url(root), findings_markdown(read_claims(log))).encode())

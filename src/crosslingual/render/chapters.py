@@ -54,6 +54,10 @@ class Chapter:
     # the notebooks (``render.build.derive_chapters``), so that no notebook trains and no core idles; the notebook
     # calls the same functions and reads their cached tables
     derived: Callable[[str, dict[str, Any]], list["Call"]] | None = None
+    # the same for the computations that need no runs (analyses of pretrained models): the book starts them with
+    # the training, on the cores its workers leave free (a GPU host's: training there takes a few of its cores),
+    # and where none is free, in the pool of ``derived``, longest first
+    independent: Callable[[str, dict[str, Any]], list["Call"]] | None = None
 
     @property
     def order(self) -> int:
@@ -70,22 +74,26 @@ def _geometry_pairs(profile: str, seeds: int, seed: int) -> list["RunConfig"]:
     return [cfg for pair in pair_configs(profile, seeds, seed) for cfg in pair]
 
 
-def _chapter10_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
-    """Chapter 10's computations beyond its runs' own analyses, with the notebook's parameters ``p``, longest
-    first: G1-G3 on each pretrained model named (481 s for Gemma 3 270M and 201 s for SmolLM2-135M at ``default`` on
-    one core of a 2-core AMD EPYC), then the continued trainings of G4-redesign (every build) and of
-    G4's first design (where ``runs_first_design`` says). Only those not cached yet."""
+def _chapter10_pretrained_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
+    """Chapter 10's analyses of the pretrained models named in ``p`` (G1-G3 on each; 481 s for Gemma 3 270M and
+    201 s for SmolLM2-135M at ``default`` on one core of a 2-core AMD EPYC), longest first: those not cached yet."""
     from crosslingual.analysis.regions_pretrained import analyse_pretrained, design
-    from crosslingual.analysis.regions_study import continued_steps, g4_first_calls, g4_redesign_calls
     from crosslingual.pretrained import wheels
+
+    real = design(profile)
+    return [(analyse_pretrained, (name,), real)
+            for name in sorted(p["pretrained"].split(), key=lambda model: REAL_MODEL_COST.get(model, 1.0), reverse=True)
+            if wheels.installed(name) and analyse_pretrained(name, **real, cached_only=True) is None]
+
+
+def _chapter10_calls(profile: str, p: dict[str, Any]) -> list["Call"]:
+    """Chapter 10's continued trainings from its runs, with the notebook's parameters ``p``: G4-redesign's (every
+    build) and G4's first design's (where ``runs_first_design`` says). Only those not cached yet."""
+    from crosslingual.analysis.regions_study import continued_steps, g4_first_calls, g4_redesign_calls
     from crosslingual.store.grids import Grid
     from crosslingual.store.sweep import run_many
 
     calls: list[Call] = []
-    real = design(profile)
-    for name in sorted(p["pretrained"].split(), key=lambda model: REAL_MODEL_COST.get(model, 1.0), reverse=True):
-        if wheels.installed(name) and analyse_pretrained(name, **real, cached_only=True) is None:
-            calls.append((analyse_pretrained, (name,), real))
     redesign = runs_section("g4_redesign", p["g4_redesign"])
     first = runs_first_design("first_design", p["first_design"], profile)
     if redesign or first:
@@ -130,7 +138,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("G1", "G1-redesign", "G2", "G3", "G3-redesign", "G4", "G4-redesign", "G1 (smollm2-135m)",
              "G2 (smollm2-135m)", "G3 (smollm2-135m)", "G1 (gemma-3-270m)", "G2 (gemma-3-270m)",
              "G3 (gemma-3-270m)"), ("regions", "regions_large"), derived=_chapter10_calls,
-            first_cost=G4_FIRST_COST),
+            independent=_chapter10_pretrained_calls, first_cost=G4_FIRST_COST),
 )
 
 
