@@ -264,7 +264,7 @@ def _map_reported(calls: list[Call], desc: str) -> None:
         return
     try:
         map_calls(calls, desc=desc)
-    except Exception as err:  # noqa: BLE001 - as above
+    except Exception as err:  # noqa: BLE001 - reported, not raised: the notebook meets it again
         print(f"  failed: a chapter's {desc}: {type(err).__name__}: {err}", flush=True)
 
 
