@@ -203,7 +203,7 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport, deri
     """The book's cost model: per chapter, its runs, their training time and the notebook time, measured at the
     built profile and estimated at the others (``crosslingual.render.cost``), so that an experiment's cost can be read
     before it is added. ``beside``: the free cores on which the analyses of pretrained models ran during the
-    training (``render.build.start_independent``; 0: they ran after it, with the continued trainings)."""
+    training (``render.build.beside_training``; 0: they ran after it, with the continued trainings)."""
     costs = chapter_costs(usage, profile)
     tables = []
     for target, table in costs.groupby("profile", sort=False):
@@ -225,11 +225,11 @@ def cost_page(usage: list[dict], profile: str, studies_report: SweepReport, deri
                                      "not (`make book FIRST_DESIGNS=1` adds them)."))
     derived = [c.name[:2] for c in CHAPTERS if c.derived]
     continuing = (f"chapter {derived[0]} makes" if len(derived) == 1 else f"chapters {', '.join(derived)} make")
-    derived = (f"the continued trainings from its runs that {continuing}, in one pool too, and the analyses of "
-               f"pretrained models, which it started with the training on the {counted(beside, 'core')} that the "
-               f"training workers left free, all done {derived_seconds:z.0f} s after the training" if beside else
-               f"the continued trainings from its runs and the analyses of pretrained models that {continuing}, in "
-               f"one pool too, in {derived_seconds:z.0f} s")
+    after_training = (f"the continued trainings from its runs that {continuing}, in one pool too, and the analyses of "
+                      f"pretrained models, which it started with the training on the {counted(beside, 'core')} that "
+                      f"the training workers left free, all done {derived_seconds:z.0f} s after the training" if beside
+                      else f"the continued trainings from its runs and the analyses of pretrained models that "
+                      f"{continuing}, in one pool too, in {derived_seconds:z.0f} s")
     return f"""# What the book costs to compute
 
 This page is written by `make book` from the run store. The book was built at profile `{profile}` on a machine
@@ -247,8 +247,8 @@ per core and one more (so the wall time is less than the notebook column's total
 
 This build first trained the studies' runs in one pool ({counted(studies_report.workers, "worker")},
 {studies_report.backend}): {studies_report.requested} runs, {len(studies_report.trained)} trained and
-{studies_report.found} found in the store, in {studies_report.seconds:z.0f} s of wall time, then {derived}; no notebook
-trains, so the notebook column is the rest of the analysis.
+{studies_report.found} found in the store, in {studies_report.seconds:z.0f} s of wall time, then
+{after_training}; no notebook trains, so the notebook column is the rest of the analysis.
 
 The tables of the other profiles are estimates from this build, so that the cost of an experiment can be read
 before it is run (`crosslingual.render.cost`). Each run there is its *counterpart*: for a run of the book's studies,
